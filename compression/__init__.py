@@ -1,0 +1,1 @@
+"""SSLC compression front end (torch + transformers): calibrate, decompose, evaluate, export."""

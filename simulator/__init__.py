@@ -1,0 +1,1 @@
+"""Cycle-accurate model of a denser/sparser-engine accelerator (numpy + numba only)."""

@@ -1,0 +1,51 @@
+"""`sslcsim` entry point: builds the subcommand parser and maps bad input to exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from sslcsim import __version__
+from sslcsim.commands import COMMANDS
+from workloads.errors import InputError
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit code 2 (no usage dump)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"sslcsim: error: {self.prog}: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _OneLineParser(prog="sslcsim", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"sslcsim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"sslcsim.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"sslcsim.commands.{name}":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        sys.stderr.write(f"sslcsim: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("sslcsim: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
