@@ -1,0 +1,1 @@
+"""Baselines on the same calibration statistics: magnitude, Wanda, SparseGPT, (AS)SVD."""

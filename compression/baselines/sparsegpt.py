@@ -1,0 +1,64 @@
+"""SparseGPT (Frantar & Alistarh 2023): OBS pruning with weight updates, lazy blocks.
+
+Block size 128 and damping 0.01 x mean(diag H) as in the reference implementation.
+Unstructured: the mask of each 128-column block keeps an exact share of the budget
+(largest-remainder split over blocks), chosen by w^2 / [H^-1]_jj^2 with index-based
+top-k; N:M: every M consecutive columns keep N per row, chosen the same way.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from compression import patterns
+from compression.sslc import Decomposition
+
+
+def sparsegpt(W: torch.Tensor, H: torch.Tensor, nnz: int, pattern=None, blocksize: int = 128,
+              percdamp: float = 0.01, seed: int = 0) -> Decomposition:
+    W = W.detach().clone().float()
+    m, n = W.shape
+    H = H.detach().clone().double()
+    dead = torch.diag(H) == 0
+    H[dead, dead] = 1.0
+    W[:, dead] = 0.0
+    damp = percdamp * torch.mean(torch.diag(H))
+    H += damp * torch.eye(n, dtype=H.dtype, device=H.device)
+    L = torch.linalg.cholesky(H)
+    Hinv = torch.cholesky_inverse(L)
+    Hinv = torch.linalg.cholesky(Hinv, upper=True).float()
+
+    keep = torch.zeros(m, n, dtype=torch.bool, device=W.device)
+    starts = list(range(0, n, blocksize))
+    widths = [min(blocksize, n - s) for s in starts]
+    block_keep = patterns.split_counts(int(nnz), [m * w for w in widths])
+    for b, i1 in enumerate(starts):
+        i2 = i1 + widths[b]
+        count = i2 - i1
+        W1 = W[:, i1:i2].clone()
+        Q1 = torch.zeros_like(W1)
+        Err1 = torch.zeros_like(W1)
+        Hinv1 = Hinv[i1:i2, i1:i2]
+        if pattern is None:
+            score = W1.square() / torch.diag(Hinv1).reshape(1, -1).square()
+            keep1 = patterns.topk_mask(score, block_keep[b], seed=seed)
+        else:
+            keep1 = torch.zeros_like(W1, dtype=torch.bool)
+        for i in range(count):
+            w = W1[:, i]
+            d = Hinv1[i, i]
+            if pattern is not None and i % pattern[1] == 0:
+                j2 = min(i + pattern[1], count)
+                score = W1[:, i:j2].square() / torch.diag(Hinv1)[i:j2].reshape(1, -1).square()
+                keep1[:, i:j2] = patterns.nm_mask(score, pattern[0], pattern[1])
+            q = torch.where(keep1[:, i], w, torch.zeros_like(w))
+            Q1[:, i] = q
+            err1 = (w - q) / d
+            W1[:, i:] -= err1.unsqueeze(1) @ Hinv1[i, i:].unsqueeze(0)
+            Err1[:, i] = err1
+        W[:, i1:i2] = Q1
+        keep[:, i1:i2] = keep1
+        if i2 < n:
+            W[:, i2:] -= Err1 @ Hinv[i1:i2, i2:]
+    S = torch.where(keep, W, torch.zeros_like(W))
+    return Decomposition(U=W.new_zeros(m, 0), V=W.new_zeros(0, n), S=S, mask=keep, preserved=0)

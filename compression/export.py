@@ -1,0 +1,89 @@
+"""Decompositions -> artifact tensors, and artifacts -> runnable modules (S x + U (V x))."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from compression.sslc import Decomposition
+from workloads import artifact
+
+
+def projection_tensors(name: str, dec: Decomposition, act_norm: torch.Tensor) -> dict[str, np.ndarray]:
+    S = dec.S.detach().float().cpu().numpy()
+    mask = dec.mask.detach().cpu().numpy()
+    values, indices, indptr = artifact.dense_to_csr(S, mask)
+    return {
+        f"{name}.U": np.ascontiguousarray(dec.U.detach().float().cpu().numpy(), dtype=np.float32),
+        f"{name}.V": np.ascontiguousarray(dec.V.detach().float().cpu().numpy(), dtype=np.float32),
+        f"{name}.S.values": values,
+        f"{name}.S.indices": indices,
+        f"{name}.S.indptr": indptr,
+        f"{name}.act_norm": np.ascontiguousarray(act_norm.detach().float().cpu().numpy(), dtype=np.float32),
+    }
+
+
+def dense_weight(p: artifact.ProjectionTensors) -> torch.Tensor:
+    return torch.from_numpy(p.dense())
+
+
+class SparseLowRankLinear(nn.Module):
+    """Replaces nn.Linear: y = S x + U (V x) + b, with S a CSR tensor (frozen buffer) and
+    U, V parameters (the only thing fine-tuning trains)."""
+
+    def __init__(self, p: artifact.ProjectionTensors, bias: torch.Tensor | None = None):
+        super().__init__()
+        m, n = p.shape
+        self.in_features, self.out_features = n, m
+        S = torch.sparse_csr_tensor(torch.from_numpy(p.indptr.astype(np.int64)),
+                                    torch.from_numpy(p.indices.astype(np.int64)),
+                                    torch.from_numpy(p.values.copy()), size=(m, n))
+        self.register_buffer("S", S, persistent=False)
+        self.U = nn.Parameter(torch.from_numpy(p.U.copy()))
+        self.V = nn.Parameter(torch.from_numpy(p.V.copy()))
+        self.bias = None if bias is None else nn.Parameter(bias.detach().clone(), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        x2 = x.reshape(-1, shape[-1])
+        y = torch.sparse.mm(self.S, x2.T).T  # S x
+        if self.U.shape[1]:
+            y = y + (x2 @ self.V.T) @ self.U.T  # U (V x)
+        if self.bias is not None:
+            y = y + self.bias
+        return y.reshape(*shape[:-1], self.out_features)
+
+
+def apply_artifact(model, path, verify: bool = True, modules: bool = True) -> dict:
+    """Swap every compressed projection of `model` for the artifact's S + U V.
+
+    modules=True installs SparseLowRankLinear modules; False writes the dense S + U V into
+    the existing nn.Linear weights (faster on CPU, same function).  Returns the manifest.
+    """
+    from compression import models
+    from workloads.errors import InputError
+
+    man = artifact.load_manifest(path)
+    layers = models.layer_stack(model)
+    if man["model"]["num_layers"] != len(layers):
+        raise InputError(f"{path}: manifest has {man['model']['num_layers']} layers, model has {len(layers)}")
+    for entry, projs in artifact.iter_layers(path, verify=verify):
+        layer = layers[entry["index"]]
+        lins = models.linear_projections(layer)
+        for name, p in projs.items():
+            if name not in lins:
+                raise InputError(f"{path}/{entry['file']}: projection '{name}' not in layer {entry['index']}")
+            lin = lins[name]
+            if tuple(lin.weight.shape) != tuple(p.shape):
+                raise InputError(f"{path}/{entry['file']}: projection '{name}' shape {p.shape} != model "
+                                 f"{tuple(lin.weight.shape)}")
+            if modules:
+                new = SparseLowRankLinear(p, lin.bias)
+                parent_name, _, child = name.rpartition(".")
+                parent = layer.get_submodule(parent_name) if parent_name else layer
+                setattr(parent, child, new)
+            else:
+                with torch.no_grad():
+                    lin.weight.copy_(dense_weight(p))
+    return man

