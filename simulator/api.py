@@ -1,0 +1,31 @@
+"""One call from a model and budget to a report: what the CLI, sweeps and benchmarks use."""
+
+from __future__ import annotations
+
+from simulator.config import HardwareConfig
+from simulator.report import summarize
+from simulator.run import run
+from workloads.budget import Budget
+from workloads.presets import ModelShape
+from workloads.workload import Workload, from_shape
+
+
+def simulate_workloads(compressed: Workload, dense: Workload, hw: HardwareConfig) -> dict:
+    """Report of a compressed workload against its dense baseline on the same hardware."""
+    return summarize(run(compressed, hw), run(dense, hw))
+
+
+def simulate_shape(
+    model: ModelShape,
+    hw: HardwareConfig,
+    budget: Budget,
+    phase: str = "decode",
+    batch: int = 1,
+    seq: int = 1,
+    seed: int = 0,
+    layers: int | None = None,
+) -> dict:
+    """Shape-only estimate: synthetic seeded masks at `budget`."""
+    comp = from_shape(model, budget, phase, batch, seq, seed, layers)
+    dense = from_shape(model, None, phase, batch, seq, seed, layers)
+    return simulate_workloads(comp, dense, hw)

@@ -1,0 +1,184 @@
+"""Hardware configuration: a strict schema for `hwconfigs/*.yaml`.
+
+Every key has a unit in its name or its docstring; unknown keys are errors, and every
+error names the file, the dotted key, the value and the allowed range in one line.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from workloads.errors import InputError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DenserEngine(_Strict):
+    """Dense GEMM engine: a systolic array or a ViTCoD-style MAC-line array."""
+
+    kind: Literal["systolic", "mac_lines"] = "systolic"
+    rows: int = Field(64, ge=1, le=4096, description="systolic: PE rows R; mac_lines: MACs per line H")
+    cols: int = Field(64, ge=1, le=4096, description="systolic: PE columns C; mac_lines: lines W")
+    dataflow: Literal["ws", "os", "is"] = Field("ws", description="systolic dataflow")
+    timing: Literal["scalesim", "physical"] = Field(
+        "physical", description="scalesim: SCALE-Sim 3.0.0's formulas incl. its quirks; physical: without them"
+    )
+    pipeline_latency: int = Field(0, ge=0, le=1024, description="mac_lines: adder-tree latency per tile, cycles")
+
+
+class SparserEngine(_Strict):
+    """L MAC lines x P MACs per line over a compressed format."""
+
+    lines: int = Field(64, ge=1, le=4096, description="MAC lines L")
+    macs_per_line: int = Field(64, ge=1, le=4096, description="MACs per line P")
+    mapping: Literal["token_parallel", "nnz_parallel"] = "nnz_parallel"
+    format: Literal["csc", "csr", "bitmask"] = Field(
+        "csr", description="csc: units are columns of S; csr and bitmask: units are rows"
+    )
+    index_bits: int = Field(16, ge=1, le=32, description="bits per stored index (csc/csr) ")
+    pointer_bits: int = Field(32, ge=1, le=64, description="bits per column/row pointer (csc/csr)")
+    unit_overhead: int = Field(0, ge=0, le=1024, description="cycles per column/row (pointer fetch)")
+    pipeline_latency: int = Field(0, ge=0, le=1024, description="cycles added once per tile")
+    assignment: Literal["round_robin", "greedy"] = Field(
+        "round_robin", description="unit -> line policy: unit i to line i mod L, or longest-first to least loaded"
+    )
+
+
+class Split(_Strict):
+    """How the two engines share the hardware and how columns of S are split between them."""
+
+    policy: Literal["fixed", "shared_width", "time_multiplexed"] = Field(
+        "fixed",
+        description=(
+            "fixed: two separate arrays running concurrently; shared_width: ViTCoD's split of one "
+            "array's lines by dense ratio, concurrently; time_multiplexed: one array, the engines take turns"
+        ),
+    )
+    density_threshold: float = Field(
+        1.0, ge=0.0, le=1.0, description="columns of S denser than this go to the denser engine"
+    )
+
+
+class Buffers(_Strict):
+    """On-chip SRAM, KiB; each buffer is split evenly between the two engines."""
+
+    weight_kib: float = Field(..., gt=0, le=1 << 20)
+    input_kib: float = Field(..., gt=0, le=1 << 20)
+    output_kib: float = Field(..., gt=0, le=1 << 20)
+    index_kib: float = Field(..., gt=0, le=1 << 20)
+    banks: int = Field(1, ge=1, le=1024, description="banks per buffer (reported; no bank conflicts modelled)")
+    double_buffering: bool = True
+
+
+class Dram(_Strict):
+    """One DRAM channel."""
+
+    bandwidth_gbps: float = Field(..., gt=0, le=100000, description="GB/s (10^9 bytes per second)")
+    latency_ns: float = Field(0.0, ge=0, le=1e6, description="request-to-first-byte latency, ns")
+
+
+class Precision(_Strict):
+    weight_bits: int = Field(16, ge=1, le=64)
+    activation_bits: int = Field(16, ge=1, le=64)
+    output_bits: int = Field(16, ge=1, le=64)
+
+
+class Energy(_Strict):
+    """Optional energy per access/MAC, pJ."""
+
+    mac_pj: float = Field(..., ge=0)
+    sram_pj_per_byte: float = Field(..., ge=0)
+    dram_pj_per_byte: float = Field(..., ge=0)
+
+
+class HardwareConfig(_Strict):
+    name: str
+    clock_mhz: float = Field(..., gt=0, le=100000, description="MHz")
+    denser_engine: DenserEngine
+    sparser_engine: SparserEngine
+    split: Split = Split()
+    buffers: Optional[Buffers] = Field(None, description="null: unlimited (compute-only studies)")
+    dram: Optional[Dram] = Field(None, description="null: ideal memory, compute only")
+    precision: Precision = Precision()
+    energy: Optional[Energy] = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "HardwareConfig":
+        if self.split.policy == "shared_width":
+            d, s = self.denser_engine, self.sparser_engine
+            if d.kind != "mac_lines" or d.rows != s.macs_per_line:
+                raise ValueError(
+                    "split.policy=shared_width needs denser_engine.kind=mac_lines with "
+                    "denser_engine.rows == sparser_engine.macs_per_line (one array of lines)"
+                )
+        return self
+
+    # Derived quantities, integers so the cycle model stays exact.
+    @property
+    def dram_cycles_per_byte(self) -> tuple[int, int]:
+        """(numerator, denominator) with cycles = ceil(bytes * num / den)."""
+        if self.dram is None:
+            return (0, 1)
+        num = round(self.clock_mhz * 1000)  # cycles per ms
+        den = round(self.dram.bandwidth_gbps * 1_000_000)  # bytes per ms
+        g = math.gcd(num, den)
+        return (num // g, den // g)
+
+    @property
+    def dram_latency_cycles(self) -> int:
+        if self.dram is None:
+            return 0
+        return math.ceil(self.dram.latency_ns * self.clock_mhz / 1000.0)
+
+
+def _loc(err: dict) -> str:
+    return ".".join(str(p) for p in err["loc"]) or "<top level>"
+
+
+def _describe(err: dict) -> str:
+    kind = err["type"]
+    ctx = err.get("ctx", {}) or {}
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "missing required key"
+    for bound, word in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+        if bound in ctx:
+            return f"must be {word} {ctx[bound]}"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected', '')}"
+    return err["msg"]
+
+
+def parse_hw(data: object, source: str = "<config>") -> HardwareConfig:
+    """Validate a mapping as a HardwareConfig; InputError names source, key, value and range."""
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: expected a YAML mapping of hardware keys, got {type(data).__name__}")
+    try:
+        return HardwareConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        value = err.get("input")
+        shown = "" if err["type"] in ("missing",) or isinstance(value, dict) else f" (got {value!r})"
+        more = len(exc.errors()) - 1
+        tail = f"; and {more} more problem(s)" if more else ""
+        raise InputError(f"{source}: key '{_loc(err)}': {_describe(err)}{shown}{tail}") from None
+
+
+def load_hw(path: str | Path) -> HardwareConfig:
+    """Load and validate a hardware YAML file."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: hardware config file not found")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        raise InputError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    return parse_hw(data, str(p))

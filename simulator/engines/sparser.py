@@ -1,0 +1,61 @@
+"""The sparser engine: L MAC lines x P MACs per line over a compressed sparse tile.
+
+A tile is a list of units (columns of S for CSC, rows for CSR/bitmask) with their non-zero
+counts. Units are assigned to lines by a policy; a line runs its units back to back, so
+the tile takes as long as its slowest line plus the pipeline latency: load imbalance is
+real and depends on the actual mask.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+TOKEN_PARALLEL, NNZ_PARALLEL = 0, 1
+MAPPINGS = {"token_parallel": TOKEN_PARALLEL, "nnz_parallel": NNZ_PARALLEL}
+ROUND_ROBIN, GREEDY = 0, 1
+ASSIGNMENTS = {"round_robin": ROUND_ROBIN, "greedy": GREEDY}
+
+
+@njit(cache=True)
+def unit_cycles(nnz: int, tokens: int, P: int, mapping: int, overhead: int) -> int:
+    """Cycles one line spends on one unit (column or row) of nnz non-zeros, T tokens.
+
+    token-parallel: the P MACs apply one non-zero to P tokens: nnz ceil(T / P) + overhead.
+    non-zero-parallel: the P MACs take P non-zeros at once and reduce: ceil(nnz / P) T + overhead.
+    """
+    if mapping == TOKEN_PARALLEL:
+        return nnz * (-(-tokens // P)) + overhead
+    return (-(-nnz // P)) * tokens + overhead
+
+
+@njit(cache=True)
+def sparse_tile_cycles(
+    counts: np.ndarray, tokens: int, L: int, P: int, mapping: int, overhead: int, policy: int, latency: int
+) -> int:
+    """Cycles of one sparse tile: max over lines of the summed unit cycles + latency.
+
+    round_robin: unit i goes to line i mod L. greedy: units in decreasing cost (stable) each
+    go to the currently least-loaded line (lowest index on ties).
+    """
+    load = np.zeros(L, dtype=np.int64)
+    n = counts.shape[0]
+    if policy == ROUND_ROBIN:
+        for i in range(n):
+            load[i % L] += unit_cycles(counts[i], tokens, P, mapping, overhead)
+    else:
+        cost = np.empty(n, dtype=np.int64)
+        for i in range(n):
+            cost[i] = unit_cycles(counts[i], tokens, P, mapping, overhead)
+        order = np.argsort(-cost, kind="mergesort")
+        for idx in range(n):
+            best = 0
+            for ln in range(1, L):
+                if load[ln] < load[best]:
+                    best = ln
+            load[best] += cost[order[idx]]
+    worst = 0
+    for ln in range(L):
+        if load[ln] > worst:
+            worst = load[ln]
+    return worst + latency

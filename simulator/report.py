@@ -1,0 +1,273 @@
+"""Reports: per op, projection, module, layer and model, for a compressed run against the
+dense baseline on the same hardware. Terminal table, JSON and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from simulator.run import RunResult
+
+SPARSE_PARTS = ("S_dense", "S_sparse")
+LOWRANK_PARTS = ("V", "U")
+
+
+@dataclass
+class OpTimes:
+    """Per-op aggregates of one run (numpy arrays indexed by op)."""
+
+    first: np.ndarray  # earliest request of the op's operands (cycle)
+    done: np.ndarray
+    busy: np.ndarray  # compute cycles
+    macs: np.ndarray  # useful MACs
+    dram_bytes: np.ndarray
+    mem_stall: np.ndarray
+
+
+def op_times(r: RunResult) -> OpTimes:
+    a = r.arrays
+    ptr = a["op_tile_ptr"]
+    n = len(ptr) - 1
+    counts = np.diff(ptr)
+    tile_op = np.repeat(np.arange(n), counts)
+    first = np.full(n, np.iinfo(np.int64).max, np.int64)
+    np.minimum.at(first, tile_op, r.tile_req)
+    wb = np.asarray(a["op_stream"]) == 2
+    first[wb] = r.op_grant[wb]
+    busy = np.bincount(tile_op, weights=a["tile_cycles"], minlength=n).astype(np.int64)
+    macs = np.bincount(tile_op, weights=a["tile_macs"], minlength=n).astype(np.int64)
+    dram = np.bincount(tile_op, weights=a["tile_bytes"], minlength=n).astype(np.int64) + (0 if r.hw.dram is None else a["op_wb_bytes"])
+    if r.hw.dram is None:
+        dram = dram * 0
+    # memory stall: how long a tile waited for its data beyond its engine and inputs being ready
+    deps_done = np.zeros(n, np.int64)
+    dp, di = a["op_dep_ptr"], a["op_dep_idx"]
+    for o in range(n):
+        if dp[o + 1] > dp[o]:
+            deps_done[o] = r.op_done[di[dp[o]:dp[o + 1]]].max()
+    prev_end = np.zeros_like(r.tile_end)
+    stream = np.asarray(a["op_stream"])[tile_op]
+    for s in (0, 1):
+        idx = np.nonzero(stream == s)[0]
+        if idx.size:
+            prev_end[idx[1:]] = r.tile_end[idx[:-1]]
+    ready = np.maximum(prev_end, deps_done[tile_op])
+    stall = np.maximum(0, r.tile_start - ready)
+    mem_stall = np.bincount(tile_op, weights=stall, minlength=n).astype(np.int64)
+    return OpTimes(first, r.op_done, busy, macs, dram, mem_stall)
+
+
+def _group_span(t: OpTimes, idx: np.ndarray) -> int:
+    return int(t.done[idx].max() - t.first[idx].min()) if idx.size else 0
+
+
+def peak_buffer_bytes(r: RunResult) -> int:
+    """Peak on-chip weight+index bytes: a tile holds its slot from grant to compute end."""
+    w = r.arrays["tile_weight_bytes"]
+    if w.size == 0:
+        return 0
+    times = np.concatenate([r.tile_grant, r.tile_end])
+    delta = np.concatenate([w, -w])
+    order = np.lexsort((delta, times))  # at equal times, releases before loads
+    return int(np.cumsum(delta[order]).max())
+
+
+def summarize(comp: RunResult, dense: RunResult) -> dict:
+    """The report dictionary (JSON-ready)."""
+    tc, td = op_times(comp), op_times(dense)
+    pc, pd = comp.program, dense.program
+    hw = comp.hw
+    makespan_c, makespan_d = comp.makespan, dense.makespan
+    part_c = np.asarray(pc.op_part)
+    mod_c, mod_d = np.asarray(pc.op_module), np.asarray(pd.op_module)
+    lay_c, lay_d = np.asarray(pc.op_layer), np.asarray(pd.op_layer)
+    prj_c, prj_d = np.asarray(pc.op_proj), np.asarray(pd.op_proj)
+    eng_c = np.asarray(pc.op_engine)
+    emacs_c = np.asarray(pc.op_engine_macs)
+    layers = comp.workload.model.num_layers
+
+    def util(t: OpTimes, idx: np.ndarray, engine_macs: np.ndarray, span: int) -> float:
+        cap = float((engine_macs[idx] * t.busy[idx]).sum())
+        return float(t.macs[idx].sum()) / cap if cap else 0.0
+
+    def group(sel_c: np.ndarray, sel_d: np.ndarray) -> dict:
+        ic, id_ = np.nonzero(sel_c)[0], np.nonzero(sel_d)[0]
+        # a group spanning layers is timed layer by layer: spans summed, so the other
+        # modules' time between them is not counted
+        span_c = sum(_group_span(tc, ic[lay_c[ic] == L]) for L in np.unique(lay_c[ic]))
+        span_d = sum(_group_span(td, id_[lay_d[id_] == L]) for L in np.unique(lay_d[id_]))
+        sparse = int(tc.busy[ic[np.isin(part_c[ic], SPARSE_PARTS)]].sum())
+        lowrank = int(tc.busy[ic[np.isin(part_c[ic], LOWRANK_PARTS)]].sum())
+        return {
+            "dense_cycles": span_d,
+            "dense_compute_cycles": int(td.busy[id_].sum()),
+            "sparse_cycles": sparse,
+            "lowrank_cycles": lowrank,
+            "total_cycles": span_c,
+            "speedup": span_d / span_c if span_c else float("nan"),
+            "utilization": {
+                "denser": util(tc, ic[eng_c[ic] == 0], emacs_c, span_c),
+                "sparser": util(tc, ic[eng_c[ic] == 1], emacs_c, span_c),
+            },
+            "dram_bytes": int(tc.dram_bytes[ic].sum()),
+            "dense_dram_bytes": int(td.dram_bytes[id_].sum()),
+            "memory_stall_cycles": int(tc.mem_stall[ic].sum()),
+        }
+
+    modules = {}
+    for mod in ("MHA", "FFN"):
+        g = group(mod_c == mod, mod_d == mod)
+        g["per_layer"] = {k: (g[k] / layers) for k in ("dense_cycles", "sparse_cycles", "lowrank_cycles", "total_cycles")}
+        modules[mod] = g
+    projections = []
+    for layer in range(layers):
+        for proj in dict.fromkeys(pc.op_proj):
+            g = group((lay_c == layer) & (prj_c == proj), (lay_d == layer) & (prj_d == proj))
+            g.update(layer=layer, projection=proj)
+            projections.append(g)
+    per_layer = []
+    for layer in range(layers):
+        g = group(lay_c == layer, lay_d == layer)
+        g["layer"] = layer
+        per_layer.append(g)
+    ops = [
+        {"op": pc.op_name[o], "engine": ["denser", "sparser", "dram"][pc.op_engine[o]],
+         "tile": list(pc.op_tile_shape[o]), "tiles": int(comp.arrays["op_tile_ptr"][o + 1] - comp.arrays["op_tile_ptr"][o]),
+         "start": int(tc.first[o]), "done": int(tc.done[o]), "compute_cycles": int(tc.busy[o]),
+         "macs": int(tc.macs[o]), "dram_bytes": int(tc.dram_bytes[o]), "memory_stall_cycles": int(tc.mem_stall[o])}
+        for o in range(len(pc.op_name))
+    ]
+    engines = {}
+    for e, name in ((0, "denser"), (1, "sparser")):
+        idx = np.nonzero(eng_c == e)[0]
+        busy = int(tc.busy[idx].sum())
+        stall = int(tc.mem_stall[idx].sum())
+        cap = float(emacs_c[idx].max()) if idx.size else 0.0
+        engines[name] = {
+            "compute_cycles": busy,
+            "memory_stall_cycles": stall,
+            "idle_cycles": max(0, makespan_c - busy - stall) if hw.split.policy != "time_multiplexed" else None,
+            "utilization": float(tc.macs[idx].sum()) / (cap * makespan_c) if cap and makespan_c else 0.0,
+        }
+    dram_total = int(tc.dram_bytes.sum())
+    model = {
+        "dense_cycles": makespan_d,
+        "total_cycles": makespan_c,
+        "speedup": makespan_d / makespan_c if makespan_c else float("nan"),
+        "dense_seconds": makespan_d / (hw.clock_mhz * 1e6),
+        "seconds": makespan_c / (hw.clock_mhz * 1e6),
+        "dram_bytes": dram_total,
+        "dense_dram_bytes": int(td.dram_bytes.sum()),
+        "dram_bandwidth_utilization": comp.channel_busy / makespan_c if makespan_c and hw.dram else 0.0,
+        "dense_dram_bandwidth_utilization": dense.channel_busy / makespan_d if makespan_d and hw.dram else 0.0,
+        "bound": _bound(engines, makespan_c),
+        "peak_buffer_bytes": peak_buffer_bytes(comp),
+        "dense_peak_buffer_bytes": peak_buffer_bytes(dense),
+    }
+    if hw.energy is not None:
+        en = hw.energy
+        for run, t, key in ((comp, tc, "energy_uj"), (dense, td, "dense_energy_uj")):
+            onchip = float(run.arrays["tile_bytes"].sum())
+            model[key] = (en.mac_pj * float(t.macs.sum()) + en.dram_pj_per_byte * float(t.dram_bytes.sum())
+                          + en.sram_pj_per_byte * 2 * onchip) * 1e-6
+    w = comp.workload
+    return {
+        "model": w.model.name,
+        "workload": w.description,
+        "phase": w.phase,
+        "batch": w.batch,
+        "seq": w.seq,
+        "tokens": w.tokens,
+        "hardware": hw.name,
+        "totals": model,
+        "engines": engines,
+        "modules": modules,
+        "layers": per_layer,
+        "projections": projections,
+        "ops": ops,
+    }
+
+
+def _bound(engines: dict, makespan: int) -> str:
+    busy = max(engines["denser"]["compute_cycles"], engines["sparser"]["compute_cycles"])
+    stall = max(engines["denser"]["memory_stall_cycles"], engines["sparser"]["memory_stall_cycles"])
+    return "memory-bound" if stall > busy else "compute-bound"
+
+
+# ---------------------------------------------------------------- output
+
+
+def atomic_write(path: str | Path, text: str) -> None:
+    """Write to a temporary file beside `path`, then rename over it."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+CSV_FIELDS = ["level", "layer", "name", "dense_cycles", "sparse_cycles", "lowrank_cycles", "total_cycles",
+              "speedup", "util_denser", "util_sparser", "dram_bytes", "memory_stall_cycles"]
+
+
+def to_csv(report: dict) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(CSV_FIELDS)
+
+    def row(level: str, layer, name: str, g: dict) -> None:
+        w.writerow([level, layer, name, g["dense_cycles"], g["sparse_cycles"], g["lowrank_cycles"], g["total_cycles"],
+                    f"{g['speedup']:.6g}", f"{g['utilization']['denser']:.6g}", f"{g['utilization']['sparser']:.6g}",
+                    g["dram_bytes"], g["memory_stall_cycles"]])
+
+    for p in report["projections"]:
+        row("projection", p["layer"], p["projection"], p)
+    for g in report["layers"]:
+        row("layer", g["layer"], "all", g)
+    for mod, g in report["modules"].items():
+        row("module", "", mod, g)
+    t = report["totals"]
+    w.writerow(["model", "", report["model"], t["dense_cycles"], "", "", t["total_cycles"], f"{t['speedup']:.6g}",
+                f"{report['engines']['denser']['utilization']:.6g}", f"{report['engines']['sparser']['utilization']:.6g}",
+                t["dram_bytes"], ""])
+    return buf.getvalue()
+
+
+def to_json(report: dict) -> str:
+    return json.dumps(report, indent=1)
+
+
+def render_table(report: dict) -> str:
+    """A readable terminal summary (rich)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    t = report["totals"]
+    table = Table(title=f"{report['model']} on {report['hardware']}: {report['phase']}, {report['tokens']} token(s)")
+    for col in ("module", "dense", "sparse", "low-rank", "total", "speedup", "util dense", "util sparse", "DRAM MB", "mem stall"):
+        table.add_column(col, justify="right")
+    for mod, g in report["modules"].items():
+        table.add_row(mod, f"{g['dense_cycles']:,}", f"{g['sparse_cycles']:,}", f"{g['lowrank_cycles']:,}",
+                      f"{g['total_cycles']:,}", f"{g['speedup']:.2f}x", f"{g['utilization']['denser']:.1%}",
+                      f"{g['utilization']['sparser']:.1%}", f"{g['dram_bytes'] / 1e6:,.1f}", f"{g['memory_stall_cycles']:,}")
+    table.add_row("model", f"{t['dense_cycles']:,}", "", "", f"{t['total_cycles']:,}", f"{t['speedup']:.2f}x",
+                  f"{report['engines']['denser']['utilization']:.1%}", f"{report['engines']['sparser']['utilization']:.1%}",
+                  f"{t['dram_bytes'] / 1e6:,.1f}", t["bound"])
+    console = Console(file=io.StringIO(), width=140, force_terminal=False)
+    console.print(table)
+    console.print("cycles summed over layers; module totals are spans (first request to last write), so "
+                  "concurrent modules overlap. Per-op detail: --json.")
+    return console.file.getvalue()

@@ -1,0 +1,74 @@
+"""`sslcsim compress`: calibrate and decompose a model into a compressed artifact."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "compress", help="compress a model (SSLC or a baseline) into an artifact directory",
+        description="Compress every decoder/encoder layer's linear projections, layer by layer, "
+                    "into S + U V and write the artifact (manifest.json + layer_XXX.safetensors). "
+                    "An interrupted run resumes from the last finished layer.")
+    p.add_argument("--model", required=True,
+                   help="'smollm2-135m', 'minilm', a transformers model directory, or a .gguf file")
+    p.add_argument("--method", default="sslc",
+                   choices=["sslc", "magnitude", "wanda", "sparsegpt", "svd", "asvd"])
+    p.add_argument("--ratio", type=float, default=0.5,
+                   help="kept fraction of each matrix: sparse + r(m+n)/(mn) + preserve (default 0.5)")
+    p.add_argument("--rank", type=int, default=None,
+                   help="SSLC rank r (default: the low-rank part gets --rank-share of the budget)")
+    p.add_argument("--rank-share", type=float, default=None,
+                   help="SSLC: share of the kept budget given to the low-rank part when --rank is not "
+                        "set (default 0.125 = the paper's r=128 on 4096x4096 at 50%%)")
+    p.add_argument("--preserve", type=float, default=None, help="SSLC preserved fraction (default 0.01)")
+    p.add_argument("--iters", type=int, default=None, help="SSLC alternating steps T (default 40)")
+    p.add_argument("--sparse-metric", default=None, choices=["salience", "wanda", "magnitude"],
+                   help="SSLC sparse step metric (plug-in over another pruning metric, paper Table 9)")
+    p.add_argument("--pattern", default="unstructured", help="'unstructured' or N:M such as 2:4, 4:8")
+    p.add_argument("--calib-samples", type=int, default=32)
+    p.add_argument("--calib-seqlen", type=int, default=512)
+    p.add_argument("--calib-text", default=None,
+                   help="text file for calibration (default: first half of pydoc_data.topics)")
+    p.add_argument("--batch", type=int, default=8, help="calibration windows per forward")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="artifact directory")
+    p.add_argument("--overwrite", action="store_true", help="discard an existing artifact at --out")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run)
+
+
+def hyperparameters(args: argparse.Namespace) -> dict:
+    hp = {"ratio": args.ratio, "pattern": args.pattern}
+    if args.method == "sslc":
+        hp.update(rank=args.rank, rank_share=args.rank_share, preserve=args.preserve, iters=args.iters,
+                  sparse_metric=args.sparse_metric)
+    else:
+        for opt in ("rank", "rank_share", "preserve", "iters", "sparse_metric"):
+            if getattr(args, opt) is not None:
+                from workloads.errors import InputError
+
+                raise InputError(f"--{opt.replace('_', '-')}: only applies to --method sslc")
+    return hp
+
+
+def run(args: argparse.Namespace) -> int:
+    from workloads.errors import InputError
+
+    for opt in ("calib_samples", "calib_seqlen", "batch"):
+        if getattr(args, opt) < 1:
+            raise InputError(f"--{opt.replace('_', '-')}: expected >= 1, got {getattr(args, opt)}")
+    from compression import methods, models, pipeline
+
+    hp = methods.check_hyperparameters(args.method, hyperparameters(args))
+    lm = models.load(args.model)
+    man = pipeline.compress_model(lm, args.method, hp, args.seed, args.out,
+                                  calib_samples=args.calib_samples, calib_seqlen=args.calib_seqlen,
+                                  calib_text=args.calib_text, batch=args.batch,
+                                  overwrite=args.overwrite, show_progress=not args.no_progress)
+    summ = pipeline.summarize(man)
+    print(json.dumps({"artifact": args.out, "method": args.method, "complete": man["complete"],
+                      "wall_s": round(man.get("_wall_s", 0.0), 2), **summ}, indent=1))
+    return 0

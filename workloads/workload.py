@@ -1,0 +1,111 @@
+"""A workload: the projections of every decoder layer, their budgets and masks, the tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Literal, Protocol
+
+import numpy as np
+
+from workloads.budget import Budget
+from workloads.errors import InputError
+from workloads.masks import SyntheticMask
+from workloads.presets import ModelShape
+
+Phase = Literal["decode", "prefill"]
+
+
+class MaskStats(Protocol):
+    m: int
+    n: int
+
+    @property
+    def nnz(self) -> int: ...
+    def column_counts(self) -> np.ndarray: ...
+    def row_counts(self) -> np.ndarray: ...
+    def column_block_counts(self, tm: int) -> np.ndarray: ...
+    def row_block_counts(self, order: np.ndarray, tk: int) -> np.ndarray: ...
+
+
+@dataclass
+class Projection:
+    layer: int
+    name: str
+    module: str  # MHA | FFN
+    m: int  # output features
+    n: int  # input features
+    rank: int
+    mask: MaskStats | None  # None: the dense baseline
+
+    @property
+    def s_nnz(self) -> int:
+        return 0 if self.mask is None else int(self.mask.nnz)
+
+
+@dataclass
+class Workload:
+    model: ModelShape
+    phase: Phase
+    batch: int
+    seq: int
+    description: str
+    # Called per layer so an artifact streams layer by layer.
+    layer_projections: Callable[[int], list[Projection]] = field(repr=False)
+
+    @property
+    def tokens(self) -> int:
+        """Tokens per step: prefill = batch x sequence, decode = batch."""
+        return self.batch * self.seq if self.phase == "prefill" else self.batch
+
+    def layers(self) -> Iterator[list[Projection]]:
+        for layer in range(self.model.num_layers):
+            yield self.layer_projections(layer)
+
+
+def check_phase(phase: str, batch: int, seq: int) -> None:
+    if phase not in ("decode", "prefill"):
+        raise InputError(f"--phase {phase!r}: expected decode or prefill")
+    if batch < 1:
+        raise InputError(f"--batch {batch}: expected a positive integer")
+    if seq < 1:
+        raise InputError(f"--seq {seq}: expected a positive integer")
+
+
+def from_shape(
+    model: ModelShape,
+    budget: Budget | None,
+    phase: Phase = "decode",
+    batch: int = 1,
+    seq: int = 1,
+    seed: int = 0,
+    layers: int | None = None,
+) -> Workload:
+    """A shape-only workload: synthetic seeded masks at `budget` (None: the dense model)."""
+    check_phase(phase, batch, seq)
+    if layers is not None:
+        if not 1 <= layers <= model.num_layers:
+            raise InputError(f"--layers {layers}: expected 1..{model.num_layers}")
+        model = ModelShape(model.name, model.hidden_size, model.intermediate_size, model.num_attention_heads,
+                           model.num_key_value_heads, layers, model.head_dim)
+    specs = model.projections()
+    if budget is not None:  # validate every projection up front: one error, before any work
+        for name, _, m, n in specs:
+            budget.s_nnz(name, m, n)
+
+    def layer_projections(layer: int) -> list[Projection]:
+        out = []
+        for idx, (name, module, m, n) in enumerate(specs):
+            if budget is None:
+                out.append(Projection(layer, name, module, m, n, 0, None))
+                continue
+            nnz = budget.s_nnz(name, m, n)
+            gen = "nm" if budget.nm is not None else budget.generator
+            mask = SyntheticMask(m, n, nnz, gen, seed=(seed * 1_000_003 + layer * 101 + idx) % (2**31), nm=budget.nm)
+            out.append(Projection(layer, name, module, m, n, budget.rank, mask))
+        return out
+
+    what = "dense" if budget is None else (
+        f"ratio={budget.ratio} rank={budget.rank} preserve={budget.preserve} pattern={budget.pattern} "
+        f"generator={budget.generator} s_density={budget.s_density} seed={seed}"
+    )
+    return Workload(model, phase, batch, seq, f"{model.name} {phase} {what}", layer_projections)
