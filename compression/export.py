@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 import torch.nn as nn
@@ -36,9 +38,12 @@ class SparseLowRankLinear(nn.Module):
         super().__init__()
         m, n = p.shape
         self.in_features, self.out_features = n, m
-        S = torch.sparse_csr_tensor(torch.from_numpy(p.indptr.astype(np.int64)),
-                                    torch.from_numpy(p.indices.astype(np.int64)),
-                                    torch.from_numpy(p.values.copy()), size=(m, n))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+            S = torch.sparse_csr_tensor(torch.from_numpy(p.indptr.astype(np.int64)),
+                                        torch.from_numpy(p.indices.astype(np.int64)),
+                                        torch.from_numpy(p.values.copy()), size=(m, n),
+                                        check_invariants=False)  # the artifact reader validated them
         self.register_buffer("S", S, persistent=False)
         self.U = nn.Parameter(torch.from_numpy(p.U.copy()))
         self.V = nn.Parameter(torch.from_numpy(p.V.copy()))

@@ -74,7 +74,7 @@ def topk_mask(scores: torch.Tensor, k: int, seed: int = 0) -> torch.Tensor:
     if N <= _EXACT_LIMIT:
         mask[_stable_top_indices(flat, k)] = True
         return mask.view(scores.shape)
-    ns = min(N, 1 << 18)
+    ns = min(N // 4, 1 << 16)
     g = torch.Generator(device="cpu").manual_seed(seed * 1000003 + N * 31 + k)
     sample = flat[torch.randint(N, (ns,), generator=g).to(flat.device)]
     sample = torch.sort(sample, descending=True).values

@@ -86,7 +86,7 @@ def compress_model(lm: models.LoadedModel, method: str, hp: dict, seed: int, out
             where = f"layer {i} '{name}': "
             dec, budget = methods.decompose(method, W, st, hp, seed=seed + i, where=where)
             Wc = dec.S + dec.U @ dec.V
-            H = st.H.float()
+            H = st.H.float()  # shared by projections with the same input
             err = exact_loss(W - Wc, H)
             ref = exact_loss(W, H)
             extra = {"recon_error": err / ref if ref > 0 else 0.0}

@@ -109,7 +109,8 @@ class Decomposition:
 
 def exact_loss(E: torch.Tensor, H: torch.Tensor) -> float:
     """||E X||_F with H = X X^T (n x n), computed as sqrt(tr(E H E^T))."""
-    val = float(((E.double() @ H.double()) * E.double()).sum())
+    E = E.float()
+    val = float(torch.sum((E @ H.float()) * E, dtype=torch.float64))
     return math.sqrt(max(val, 0.0))
 
 
@@ -117,108 +118,112 @@ def _orth(Y: torch.Tensor) -> torch.Tensor:
     return torch.linalg.qr(Y, mode="reduced").Q
 
 
+def _sq(x: torch.Tensor) -> float:
+    return float(torch.sum(x.square(), dtype=torch.float64))
+
+
 def sslc_decompose(W: torch.Tensor, act_norm: torch.Tensor, budget: Budget, *, iters: int = 40,
                    pattern: tuple[int, int] | None = None, metric: str = "salience",
                    scope: str = "matrix", H: torch.Tensor | None = None, seed: int = 0,
                    power_iters: int = 1, progress=None) -> Decomposition:
-    """Decompose W into S + U V under `budget` (see module docstring)."""
+    """Decompose W into S + U V under `budget` (see module docstring).
+
+    The iteration runs in the scaled space W^ = W D (D = diag(||X||_2)), where the salience
+    of an entry is simply its square and the proxy loss is a plain Frobenius norm; S and L
+    are scaled back by D^-1 at the end (Eq. 8).
+    """
+    if metric not in ("salience", "wanda", "magnitude"):
+        raise InputError(f"--sparse-metric: expected salience|wanda|magnitude, got {metric!r}")
     W = W.detach().float()
     m, n = W.shape
-    D = act_norm.detach().float().reshape(1, n)
+    D = act_norm.detach().float().reshape(1, n).to(W.device)
     Dinv = torch.where(D > 0, 1.0 / D.clamp_min(1e-30), torch.zeros_like(D))
     r = budget.rank
-
-    def scores(R: torch.Tensor) -> torch.Tensor:
-        if metric == "salience":
-            return (R.abs() * D).square()
-        if metric == "wanda":
-            return R.abs() * D
-        if metric == "magnitude":
-            return R.abs()
-        raise InputError(f"--sparse-metric: expected salience|wanda|magnitude, got {metric!r}")
+    Wh = W * D  # scaled weights; salience = Wh^2
 
     # preserved top-salience entries of W (always salience, as in the paper)
-    sal_w = (W.abs() * D).square()
     if budget.preserved:
-        pmask = patterns.topk_mask(sal_w, budget.preserved, seed=seed)
+        pmask = patterns.topk_mask(Wh.abs(), budget.preserved, seed=seed)
         if pattern is not None:  # a group keeps at most N: cap preserved entries by the pattern
-            pmask &= patterns.nm_mask(torch.where(pmask, sal_w, torch.zeros_like(sal_w)), *pattern)
+            pmask &= patterns.nm_mask(torch.where(pmask, Wh.abs(), torch.zeros_like(Wh)), *pattern)
     else:
         pmask = torch.zeros_like(W, dtype=torch.bool)
-    n_pres = int(pmask.sum())
+    pidx = pmask.reshape(-1).nonzero().squeeze(1)
+    n_pres = int(pidx.numel())
     free = budget.nnz - n_pres
 
-    def sparse_step(R: torch.Tensor) -> torch.Tensor:
-        sc = scores(R)
+    def sparse_mask(Rh: torch.Tensor) -> torch.Tensor:
+        # salience (R D)^2 and Wanda's |R| ||X|| order entries identically: rank |R^|
+        sc = Rh.abs() if metric != "magnitude" else Rh.abs() * Dinv
+        if pattern is not None or scope != "row":
+            if n_pres:
+                sc.view(-1)[pidx] = float("inf")  # preserved entries always kept
+            if pattern is not None:
+                return patterns.nm_mask(sc, *pattern)
+            return patterns.topk_mask(sc, budget.nnz, seed=seed)
         if n_pres:
-            top = float(sc.max()) if sc.numel() else 0.0
-            sc = torch.where(pmask, sc + (2.0 * top + 1.0), sc)  # preserved first, order kept
-        if pattern is not None:
-            return patterns.nm_mask(sc, *pattern)
-        if scope == "row":
-            # per-row selection of the free entries, preserved forced on top
-            sc_free = torch.where(pmask, torch.full_like(sc, -1.0), sc)
-            return patterns.row_topk_mask(sc_free, free) | pmask
-        return patterns.topk_mask(sc, budget.nnz, seed=seed)
+            sc.view(-1)[pidx] = -1.0  # per-row choice of the free entries, preserved on top
+        return patterns.row_topk_mask(sc, free) | pmask
 
     mask = pmask.clone()
-    S = torch.where(mask, W, torch.zeros_like(W))
-    U = W.new_zeros(m, r)
-    V = W.new_zeros(r, n)
+    Sh = torch.where(mask, Wh, torch.zeros_like(Wh))
+    Lh = torch.zeros_like(Wh)
+    Ut = W.new_zeros(m, r)
+    Qs = W.new_zeros(n, r)  # accepted L^ = Ut Qs^T
 
-    def proxy_of(E: torch.Tensor) -> float:
-        return float(torch.linalg.vector_norm((E * D).double()))
+    def unscale(Ut, Qs, Sh, mask):
+        U = Ut.contiguous()
+        V = (Qs.T * Dinv).contiguous()
+        S = torch.where(mask, W - U @ V, torch.zeros_like(W))  # = S^ D^-1 where D > 0
+        return U, V, S
 
-    out = Decomposition(U=U, V=V, S=S, mask=mask, preserved=n_pres)
-    cur = proxy_of(W - S)
+    out = Decomposition(U=Ut, V=Qs.T.contiguous(), S=Sh, mask=mask, preserved=n_pres)
+    cur = math.sqrt(_sq(Wh - Sh))
     out.proxy_trace.append(cur)
-    best = None  # (exact loss, step, U, V, S, mask) over iterates t >= 1 (init is under budget)
+    best = None  # (exact loss, step, Ut, Qs, Sh, mask) over iterates t >= 1 (init is under budget)
     if H is not None:
-        out.exact_trace.append(exact_loss(W - S, H))
-    if r == 0 and iters > 0:
-        iters_eff = 1  # nothing to alternate with: one sparse step is the whole algorithm
-    else:
-        iters_eff = iters
+        out.exact_trace.append(exact_loss(W - torch.where(mask, W, torch.zeros_like(W)), H))
+    iters_eff = 1 if r == 0 else iters  # rank 0: one sparse step is the whole algorithm
     g = torch.Generator(device="cpu").manual_seed(seed)
-    Q = _orth(torch.randn(n, max(r, 1), generator=g)[:, :r].to(W.device)) if r else None
-    L = torch.zeros_like(W)
+    Q = _orth(torch.randn(n, max(r, 1), generator=g)[:, :r]).to(W.device) if r else None
     for t in range(1, iters_eff + 1):
-        # (a) low-rank step on the scaled sparse residual
+        # (a) low-rank step: BRP of the scaled sparse residual
         if r:
-            Rs = (W - S) * D
+            Rs = Wh - Sh
             for _ in range(max(1, power_iters)):
                 Y1 = Rs @ Q  # m x r
                 Q = _orth(Rs.T @ Y1)  # n x r
-            Ut = Rs @ Q  # m x r ; L' = Ut Q^T, L = L' D^-1
-            V_c = Q.T * Dinv
-            L_c = Ut @ V_c
-            cand = proxy_of(W - L_c - S)
+            Ut_c = Rs @ Q
+            Lh_c = Ut_c @ Q.T
+            cand = math.sqrt(_sq(Rs - Lh_c))
             if cand <= cur:
-                U, V, L, cur = Ut, V_c, L_c, cand
+                Ut, Qs, Lh, cur = Ut_c, Q, Lh_c, cand
             else:
                 out.rejected += 1
-        # (b) sparse step on the low-rank residual
-        R = W - L
-        new_mask = sparse_step(R)
-        S_new = torch.where(new_mask, R, torch.zeros_like(R))
-        cand = proxy_of(R - S_new)
+        # (b) sparse step on the scaled low-rank residual
+        Rh = Wh - Lh
+        new_mask = sparse_mask(Rh)
+        cand = math.sqrt(_sq(torch.where(new_mask, torch.zeros_like(Rh), Rh)))
         if cand <= cur:
-            S, mask, cur = S_new, new_mask, cand
+            mask, cur = new_mask, cand
+            Sh = torch.where(mask, Rh, torch.zeros_like(Rh))
         else:
             out.rejected += 1
         out.proxy_trace.append(cur)
         if H is not None:
-            e = exact_loss(W - L - S, H)
+            U, V, S = unscale(Ut, Qs, Sh, mask)
+            e = exact_loss(W - U @ V - S, H)
             out.exact_trace.append(e)
             if best is None or e < best[0]:
-                best = (e, t, U, V, S, mask)
+                best = (e, t, Ut, Qs, Sh, mask)
             out.best_trace.append(best[0])
         if progress is not None:
             progress(t, cur)
     if best is not None:
-        _, out.best_step, U, V, S, mask = best
+        _, out.best_step, Ut, Qs, Sh, mask = best
     else:
         out.best_step = iters_eff
-    out.U, out.V, out.S, out.mask = U.contiguous(), V.contiguous(), S, mask
+    out.U, out.V, out.S = unscale(Ut, Qs, Sh, mask)
+    out.mask = mask
     out.preserved = int((mask & pmask).sum())
     return out
