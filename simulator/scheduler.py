@@ -32,6 +32,60 @@ def _transfer_cycles(nbytes: int, num: int, den: int) -> int:
 
 
 @njit(cache=True)
+def _heap_push(ht: np.ndarray, hw: np.ndarray, size: int, t: int, w: int) -> int:
+    """Min-heap on (t, w) stored in two arrays; returns the new size."""
+    i = size
+    ht[i] = t
+    hw[i] = w
+    while i > 0:
+        parent = (i - 1) // 2
+        if (ht[parent], hw[parent]) <= (ht[i], hw[i]):
+            break
+        ht[parent], ht[i] = ht[i], ht[parent]
+        hw[parent], hw[i] = hw[i], hw[parent]
+        i = parent
+    return size + 1
+
+
+@njit(cache=True)
+def _heap_pop(ht: np.ndarray, hw: np.ndarray, size: int) -> int:
+    """Removes the minimum (at index 0); returns the new size."""
+    size -= 1
+    ht[0] = ht[size]
+    hw[0] = hw[size]
+    i = 0
+    while True:
+        left, right, small = 2 * i + 1, 2 * i + 2, i
+        if left < size and (ht[left], hw[left]) < (ht[small], hw[small]):
+            small = left
+        if right < size and (ht[right], hw[right]) < (ht[small], hw[small]):
+            small = right
+        if small == i:
+            break
+        ht[small], ht[i] = ht[i], ht[small]
+        hw[small], hw[i] = hw[i], hw[small]
+        i = small
+    return size
+
+
+@njit(cache=True)
+def _complete(o: int, t: int, op_done: np.ndarray, op_stream: np.ndarray, rev_ptr: np.ndarray, rev_idx: np.ndarray,
+              pending: np.ndarray, ready_at: np.ndarray, ht: np.ndarray, hw: np.ndarray, size: int) -> int:
+    """Marks op o done at t and moves write-backs whose inputs are now all done to the heap."""
+    op_done[o] = t
+    for k in range(rev_ptr[o], rev_ptr[o + 1]):
+        d = rev_idx[k]
+        if op_stream[d] != 2:
+            continue
+        if t > ready_at[d]:
+            ready_at[d] = t
+        pending[d] -= 1
+        if pending[d] == 0:
+            size = _heap_push(ht, hw, size, ready_at[d], d)
+    return size
+
+
+@njit(cache=True)
 def schedule(
     op_stream: np.ndarray,  # (n_ops,) 0/1 engine stream, 2 write-back
     op_dep_ptr: np.ndarray,  # (n_ops+1,) CSR of predecessor ops
@@ -78,13 +132,26 @@ def schedule(
             else:
                 s1[c1] = t
                 c1 += 1
-    wb_ops = np.empty(n_wb, np.int64)
-    wb_issued = np.zeros(n_wb, np.bool_)
-    c = 0
+    # reverse edges, and for each write-back the number of inputs not yet done
+    rev_cnt = np.zeros(n_ops + 1, np.int64)
     for o in range(n_ops):
-        if op_stream[o] == 2:
-            wb_ops[c] = o
-            c += 1
+        for d in range(op_dep_ptr[o], op_dep_ptr[o + 1]):
+            rev_cnt[op_dep_idx[d] + 1] += 1
+    rev_ptr = np.cumsum(rev_cnt)
+    rev_idx = np.empty(rev_ptr[-1], np.int64)
+    fill = rev_ptr[:-1].copy()
+    for o in range(n_ops):
+        for d in range(op_dep_ptr[o], op_dep_ptr[o + 1]):
+            rev_idx[fill[op_dep_idx[d]]] = o
+            fill[op_dep_idx[d]] += 1
+    pending = op_dep_ptr[1:] - op_dep_ptr[:-1]
+    ready_at = np.zeros(n_ops, np.int64)
+    ht = np.empty(n_wb + 1, np.int64)
+    hw = np.empty(n_wb + 1, np.int64)
+    hsize = 0
+    for o in range(n_ops):
+        if op_stream[o] == 2 and pending[o] == 0:
+            hsize = _heap_push(ht, hw, hsize, 0, o)
 
     tile_op = np.empty(n_tiles, np.int64)
     for o in range(n_ops):
@@ -127,40 +194,28 @@ def schedule(
                 best_req = req
                 best_kind = s
                 best_idx = t
-        for w in range(n_wb):
-            if wb_issued[w]:
-                continue
-            o = wb_ops[w]
-            req = np.int64(0)
-            ready = True
-            for d in range(op_dep_ptr[o], op_dep_ptr[o + 1]):
-                dd = op_done[op_dep_idx[d]]
-                if dd < 0:
-                    ready = False
-                    break
-                if dd > req:
-                    req = dd
-            if ready and (req < best_req or (req == best_req and best_kind < 0)):
-                best_req = req
-                best_kind = 2
-                best_idx = w
+        if hsize > 0 and (ht[0] < best_req or best_kind < 0):
+            best_req = ht[0]
+            best_kind = 2
+            best_idx = hw[0]
         if best_kind < 0:
             raise RuntimeError("scheduler deadlock: the op graph is not in topological order")
 
         if best_kind == 2:
-            o = wb_ops[best_idx]
-            wb_issued[best_idx] = True
+            o = best_idx
+            hsize = _heap_pop(ht, hw, hsize)
             nbytes = op_wb_bytes[o]
             if ideal_memory or nbytes == 0:
                 op_grant[o] = best_req
-                op_done[o] = best_req
+                done = best_req
             else:
                 g = max(best_req, channel_free)
                 occ = _transfer_cycles(nbytes, num, den)
                 channel_free = g + occ
                 channel_busy += occ
                 op_grant[o] = g
-                op_done[o] = g + occ
+                done = g + occ
+            hsize = _complete(o, done, op_done, op_stream, rev_ptr, rev_idx, pending, ready_at, ht, hw, hsize)
             remaining -= 1
             continue
 
@@ -185,6 +240,6 @@ def schedule(
         pos[s] += 1
         o = tile_op[t]
         if t == op_tile_ptr[o + 1] - 1:
-            op_done[o] = tile_end[t]
+            hsize = _complete(o, tile_end[t], op_done, op_stream, rev_ptr, rev_idx, pending, ready_at, ht, hw, hsize)
         remaining -= 1
     return tile_req, tile_grant, tile_arr, tile_start, tile_end, op_done, op_grant, channel_busy

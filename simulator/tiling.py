@@ -14,6 +14,7 @@ in the input slot.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -131,6 +132,7 @@ def sparse_op_tiles(counts, by_column, order, m, T, tt, tm, tk, reuse_inputs, wb
     macs = np.empty(total, np.int64)
     wbytes = np.empty(total, np.int64)
     unit = np.empty(max(tm, tk), np.int64)
+    scratch = np.empty(L, np.int64)
     i = 0
     for a in range(n_t):
         mt = min(tt, T - a * tt)
@@ -155,7 +157,7 @@ def sparse_op_tiles(counts, by_column, order, m, T, tt, tm, tk, reuse_inputs, wb
                     idx_bytes = (nnz * ib + (nu + 1) * pb + 7) // 8
                 w = (nnz * wb + 7) // 8 + idx_bytes
                 x = 0 if (reuse_inputs and r > 0) else (cols * mt * ab + 7) // 8
-                cyc = sparse_tile_cycles(unit[:nu], mt, L, P, mapping, overhead, policy, latency)
+                cyc = sparse_tile_cycles(unit[:nu], mt, L, P, mapping, overhead, policy, latency, scratch)
                 nbytes[i] = w + x
                 wbytes[i] = w
                 cycles[i] = max(cyc, 1)  # a tile takes at least its issue cycle
@@ -193,82 +195,115 @@ def _too_small(hw: HardwareConfig, what: str, op: str) -> InputError:
     return InputError(f"hwconfig '{hw.name}': buffers.{what} is too small for the smallest tile of {op}")
 
 
+def _candidates(dim: int, g: int) -> list[int]:
+    """Tile extents to try along one dimension: multiples of the granularity g up to dim
+    (geometrically thinned past 64 candidates), plus dim itself."""
+    if dim <= g:
+        return [dim]
+    out = sorted({min(dim, k * g) for k in range(1, dim // g + 1)} | {dim})
+    if len(out) > 64:
+        keep = sorted({int(round(x)) for x in np.geomspace(1, len(out), 64)})
+        out = [out[i - 1] for i in keep]
+    return out
+
+
 def dense_tile_shape(hw: HardwareConfig, s: _Slots, T: int, K: int, N: int, gK: int, gN: int, op: str) -> tuple[int, int, int, bool]:
-    """(tt, tk, tn, reuse_inputs) for a dense GEMM; tk, tn multiples of the array's granularity."""
+    shape = _dense_tile_shape(hw, s, T, K, N, gK, gN)
+    if shape is None:
+        raise _too_small(hw, "weight_kib/input_kib/output_kib", op)
+    return shape
+
+
+@functools.lru_cache(maxsize=4096)
+def _dense_tile_shape(hw: HardwareConfig, s: _Slots, T: int, K: int, N: int, gK: int, gN: int) -> tuple[int, int, int, bool] | None:
+    """(tt, tk, tn, reuse_inputs) of a dense GEMM (T tokens, K reduction, N outputs).
+
+    Picks the tile of largest volume tt tk tn (fewest tiles, least re-fetch) with
+    weights tk tn, inputs tk tt and outputs tn tt each within their buffer slot; tk and tn
+    are multiples of the array's granularity where the dimension allows.
+    """
     if s.unlimited:
         return T, K, N, True
     p = hw.precision
     wb, ab, ob = p.weight_bits / 8, p.activation_bits / 8, p.output_bits / 8
-    tt = min(T, _fit(s.input, min(gK, K) * ab), _fit(s.output, min(gN, N) * ob))
-    if tt < 1:
-        raise _too_small(hw, "input_kib/output_kib", op)
-    tk = min(K, _fit(s.input, tt * ab), _fit(s.weight, min(gN, N) * wb))
-    if tk < 1:
-        raise _too_small(hw, "weight_kib", op)
-    if tk >= gK:
-        tk -= tk % gK
-    tn = min(N, _fit(s.weight, tk * wb), _fit(s.output, tt * ob))
-    if tn < 1:
-        raise _too_small(hw, "weight_kib/output_kib", op)
-    if tn >= gN:
-        tn -= tn % gN
+    best = None
+    for tk in _candidates(K, gK):
+        tn_max = min(N, _fit(s.weight, tk * wb))
+        if tn_max < 1:
+            break
+        for tn in _candidates(tn_max, gN):
+            if tn > tn_max:
+                continue
+            tt = min(T, _fit(s.input, tk * ab), _fit(s.output, tn * ob))
+            if tt < 1:
+                continue
+            # tiles that fill the array's granularity first, then the largest volume
+            key = (tk >= min(K, gK) and tn >= min(N, gN), tt * tk * tn, tk)
+            if best is None or key > best[0]:
+                best = (key, tt, tk, tn)
+    if best is None:
+        return None
+    _, tt, tk, tn = best
     return tt, tk, tn, K * tt * ab <= s.input
 
 
 def sparse_tile_shape(hw: HardwareConfig, s: _Slots, T: int, m: int, n_sp: int, by_column: bool, op: str) -> tuple[int, int, int, bool]:
-    """(tt, tm, tk, reuse_inputs) for the sparse GEMM, sized for the worst-case density of a
-    sparse column (the split threshold) so every tile fits whatever the mask."""
+    shape = _sparse_tile_shape(hw, s, T, m, n_sp, by_column)
+    if shape is None:
+        raise _too_small(hw, "weight_kib/index_kib/input_kib/output_kib", op)
+    return shape
+
+
+@functools.lru_cache(maxsize=4096)
+def _sparse_tile_shape(hw: HardwareConfig, s: _Slots, T: int, m: int, n_sp: int, by_column: bool) -> tuple[int, int, int, bool] | None:
+    """(tt, tm, tk, reuse_inputs) of the sparse GEMM (tm rows of S, tk sparse columns, tt tokens).
+
+    Sized for the worst-case density of a sparse column (the split threshold) so every tile
+    fits whatever the mask: values within the weight slot, indices and pointers (or the
+    bitmask) within the index slot, inputs and outputs within theirs. Among shapes that
+    give every line a unit where the dimension allows, the largest volume tm tk tt wins.
+    Tile-local indices bound the indexed dimension by 2^index_bits.
+    """
     e = hw.sparser_engine
+    limit = 1 << e.index_bits
     if s.unlimited:
         tm, tk = m, n_sp
-    else:
-        p = hw.precision
-        wb, ab, ob = p.weight_bits / 8, p.activation_bits / 8, p.output_bits / 8
-        dmax = hw.split.density_threshold if hw.split.density_threshold < 1.0 else 1.0
-        ib, pb = e.index_bits / 8, e.pointer_bits / 8
-        tt = min(T, _fit(s.input, ab), _fit(s.output, ob))
-        if tt < 1:
-            raise _too_small(hw, "input_kib/output_kib", op)
-
-        def per_entry_idx() -> float:
-            return 1 / 8 if e.format == "bitmask" else dmax * ib
-
-        def fit_other(units: int) -> int:
-            # the non-unit dimension given `units` units (pointers cost per unit)
-            w = _fit(s.weight, units * dmax * wb)
-            ptr = 0 if e.format == "bitmask" else (units + 1) * pb
-            ix = _fit(s.index - ptr, units * per_entry_idx()) if s.index > ptr else 0
-            lim = min(w, ix)
-            if by_column:  # other dim = rows, outputs tm x tt
-                lim = min(lim, _fit(s.output, tt * ob))
-            else:  # other dim = cols, inputs tk x tt
-                lim = min(lim, _fit(s.input, tt * ab))
-            return lim
-
-        units_dim = n_sp if by_column else m
-        other_dim = m if by_column else n_sp
-        units = min(units_dim, e.lines)
-        other = min(other_dim, fit_other(units))
-        if other < 1:
-            raise _too_small(hw, "weight_kib/index_kib", op)
-        while units < units_dim and fit_other(min(units_dim, units * 2)) >= other:
-            units = min(units_dim, units * 2)
-        tm, tk = (other, units) if by_column else (units, other)
-        if not by_column:
-            tm = min(tm, _fit(s.output, tt * ob))
+        if e.format == "csc":
+            tm = min(tm, limit)
+        elif e.format == "csr":
+            tk = min(tk, limit)
+        return T, tm, tk, True
+    p = hw.precision
+    wb, ab, ob = p.weight_bits / 8, p.activation_bits / 8, p.output_bits / 8
+    dmax = min(1.0, hw.split.density_threshold)
+    ib, pb = e.index_bits / 8, e.pointer_bits / 8
+    units_dim, other_dim = (n_sp, m) if by_column else (m, n_sp)
+    want_units = min(units_dim, e.lines)
+    best = None
+    for units in _candidates(units_dim, 1 if units_dim < 64 else 8):
+        if e.format == "bitmask":
+            other = min(_fit(s.weight, units * dmax * wb), _fit(s.index, units / 8))
         else:
-            tk = min(tk, _fit(s.input, tt * ab))
-        if min(tm, tk) < 1:
-            raise _too_small(hw, "input_kib/output_kib", op)
-        T = tt
-    limit = 1 << e.index_bits
-    if e.format == "csc" and tm > limit:
-        tm = limit
-    if e.format == "csr" and tk > limit:
-        tk = limit
-    tt = T
-    reuse = s.unlimited or (n_sp * tt * hw.precision.activation_bits / 8 <= s.input)
-    return tt, tm, tk, reuse
+            room = s.index - (units + 1) * pb
+            other = min(_fit(s.weight, units * dmax * wb), _fit(room, units * dmax * ib) if room > 0 else 0)
+        other = min(other_dim, other)
+        if other < 1:
+            continue
+        tm, tk = (other, units) if by_column else (units, other)
+        if e.format == "csc":
+            tm = min(tm, limit)
+        elif e.format == "csr":
+            tk = min(tk, limit)
+        tt = min(T, _fit(s.input, tk * ab), _fit(s.output, tm * ob))
+        if tt < 1:
+            continue
+        key = (units >= want_units, tt * tm * tk, units)
+        if best is None or key > best[0]:
+            best = (key, tt, tm, tk)
+    if best is None:
+        return None
+    _, tt, tm, tk = best
+    return tt, tm, tk, n_sp * tt * ab <= s.input
 
 
 # ---------------------------------------------------------------- engines seen by an op

@@ -7,9 +7,10 @@ Two sources with one interface:
   importance, capped at 1) and N:M (pi_j = N/M). The count of a (row block, column) pair is
   then Binomial(rows, pi_j): drawn exactly from its CDF table. Row totals for row-oriented
   engines: every row keeps its exact share of the budget (per-row exact density)
-  for Wanda-like and N:M (uniform rows are Binomial(n, d)); only their split across column
-  blocks is drawn (conditional binomials, in proportion to the blocks' expected mass), an
-  approximation of the joint law, stated in docs/model.md.
+  for Wanda-like and N:M (uniform rows are Binomial(n, d)) when a tile spans whole rows;
+  split over several column blocks, a row's count in a block is drawn exactly from that
+  block's Poisson-binomial law (independent Bernoulli(pi_j) entries), so its total is exact
+  in expectation only: docs/model.md states it.
 - `CsrMask`: a real mask (CSR indptr/indices), every statistic counted exactly from the
   indices without densifying S.
 
@@ -25,6 +26,50 @@ import numpy as np
 from numba import njit
 
 _IMPORTANCE_SIGMA = 1.0  # log-normal sigma of the Wanda-like column importance
+
+
+@njit(cache=True)
+def _rng_next(state: np.ndarray) -> float:
+    """xorshift64* step; a uniform double in [0, 1). state: one uint64, updated in place."""
+    x = state[0]
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    state[0] = x
+    return float((x * np.uint64(0x2545F4914F6CDD1D)) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True)
+def _rng(seed: int) -> np.ndarray:
+    state = np.empty(1, np.uint64)
+    state[0] = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x632BE59BD9B4E019)
+    if state[0] == 0:
+        state[0] = np.uint64(1)
+    for _ in range(4):
+        _rng_next(state)
+    return state
+
+
+@njit(cache=True)
+def _guide(cdf: np.ndarray) -> np.ndarray:
+    """guide[i] = first k with cdf[k] > i / len(guide): inverse-CDF lookup in O(1) expected."""
+    g = cdf.shape[0]
+    guide = np.empty(g, np.int64)
+    k = 0
+    for i in range(g):
+        while k < g - 1 and cdf[k] <= i / g:
+            k += 1
+        guide[i] = k
+    return guide
+
+
+@njit(cache=True)
+def _sample(cdf: np.ndarray, guide: np.ndarray, u: float) -> int:
+    k = guide[int(u * guide.shape[0])]
+    top = cdf.shape[0] - 1
+    while k < top and cdf[k] <= u:
+        k += 1
+    return k
 
 
 @njit(cache=True)
@@ -59,48 +104,54 @@ def _draw(cdf: np.ndarray) -> int:
 @njit(cache=True)
 def _column_block_counts(pi: np.ndarray, m: int, tm: int, seed: int) -> np.ndarray:
     """counts[b, j] ~ Binomial(rows of block b, pi_j), independent; shape (ceil(m/tm), n)."""
-    np.random.seed(seed)
+    state = _rng(seed)
     n = pi.shape[0]
     nrb = -(-m // tm)
     last = m - (nrb - 1) * tm
     out = np.zeros((nrb, n), np.int32)
     for j in range(n):
         full = _binom_cdf(tm, pi[j])
-        edge = full if last == tm else _binom_cdf(last, pi[j])
+        gfull = _guide(full)
+        edge, gedge = full, gfull
+        if last != tm:
+            edge = _binom_cdf(last, pi[j])
+            gedge = _guide(edge)
         for b in range(nrb):
-            cdf = edge if b == nrb - 1 else full
-            x = np.searchsorted(cdf, np.random.random(), side="right")
-            out[b, j] = min(x, cdf.shape[0] - 1)
+            if b == nrb - 1:
+                out[b, j] = _sample(edge, gedge, _rng_next(state))
+            else:
+                out[b, j] = _sample(full, gfull, _rng_next(state))
     return out
 
 
 @njit(cache=True)
-def _row_block_counts(row_total: np.ndarray, block_mass: np.ndarray, block_width: np.ndarray, seed: int) -> np.ndarray:
-    """Split each row's exact total over column blocks: sequential conditional binomials with
-    probability mass_b / remaining mass, capped by the block width and the remainder."""
-    np.random.seed(seed)
-    m = row_total.shape[0]
-    ncb = block_mass.shape[0]
+def _poisson_binomial_cdf(p: np.ndarray) -> np.ndarray:
+    """CDF of a sum of independent Bernoulli(p_j) (dynamic programming, O(len(p)^2))."""
+    n = p.shape[0]
+    pmf = np.zeros(n + 1)
+    pmf[0] = 1.0
+    for j in range(n):
+        q = p[j]
+        for k in range(j + 1, 0, -1):
+            pmf[k] = pmf[k] * (1.0 - q) + pmf[k - 1] * q
+        pmf[0] *= 1.0 - q
+    cdf = np.cumsum(pmf)
+    return cdf / cdf[-1]
+
+
+@njit(cache=True)
+def _row_block_counts(pi_ordered: np.ndarray, m: int, tk: int, seed: int) -> np.ndarray:
+    """counts[b, r] = sum over the columns j of block b of Bernoulli(pi_j), independent per
+    row: drawn exactly from the block's Poisson-binomial CDF."""
+    state = _rng(seed)
+    n = pi_ordered.shape[0]
+    ncb = -(-n // tk)
     out = np.zeros((ncb, m), np.int32)
-    for r in range(m):
-        left = row_total[r]
-        mass_left = block_mass.sum()
-        width_left = block_width.sum()
-        for b in range(ncb):
-            if left == 0:
-                break
-            width_left -= block_width[b]
-            if b == ncb - 1 or mass_left <= 0:
-                x = left
-            else:
-                p = min(1.0, block_mass[b] / mass_left)
-                x = np.random.binomial(left, p)
-            # keep the remainder placeable in the blocks that follow
-            x = max(x, left - width_left)
-            x = min(x, block_width[b], left)
-            out[b, r] = x
-            left -= x
-            mass_left -= block_mass[b]
+    for b in range(ncb):
+        cdf = _poisson_binomial_cdf(pi_ordered[b * tk:min(n, (b + 1) * tk)])
+        guide = _guide(cdf)
+        for r in range(m):
+            out[b, r] = _sample(cdf, guide, _rng_next(state))
     return out
 
 
@@ -193,7 +244,7 @@ class SyntheticMask:
                 rng = np.random.default_rng([self.seed, 0x5EED])
                 w = rng.lognormal(0.0, _IMPORTANCE_SIGMA, self.n)
                 lo, hi = 0.0, d * self.n / w.min()
-                for _ in range(100):  # bisection: sum_j min(1, c w_j) = d n
+                for _ in range(60):  # bisection: sum_j min(1, c w_j) = d n
                     c = 0.5 * (lo + hi)
                     if np.minimum(1.0, c * w).sum() < d * self.n:
                         lo = c
@@ -221,16 +272,15 @@ class SyntheticMask:
         return _column_block_counts(self.pi, self.m, tm, self.seed)
 
     def row_block_counts(self, order: np.ndarray, tk: int) -> np.ndarray:
-        ncb = max(1, -(-order.shape[0] // tk))
-        mass = np.zeros(ncb)
-        width = np.zeros(ncb, np.int64)
-        np.add.at(mass, np.arange(order.shape[0]) // tk, self.pi[order])
-        np.add.at(width, np.arange(order.shape[0]) // tk, 1)
-        kept_share = self.pi[order].sum() / max(self.pi.sum(), 1e-300)
-        totals = self.row_counts()
-        if order.shape[0] < self.n:  # columns moved to the denser engine take their share
-            totals = np.minimum(np.rint(totals * kept_share).astype(np.int64), order.shape[0])
-        return _row_block_counts(totals, mass, width, self.seed + 1)
+        """Per-row counts over the sparse columns in `order`, by column block of width tk.
+
+        One block spanning every column: the row totals themselves (exact per row for
+        Wanda-like and N:M). Several blocks: independent Poisson-binomial draws per block,
+        so a row's total is exact only in expectation (see docs/model.md).
+        """
+        if order.shape[0] == self.n and tk >= self.n:
+            return self.row_counts().astype(np.int32)[None, :]
+        return _row_block_counts(self.pi[order], self.m, tk, self.seed + 1)
 
 
 def column_order(counts: np.ndarray, m: int, threshold: float, reorder: bool) -> tuple[np.ndarray, np.ndarray]:

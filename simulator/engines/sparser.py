@@ -31,14 +31,16 @@ def unit_cycles(nnz: int, tokens: int, P: int, mapping: int, overhead: int) -> i
 
 @njit(cache=True)
 def sparse_tile_cycles(
-    counts: np.ndarray, tokens: int, L: int, P: int, mapping: int, overhead: int, policy: int, latency: int
+    counts: np.ndarray, tokens: int, L: int, P: int, mapping: int, overhead: int, policy: int, latency: int,
+    load: np.ndarray,
 ) -> int:
     """Cycles of one sparse tile: max over lines of the summed unit cycles + latency.
 
     round_robin: unit i goes to line i mod L. greedy: units in decreasing cost (stable) each
-    go to the currently least-loaded line (lowest index on ties).
+    go to the currently least-loaded line (lowest index on ties). `load` is scratch space
+    of at least L entries.
     """
-    load = np.zeros(L, dtype=np.int64)
+    load[:L] = 0
     n = counts.shape[0]
     if policy == ROUND_ROBIN:
         for i in range(n):
