@@ -110,7 +110,7 @@ class Store:
         full = dict(row)
         w = point.workload
         full.update(
-            sweep=sweep.name, point_index=point.index, params=json.dumps(point.params, sort_keys=True),
+            sweep=sweep.name, point_index=point.index, params=json.dumps(point.params),  # spec axis order
             hardware=json.dumps(point.hardware, sort_keys=True),
             workload=json.dumps({"model": point.model, "layers": point.layers, **w}, sort_keys=True),
             version=sslcsim.__version__, model=point.model["name"],

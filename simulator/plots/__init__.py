@@ -1,0 +1,1 @@
+"""Paper-ready plots and tables of sweep results (matplotlib, PDF/SVG/PNG)."""
