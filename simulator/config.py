@@ -113,10 +113,10 @@ class HardwareConfig(_Strict):
     def _consistent(self) -> "HardwareConfig":
         if self.split.policy == "shared_width":
             d, s = self.denser_engine, self.sparser_engine
-            if d.kind != "mac_lines" or d.rows != s.macs_per_line:
+            if d.kind != "mac_lines" or d.rows != s.macs_per_line or d.cols < 2:
                 raise ValueError(
                     "split.policy=shared_width needs denser_engine.kind=mac_lines with "
-                    "denser_engine.rows == sparser_engine.macs_per_line (one array of lines)"
+                    "denser_engine.rows == sparser_engine.macs_per_line and at least 2 lines (one array of lines)"
                 )
         return self
 

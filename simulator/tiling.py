@@ -336,14 +336,15 @@ def _dense_engine(hw: HardwareConfig, lines: int | None = None) -> _Dense:
     return _Dense(0, DATAFLOWS[d.dataflow], d.rows, d.cols, d.timing == "physical", 0, d.timing == "scalesim")
 
 
-def _shared_split(hw: HardwareConfig, dense_macs: int, sparse_macs: int) -> tuple[int, int]:
-    """ViTCoD: dw = int(W x dense_ratio), sw = W - dw, each engine at least one line if it has work."""
+def _shared_split(hw: HardwareConfig, dense_macs: int, sparse_macs: int, has_sparse: bool) -> tuple[int, int]:
+    """ViTCoD: dw = int(W x dense_ratio), sw = W - dw, with dense_ratio = dense MACs / all MACs;
+    each engine keeps at least one line when it has work (ViTCoD's script crashes there)."""
     W = hw.denser_engine.cols
     total = dense_macs + sparse_macs
     dw = int(W * dense_macs / total) if total else W
     if dense_macs and dw == 0:
         dw = 1
-    if sparse_macs and dw == W:
+    if has_sparse and dw == W:
         dw = W - 1
     return dw, W - dw
 
@@ -396,7 +397,8 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
     first = workload.layer_projections(0)
     dense_model = all(q.mask is None for q in first)
     slots = _slots(hw, policy == "time_multiplexed" or (dense_model and policy == "shared_width"))
-    parts = {q.name: ("W",) if q.mask is None else ("S", "V", "U") if q.rank > 0 else ("S",) for q in first}
+    # ranks may differ per layer: a node with no work (rank 0, empty S) forwards its inputs
+    parts = {q.name: ("W",) if q.mask is None else ("S", "V", "U") for q in first}
     graph = op_graph(workload.model.num_layers, [q.name for q in first], parts)
     # node -> the ops whose completion completes it (a node with no ops forwards its inputs)
     done_by: dict[str, list[int]] = {}
@@ -406,7 +408,7 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
 
     def add_op(node: str, q: Projection, part: str, stream: int, engine: int, macs: int,
                tiles: tuple | None, shape: tuple[int, int, int], wb_bytes: int = 0) -> None:
-        deps = sorted({op for pred in graph.predecessors(node) for op in done_by[pred]})
+        deps = inputs_done_by(node)
         if tiles is not None and len(tiles[1]) == 0:
             return
         empty = np.zeros(0, np.int64)
@@ -428,7 +430,13 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
         prog.tile_weight_bytes.append(w)
         done_by[node].append(len(prog.op_name) - 1)
 
+    def inputs_done_by(node: str) -> list[int]:
+        return sorted({op for pred in graph.predecessors(node) for op in done_by[pred]})
+
     def dense_tiles(eng: _Dense, K: int, N: int, label: str) -> tuple[tuple, tuple[int, int, int]]:
+        if K == 0 or N == 0:
+            empty = np.zeros(0, np.int64)
+            return (empty, empty, empty, empty), (0, 0, 0)
         gK, gN = eng.granularity
         tt, tk, tn, reuse = dense_tile_shape(hw, slots, T, K, N, gK, gN, label)
         t = dense_op_tiles(T, K, N, tt, tk, tn, reuse, p.weight_bits, p.activation_bits, eng.kind,
@@ -458,7 +466,7 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
         sp = splits[q.name]
         dense_macs = q.m * len(sp.dense) + q.rank * (q.m + q.n)
         if policy == "shared_width":
-            dw, sw = _shared_split(hw, dense_macs, sp.nnz_sparse)
+            dw, sw = _shared_split(hw, dense_macs, sp.nnz_sparse, len(sp.order) > 0)
             deng = _dense_engine(hw, dw)
         else:
             sw, deng = e.lines, _dense_engine(hw)
@@ -473,12 +481,12 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
                                     e.format == "bitmask", sw, e.macs_per_line, MAPPINGS[e.mapping],
                                     e.unit_overhead, ASSIGNMENTS[e.assignment], e.pipeline_latency)
                 add_op(node, q, "S_sparse", sp_stream, SPARSER, sw * e.macs_per_line, t, (tt, tm, tk))
-            if not done_by[node]:  # an empty S forwards its inputs' completion
-                done_by[node] = sorted({op for pred in graph.predecessors(node) for op in done_by[pred]})
         elif part == "V":
             t, shape = dense_tiles(deng, q.n, q.rank, label + ".V")
             add_op(node, q, "V", DENSER, DENSER, deng.macs, t, shape)
         elif part == "U":
             t, shape = dense_tiles(deng, q.rank, q.m, label + ".U")
             add_op(node, q, "U", DENSER, DENSER, deng.macs, t, shape)
+        if not done_by[node]:  # no work here: forward the inputs' completion
+            done_by[node] = inputs_done_by(node)
     return prog

@@ -1,0 +1,346 @@
+"""The golden reference: a small, slow, plainly written cycle-stepped model of the accelerator.
+
+It is the code everything else is checked against, so it favours obviousness over speed:
+- per-tile compute time by stepping the hardware (systolic wavefronts, MAC lines, sparse lines),
+- per-tile non-zero counts straight from a dense 0/1 mask,
+- the schedule by advancing a clock one cycle at a time.
+It shares with the fast model only the inputs that are policy, not mechanism: the tile
+shapes (simulator.tiling.*_tile_shape) and the op graph (workloads.graph).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from simulator.config import HardwareConfig
+from simulator.tiling import _slots, dense_tile_shape, sparse_tile_shape
+from workloads.graph import op_graph, program_order
+
+
+# ------------------------------------------------------------------ engines, stepped
+
+
+def systolic_fold_time(dataflow: str, R: int, C: int, M: int, K: int, N: int, physical: bool) -> int:
+    """Cycles of one fold: the cycle after the last event of the wavefront."""
+    if dataflow == "os":
+        # operands enter skewed: step k of PE (r, c) happens at cycle k + r + c
+        last = 0
+        for r in range(R):
+            for c in range(C):
+                last = max(last, (K - 1) + r + c)
+        drain = R if physical else 0
+        return last + 1 + drain
+    # ws / is: R cycles to preload the stationary operand, then the streamed operand's
+    # row i passes PE (r, c) at cycle R + i + r + c; the fold ends after the last of these
+    streamed = M if dataflow == "ws" else N
+    last = 0
+    for i in range(streamed):
+        for r in range(R):
+            for c in range(C):
+                last = max(last, R + i + r + c)
+    return last + 1
+
+
+def systolic_tile_time(dataflow: str, R: int, C: int, M: int, K: int, N: int, physical: bool) -> int:
+    if dataflow == "os":
+        folds = math.ceil(M / R) * math.ceil(N / C)
+    elif dataflow == "ws":
+        folds = math.ceil(K / R) * math.ceil(N / C)
+    else:
+        folds = math.ceil(K / R) * math.ceil(M / C)
+    total = 0
+    for _ in range(folds):
+        total += systolic_fold_time(dataflow, R, C, M, K, N, physical)
+    return total
+
+
+def mac_lines_tile_time(W: int, H: int, latency: int, M: int, K: int, N: int) -> int:
+    """W lines, each takes the next output and spends ceil(K/H) cycles on it; stepped."""
+    outputs = M * N
+    remaining = [0] * W
+    cycle = 0
+    while outputs > 0 or any(remaining):
+        for ln in range(W):
+            if remaining[ln] == 0 and outputs > 0:
+                remaining[ln] = math.ceil(K / H)
+                outputs -= 1
+        for ln in range(W):
+            if remaining[ln] > 0:
+                remaining[ln] -= 1
+        cycle += 1
+    return cycle + latency
+
+
+def sparse_line_work(nnz: int, tokens: int, P: int, mapping: str, overhead: int) -> int:
+    """Cycles of one unit on one line, by stepping what the P MACs do each cycle."""
+    cycles = overhead
+    if mapping == "token_parallel":
+        for _ in range(nnz):  # one non-zero at a time, P tokens per cycle
+            left = tokens
+            while left > 0:
+                left -= min(P, left)
+                cycles += 1
+    else:
+        for _ in range(tokens):  # one token at a time, P non-zeros per cycle
+            left = nnz
+            while left > 0:
+                left -= min(P, left)
+                cycles += 1
+    return cycles
+
+
+def sparse_tile_time(units: list[int], tokens: int, L: int, P: int, mapping: str, overhead: int,
+                     assignment: str, latency: int) -> int:
+    work = [sparse_line_work(u, tokens, P, mapping, overhead) for u in units]
+    queues: list[list[int]] = [[] for _ in range(L)]
+    if assignment == "round_robin":
+        for i, w in enumerate(work):
+            queues[i % L].append(w)
+    else:
+        totals = [0] * L
+        for i in sorted(range(len(work)), key=lambda i: (-work[i], i)):
+            line = min(range(L), key=lambda ln: (totals[ln], ln))
+            queues[line].append(work[i])
+            totals[line] += work[i]
+    # step all lines until every queue is empty
+    cycle = 0
+    current = [0] * L
+    while any(queues) or any(current):
+        for ln in range(L):
+            while current[ln] == 0 and queues[ln]:  # a unit with no work takes no cycle
+                current[ln] = queues[ln].pop(0)
+        if not any(current):
+            break  # only zero-work units were left
+        for ln in range(L):
+            if current[ln] > 0:
+                current[ln] -= 1
+        cycle += 1
+    return max(cycle + latency, 1)
+
+
+# ------------------------------------------------------------------ tiles
+
+
+def dense_tiles(hw: HardwareConfig, slots, T: int, K: int, N: int, lines: int | None) -> list[tuple[int, int, int]]:
+    """(bytes, cycles, weight bytes) per tile of a dense GEMM, in loop order."""
+    d = hw.denser_engine
+    p = hw.precision
+    if d.kind == "mac_lines":
+        H, W = d.rows, (lines if lines is not None else d.cols)
+        gK, gN = H, W
+    else:
+        gK, gN = d.rows, d.cols
+    tt, tk, tn, reuse = dense_tile_shape(hw, slots, T, K, N, gK, gN, "golden")
+    tiles = []
+    for a in range(0, T, tt):
+        mt = min(tt, T - a)
+        for b in range(0, N, tn):
+            nt = min(tn, N - b)
+            for c in range(0, K, tk):
+                kt = min(tk, K - c)
+                w = math.ceil(kt * nt * p.weight_bits / 8)
+                x = 0 if (reuse and b > 0) else math.ceil(kt * mt * p.activation_bits / 8)
+                if d.kind == "mac_lines":
+                    cyc = mac_lines_tile_time(W, H, d.pipeline_latency, mt, kt, nt)
+                else:
+                    cyc = systolic_tile_time(d.dataflow, d.rows, d.cols, mt, kt, nt, d.timing == "physical")
+                tiles.append([w + x, cyc, w])
+    if d.kind == "systolic" and d.timing == "scalesim" and tiles and tiles[0][1] > 1:
+        tiles[0][1] -= 1
+    return [tuple(t) for t in tiles]
+
+
+def sparse_tiles(hw: HardwareConfig, slots, T: int, mask: np.ndarray, order: np.ndarray, lines: int) -> list[tuple[int, int, int]]:
+    e = hw.sparser_engine
+    p = hw.precision
+    m = mask.shape[0]
+    by_column = e.format == "csc"
+    tt, tm, tk, reuse = sparse_tile_shape(hw, slots, T, m, len(order), by_column, "golden")
+    sub_all = mask[:, order]
+    tiles = []
+    for a in range(0, T, tt):
+        mt = min(tt, T - a)
+        for r in range(0, m, tm):
+            for c in range(0, len(order), tk):
+                sub = sub_all[r:r + tm, c:c + tk]
+                units = sub.sum(axis=0) if by_column else sub.sum(axis=1)
+                nnz = int(sub.sum())
+                if e.format == "bitmask":
+                    idx = math.ceil(sub.size / 8)
+                else:
+                    idx = math.ceil((nnz * e.index_bits + (len(units) + 1) * e.pointer_bits) / 8)
+                w = math.ceil(nnz * p.weight_bits / 8) + idx
+                x = 0 if (reuse and r > 0) else math.ceil(sub.shape[1] * mt * p.activation_bits / 8)
+                cyc = sparse_tile_time([int(u) for u in units], mt, lines, e.macs_per_line, e.mapping,
+                                       e.unit_overhead, e.assignment, e.pipeline_latency)
+                tiles.append((w + x, cyc, w))
+    return tiles
+
+
+# ------------------------------------------------------------------ program
+
+
+def build(hw: HardwareConfig, projections_per_layer: list[list[dict]], T: int, dense_model: bool):
+    """Ops in program order: dicts with stream, deps, tiles (bytes, cycles, wbytes), wb bytes.
+
+    projections_per_layer[l] = [{name, module, m, n, rank, mask (dense 0/1 array or None)}].
+    """
+    policy = hw.split.policy
+    whole = policy == "time_multiplexed" or (dense_model and policy == "shared_width")
+    slots = _slots(hw, whole)
+    first = projections_per_layer[0]
+    parts = {q["name"]: ("W",) if q["mask"] is None else ("S", "V", "U") for q in first}
+    graph = op_graph(len(projections_per_layer), [q["name"] for q in first], parts)
+    ops = []
+    done_by = {}
+    thr = hw.split.density_threshold
+    for node in program_order(graph):
+        attrs = graph.nodes[node]
+        q = next(x for x in projections_per_layer[attrs["layer"]] if x["name"] == attrs["proj"])
+        part = attrs["part"]
+        deps = sorted({o for pred in graph.predecessors(node) for o in done_by[pred]})
+        done_by[node] = []
+
+        def add(stream, tiles, wb=0):
+            if stream != 2 and not tiles:  # no work: the node forwards its inputs (below)
+                return
+            ops.append({"stream": stream, "deps": deps, "tiles": tiles, "wb": wb})
+            done_by[node].append(len(ops) - 1)
+
+        if part == "out":
+            add(2, [], math.ceil(q["m"] * T * hw.precision.output_bits / 8))
+            continue
+        if part == "W":
+            add(0, dense_tiles(hw, slots, T, q["n"], q["m"], None))
+            continue
+        mask = q["mask"]
+        counts = mask.sum(axis=0)
+        dense_cols = [j for j in range(mask.shape[1]) if counts[j] > thr * mask.shape[0]]
+        sparse_cols = [j for j in range(mask.shape[1]) if counts[j] <= thr * mask.shape[0]]
+        if thr < 1.0:
+            sparse_cols = sorted(sparse_cols, key=lambda j: -counts[j])  # stable: ties by index
+        nnz_sparse = int(sum(counts[j] for j in sparse_cols))
+        dense_macs = q["m"] * len(dense_cols) + q["rank"] * (q["m"] + q["n"])
+        lines, sp_lines = None, hw.sparser_engine.lines
+        if policy == "shared_width":
+            W = hw.denser_engine.cols
+            dw = int(W * dense_macs / (dense_macs + nnz_sparse)) if dense_macs + nnz_sparse else W
+            if dense_macs and dw == 0:
+                dw = 1
+            if sparse_cols and dw == W:
+                dw = W - 1
+            lines, sp_lines = dw, W - dw
+        sp_stream = 0 if policy == "time_multiplexed" else 1
+        if part == "S":
+            if dense_cols:
+                add(0, dense_tiles(hw, slots, T, len(dense_cols), q["m"], lines))
+            if sparse_cols:
+                add(sp_stream, sparse_tiles(hw, slots, T, mask, np.array(sparse_cols), sp_lines))
+        elif part == "V" and q["rank"] > 0:
+            add(0, dense_tiles(hw, slots, T, q["n"], q["rank"], lines))
+        elif part == "U" and q["rank"] > 0:
+            add(0, dense_tiles(hw, slots, T, q["rank"], q["m"], lines))
+        if not done_by[node]:
+            done_by[node] = deps
+    return ops
+
+
+# ------------------------------------------------------------------ schedule, stepped
+
+
+def run(hw: HardwareConfig, ops: list[dict]) -> dict:
+    """Advance a clock one cycle at a time. Within a cycle: (1) finish what ends now,
+    (2) post every request that is now allowed (repeated until nothing changes, since a
+    zero-byte write-back finishing now can allow more), (3) grant the channel to the oldest
+    pending request, (4) start computes."""
+    ideal = hw.dram is None
+    slots = 2 if (hw.buffers is None or hw.buffers.double_buffering) else 1
+    num, den = hw.dram_cycles_per_byte
+    latency = hw.dram_latency_cycles
+    streams = {0: [], 1: []}
+    for o, op in enumerate(ops):
+        if op["stream"] < 2:
+            for k in range(len(op["tiles"])):
+                streams[op["stream"]].append((o, k))
+    wbs = [o for o, op in enumerate(ops) if op["stream"] == 2]
+    req, arrive, start, end, op_done, wb_req = {}, {}, {}, {}, {}, {}
+    granted = set()
+    requested = {0: 0, 1: 0}  # tiles of the stream requested so far
+    computed = {0: 0, 1: 0}  # tiles of the stream started so far
+    served = {0: 0, 1: 0}  # tiles of the stream the channel is done with
+    in_flight = None  # (key, cycle the channel frees)
+    channel_cycles = 0
+    last_tiles = {(o, len(op["tiles"]) - 1): o for o, op in enumerate(ops) if op["stream"] < 2}
+    t = 0
+    while len(op_done) < len(ops):
+        # (1) finish (an engine runs one tile at a time: only its latest can end now)
+        for s in (0, 1):
+            if computed[s] > 0:
+                key = streams[s][computed[s] - 1]
+                if end[key] == t and key in last_tiles:
+                    op_done[last_tiles[key]] = t
+        if in_flight is not None and in_flight[1] == t:
+            if in_flight[0][0] == "wb":
+                op_done[in_flight[0][1]] = t
+            in_flight = None
+
+        def inputs_done(o: int) -> bool:
+            return all(d in op_done for d in ops[o]["deps"])
+
+        # (2) requests
+        changed = True
+        while changed:
+            changed = False
+            for s in (0, 1):
+                while requested[s] < len(streams[s]):
+                    i = requested[s]
+                    o, k = streams[s][i]
+                    slot_free = i < slots or streams[s][i - slots] in end and end[streams[s][i - slots]] <= t
+                    if not (slot_free and inputs_done(o)):
+                        break
+                    req[(o, k)] = t
+                    requested[s] += 1
+                    changed = True
+                    if ideal or ops[o]["tiles"][k][0] == 0:
+                        arrive[(o, k)] = t
+            for o in wbs:
+                if o not in wb_req and inputs_done(o):
+                    wb_req[o] = t
+                    changed = True
+                    if ideal or ops[o]["wb"] == 0:
+                        op_done[o] = t
+        # (3) the channel
+        if not ideal and in_flight is None:
+            pending = []
+            for s in (0, 1):  # a stream is served in order: only its oldest ungranted request
+                while served[s] < requested[s] and (streams[s][served[s]] in arrive or streams[s][served[s]] in granted):
+                    served[s] += 1
+                if served[s] < requested[s]:
+                    pending.append((req[streams[s][served[s]]], s, 0, streams[s][served[s]]))
+            for o in wbs:
+                if o in wb_req and ("wb", o) not in granted and o not in op_done:
+                    pending.append((wb_req[o], 2, o, ("wb", o)))
+            if pending:
+                key = min(pending)[3]
+                granted.add(key)
+                nbytes = ops[key[1]]["wb"] if key[0] == "wb" else ops[key[0]]["tiles"][key[1]][0]
+                occ = -(-nbytes * num // den)
+                channel_cycles += occ
+                in_flight = (key, t + occ)
+                if key[0] != "wb":
+                    arrive[key] = t + occ + latency
+        # (4) computes (every tile takes at least one cycle, so one start per stream per cycle)
+        for s in (0, 1):
+            i = computed[s]
+            if i < requested[s]:
+                key = streams[s][i]
+                if key in arrive and arrive[key] <= t and (i == 0 or end[streams[s][i - 1]] <= t):
+                    start[key] = t
+                    end[key] = t + ops[key[0]]["tiles"][key[1]][1]
+                    computed[s] += 1
+        t += 1
+        if t > 50_000_000:
+            raise RuntimeError("golden model did not finish")
+    return {"req": req, "start": start, "end": end, "op_done": op_done, "channel_cycles": channel_cycles}
