@@ -42,7 +42,7 @@ def train(model, windows: torch.Tensor, steps: int, lr: float, batch: int, seed:
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        losses.append(float(out.loss))
+        losses.append(float(out.loss.detach()))
     model.eval()
     return {"steps": steps, "trainable": sum(p.numel() for p in params), "losses": losses,
             "wall_s": time.time() - t0, "final_loss": losses[-1] if losses else math.nan}

@@ -62,6 +62,7 @@ def load(spec: str, dtype=None) -> LoadedModel:
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
 
     transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()  # keep stderr for real messages
     directory, gguf, model_id = resolve(spec)
     kw = {"gguf_file": gguf} if gguf else {}
     try:

@@ -1,0 +1,203 @@
+"""Compression benchmarks.
+
+  python benchmarks/bench_compression.py speed   [--runs 3]
+      SSLC on one 4096 x 11008 matrix, rank 128, T = 40 (proxy loss only) vs Wanda on the
+      same matrix -> benchmarks/results/compression_speed.md|json
+  python benchmarks/bench_compression.py smollm2 [--ratios 0.5 0.4 0.3] [--windows 16]
+      dense / magnitude / Wanda / SparseGPT / SVD / SSLC on SmolLM2-135M through the CLI
+      (`sslcsim compress` then `sslcsim evaluate`) -> benchmarks/results/compression_smollm2.md|json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+SSLCSIM = [sys.executable, "-m", "sslcsim.cli"]
+
+
+def machine() -> dict:
+    import torch
+
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version(),
+            "load_avg_at_start": os.getloadavg()[0]}
+
+
+def speed(args) -> None:
+    import torch
+
+    from compression.baselines.wanda import wanda
+    from compression.sslc import make_budget, sslc_decompose
+
+    torch.manual_seed(0)
+    m, n = 4096, 11008
+    W = torch.randn(m, n) * 0.02
+    act = torch.rand(n) * 4 + 0.1
+    b = make_budget(m, n, 0.5, 128, 0.01, None)
+    sslc_decompose(W[:256, :512], act[:512], make_budget(256, 512, 0.5, 8, 0.01, None), iters=2)  # warm-up
+    t_sslc, t_wanda = [], []
+    for _ in range(args.runs):
+        t = time.perf_counter()
+        d = sslc_decompose(W, act, b, iters=40, seed=0)
+        t_sslc.append(time.perf_counter() - t)
+        assert int(d.mask.sum()) == b.nnz
+        t = time.perf_counter()
+        wanda(W, act, round(0.5 * m * n))
+        t_wanda.append(time.perf_counter() - t)
+    res = {"machine": machine(), "command": " ".join(shlex.quote(a) for a in sys.argv),
+           "matrix": [m, n], "rank": 128, "iters": 40, "ratio": 0.5, "budget": b.__dict__,
+           "sslc_s": t_sslc, "sslc_median_s": statistics.median(t_sslc),
+           "wanda_s": t_wanda, "wanda_median_s": statistics.median(t_wanda),
+           "proxy_first_last": [d.proxy_trace[0], d.proxy_trace[-1]], "rejected_steps": d.rejected}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "compression_speed.json").write_text(json.dumps(res, indent=1))
+    mc = res["machine"]
+    md = [
+        "# SSLC speed: one 4096 x 11008 matrix, rank 128, T = 40",
+        "",
+        f"Command: `{res['command']}`  ",
+        f"Machine: {mc['cpu']}, {mc['cores']} cores, torch {mc['torch']} ({mc['torch_threads']} threads), "
+        f"load average at start {mc['load_avg_at_start']:.2f} (the machine is shared).",
+        "",
+        f"Budget at ratio 0.5: S nnz {b.nnz} (preserved {b.preserved}), rank {b.rank}.",
+        "Loss tracked: the proxy ||(W - L - S) diag(||X||)||_F only (no calibration Gram matrix: random data).",
+        "",
+        "| method | runs (s) | median (s) |",
+        "|---|---|---|",
+        f"| SSLC (T=40) | {', '.join(f'{x:.2f}' for x in t_sslc)} | {res['sslc_median_s']:.2f} |",
+        f"| Wanda (per-row top-k) | {', '.join(f'{x:.2f}' for x in t_wanda)} | {res['wanda_median_s']:.2f} |",
+        "",
+        f"Target: SSLC under 15 s. {'Met' if res['sslc_median_s'] < 15 else 'NOT met'} on this run.",
+    ]
+    (RESULTS / "compression_speed.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+def _run(cmd: list[str], log) -> tuple[dict, float]:
+    t = time.perf_counter()
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    log.write(f"$ {' '.join(shlex.quote(c) for c in cmd)}\n{p.stdout}\n{p.stderr[-2000:]}\n")
+    log.flush()
+    if p.returncode:
+        raise SystemExit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr[-2000:]}")
+    out = p.stdout[p.stdout.index("{"):]
+    return json.loads(out), wall
+
+
+def smollm2(args) -> None:
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    log = open(work / "bench.log", "a")
+    ev = ["--windows", str(args.windows), "--seqlen", str(args.seqlen), "--dense-weights"]
+    cal = ["--calib-samples", str(args.calib_samples), "--calib-seqlen", str(args.calib_seqlen)]
+    rows = []
+    res_path = RESULTS / "compression_smollm2.json"
+    done = {}
+    if res_path.exists() and args.resume:
+        for r in json.loads(res_path.read_text())["rows"]:
+            done[(r["method"], r["ratio"])] = r
+    def record(row):
+        rows.append(row)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        res_path.write_text(json.dumps({"machine": machine(), "rows": rows, "eval": ev, "calibration": cal}, indent=1))
+        print(json.dumps(row), flush=True)
+
+    if ("dense", None) in done:
+        rows.append(done[("dense", None)])
+    else:
+        cmd = SSLCSIM + ["evaluate", "--model", "smollm2-135m"] + ev
+        r, wall = _run(cmd, log)
+        record({"method": "dense", "ratio": None, "ppl": r["perplexity"], "compress_s": 0.0,
+                "eval_command": "sslcsim " + " ".join(cmd[3:])})
+    for ratio in args.ratios:
+        for method in args.methods:
+            if (method, ratio) in done:
+                rows.append(done[(method, ratio)])
+                continue
+            out = work / f"{method}_{ratio}"
+            c = SSLCSIM + ["compress", "--model", "smollm2-135m", "--method", method, "--ratio", str(ratio),
+                           "--out", str(out), "--no-progress"] + cal
+            cr, cwall = _run(c, log)
+            e = SSLCSIM + ["evaluate", "--model", "smollm2-135m", "--artifact", str(out)] + ev
+            er, _ = _run(e, log)
+            record({"method": method, "ratio": ratio, "ppl": er["perplexity"], "compress_s": cr["wall_s"],
+                    "command_wall_s": cwall, "kept_fraction": cr["kept_fraction"],
+                    "recon_error": cr["recon_error"],
+                    "compress_command": "sslcsim " + " ".join(c[3:]),
+                    "eval_command": "sslcsim " + " ".join(e[3:])})
+    write_table(rows, ev, cal)
+
+
+def write_table(rows, ev, cal) -> None:
+    mc = machine()
+    ratios = sorted({r["ratio"] for r in rows if r["ratio"] is not None}, reverse=True)
+    methods = [m for m in ("magnitude", "wanda", "sparsegpt", "svd", "asvd", "sslc")
+               if any(r["method"] == m for r in rows)]
+    dense = next((r for r in rows if r["method"] == "dense"), None)
+    md = ["# SmolLM2-135M (Q4_1 GGUF, dequantised) compressed: perplexity on held-out text", "",
+          f"Machine: {mc['cpu']}, {mc['cores']} cores (shared), torch {mc['torch']}.  ",
+          f"Evaluation: `{' '.join(ev)}` on the second half of `pydoc_data.topics` "
+          f"(non-overlapping windows); calibration: `{' '.join(cal)}` from the first half.", "",
+          "ratio = kept fraction of every linear layer in the decoder (sparse + low-rank + preserved).", "",
+          "| ratio | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+    for ratio in ratios:
+        cells = []
+        for m in methods:
+            r = next((x for x in rows if x["method"] == m and x["ratio"] == ratio), None)
+            cells.append("-" if r is None else f"{r['ppl']:.2f} ({r['compress_s']:.0f} s)")
+        md.append(f"| {ratio} | " + " | ".join(cells) + " |")
+    if dense:
+        md += ["", f"Dense: perplexity {dense['ppl']:.2f}.", ""]
+    md += ["Cells: perplexity (compression wall time of the `compress` command's layer loop).", "",
+           "Commands:", ""]
+    if dense:
+        md.append(f"- `{dense['eval_command']}`")
+    for r in rows:
+        if r["method"] != "dense":
+            md.append(f"- `{r['compress_command']}` then `{r['eval_command']}`")
+    (RESULTS / "compression_smollm2.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("speed")
+    s.add_argument("--runs", type=int, default=3)
+    s.set_defaults(func=speed)
+    t = sub.add_parser("smollm2")
+    t.add_argument("--ratios", type=float, nargs="+", default=[0.5, 0.4, 0.3])
+    t.add_argument("--methods", nargs="+", default=["magnitude", "wanda", "sparsegpt", "svd", "sslc"])
+    t.add_argument("--windows", type=int, default=16)
+    t.add_argument("--seqlen", type=int, default=512)
+    t.add_argument("--calib-samples", type=int, default=16)
+    t.add_argument("--calib-seqlen", type=int, default=512)
+    t.add_argument("--workdir", default="/tmp/sslcsim-bench")
+    t.add_argument("--resume", action="store_true")
+    t.set_defaults(func=smollm2)
+    args = ap.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

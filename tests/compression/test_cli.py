@@ -1,0 +1,82 @@
+"""CLI: compress / evaluate / finetune on a tiny model directory; bad input -> exit 2, one line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sslcsim.cli import main
+
+from _tiny_models import save_tiny_model_dir
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return save_tiny_model_dir(tmp_path_factory.mktemp("tiny") / "model")
+
+
+def _err(capsys, argv, *fragments):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0, err
+    for f in fragments:
+        assert f in err, err
+    return err
+
+
+def test_compress_evaluate_finetune(model_dir, tmp_path, capsys):
+    art = tmp_path / "art"
+    assert main(["compress", "--model", str(model_dir), "--method", "sslc", "--iters", "3", "--ratio", "0.5",
+                 "--calib-samples", "4", "--calib-seqlen", "32", "--out", str(art), "--no-progress"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["complete"] and abs(out["kept_fraction"] - 0.5) < 1e-6
+    assert main(["evaluate", "--model", str(model_dir), "--artifact", str(art), "--seqlen", "32",
+                 "--windows", "2", "--per-layer"]) == 0
+    text = capsys.readouterr().out
+    res = json.loads(text[text.index("{"):])
+    assert res["perplexity"] > 1 and res["windows"] == 2 and "layer   0:" in text
+    assert main(["finetune", "--model", str(model_dir), "--artifact", str(art), "--out", str(tmp_path / "ft"),
+                 "--steps", "2", "--seqlen", "32", "--eval-windows", "2", "--no-progress"]) == 0
+    ft = json.loads(capsys.readouterr().out)
+    assert ft["trainable_params"] > 0 and ft["ppl_after"] > 1
+    from workloads import artifact
+
+    man = artifact.load_manifest(tmp_path / "ft")
+    assert man["complete"] and man["hyperparameters"]["finetune"]["steps"] == 2
+    before = {n: p for _, ps in artifact.iter_layers(art) for n, p in ps.items()}
+    after = {n: p for _, ps in artifact.iter_layers(tmp_path / "ft") for n, p in ps.items()}
+    name = "mlp.down_proj"
+    assert (before[name].values == after[name].values).all()  # S frozen
+    assert not (before[name].U == after[name].U).all()  # U trained
+
+
+def test_bad_inputs_exit_2(model_dir, tmp_path, capsys):
+    _err(capsys, ["compress", "--model", str(tmp_path / "none"), "--out", str(tmp_path / "o")], "none")
+    _err(capsys, ["compress", "--model", str(model_dir), "--pattern", "5:4", "--out", str(tmp_path / "o")],
+         "--pattern")
+    _err(capsys, ["compress", "--model", str(model_dir), "--ratio", "1.5", "--out", str(tmp_path / "o")], "--ratio")
+    _err(capsys, ["compress", "--model", str(model_dir), "--method", "wanda", "--rank", "4",
+                  "--out", str(tmp_path / "o")], "--rank")
+    _err(capsys, ["evaluate", "--model", str(model_dir), "--artifact", str(tmp_path / "missing")], "missing")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "manifest.json").write_text("[]")
+    _err(capsys, ["evaluate", "--model", str(model_dir), "--artifact", str(bad)], "manifest.json")
+    _err(capsys, ["finetune", "--model", str(model_dir), "--artifact", str(bad), "--out", str(bad)], "--out")
+    _err(capsys, ["evaluate", "--model", str(model_dir), "--text", str(tmp_path / "nofile.txt")], "nofile.txt")
+    # argparse errors are one line with exit 2 too
+    with pytest.raises(SystemExit) as ei:
+        main(["compress", "--model", str(model_dir), "--method", "bogus", "--out", "x"])
+    assert ei.value.code == 2
+
+
+def test_corrupt_layer_exit_2(model_dir, tmp_path, capsys):
+    art = tmp_path / "art"
+    assert main(["compress", "--model", str(model_dir), "--method", "wanda", "--calib-samples", "2",
+                 "--calib-seqlen", "32", "--out", str(art), "--no-progress"]) == 0
+    capsys.readouterr()
+    f = art / "layer_001.safetensors"
+    f.write_bytes(f.read_bytes()[:100])
+    _err(capsys, ["evaluate", "--model", str(model_dir), "--artifact", str(art), "--windows", "1",
+                  "--seqlen", "32"], "layer_001.safetensors")
