@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml Makefile
 install: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/sslcsim run
+	$(VENV)/bin/sslcsim reproduce table4
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -1,0 +1,54 @@
+"""`sslcsim simulate`: cycles, utilization and speedup of a compressed model on a hardware config."""
+
+from __future__ import annotations
+
+import argparse
+
+from simulator.api import simulate_shape
+from simulator.config import load_hw
+from simulator.report import atomic_write, render_table, to_csv, to_json
+from workloads.budget import Budget
+from workloads.presets import resolve_model
+
+PATTERNS = {"unstructured": ("unstructured", "uniform"), "wanda-like": ("unstructured", "wanda-like")}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("simulate", help="simulate a compressed model against its dense baseline")
+    p.add_argument("--model", required=True, help="preset name or transformers config.json path")
+    p.add_argument("--hw", required=True, help="hardware YAML (hwconfigs/*.yaml)")
+    p.add_argument("--ratio", type=float, default=0.5, help="kept fraction p = sparse + low-rank (+ preserved)")
+    p.add_argument("--rank", type=int, default=128, help="rank r of U V")
+    p.add_argument("--preserve", type=float, default=0.01, help="preserved top-salience fraction q")
+    p.add_argument("--pattern", default="unstructured",
+                   help="unstructured (uniform iid mask), wanda-like (skewed, exact per-row density) or N:M, e.g. 2:4")
+    p.add_argument("--s-density", choices=["accounting", "ratio"], default="accounting",
+                   help="S density = ratio - low-rank share (accounting, default) or = ratio (Table 4 reading)")
+    p.add_argument("--phase", choices=["decode", "prefill"], default="decode")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--seq", type=int, default=2048, help="sequence length (prefill)")
+    p.add_argument("--layers", type=int, help="simulate only the first N layers")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", metavar="OUT", help="write the full report as JSON")
+    p.add_argument("--csv", metavar="OUT", help="write per-projection/layer/module rows as CSV")
+    p.set_defaults(func=main)
+
+
+def budget_from_args(args: argparse.Namespace) -> Budget:
+    pattern, generator = PATTERNS.get(args.pattern, (args.pattern, "nm"))
+    return Budget(args.ratio, args.rank, args.preserve, pattern, generator if pattern == "unstructured" else "wanda-like",
+                  args.s_density)
+
+
+def main(args: argparse.Namespace) -> int:
+    hw = load_hw(args.hw)
+    model = resolve_model(args.model)
+    budget = budget_from_args(args)
+    seq = args.seq if args.phase == "prefill" else 1
+    report = simulate_shape(model, hw, budget, args.phase, args.batch, seq, args.seed, args.layers)
+    print(render_table(report), end="")
+    if args.json:
+        atomic_write(args.json, to_json(report))
+    if args.csv:
+        atomic_write(args.csv, to_csv(report))
+    return 0
