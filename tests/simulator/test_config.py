@@ -1,0 +1,63 @@
+"""Hardware configs: the shipped ones load; bad ones give one-line errors naming the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from simulator.config import load_hw, parse_hw
+from workloads.errors import InputError
+
+HW = Path(__file__).resolve().parents[2] / "hwconfigs"
+
+
+@pytest.mark.parametrize("path", sorted(HW.glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_load(path):
+    hw = load_hw(path)
+    assert hw.name == path.stem
+
+
+def base() -> dict:
+    return yaml.safe_load((HW / "vitcod.yaml").read_text())
+
+
+@pytest.mark.parametrize("mutate,key,words", [
+    (lambda d: d.pop("clock_mhz"), "clock_mhz", "missing"),
+    (lambda d: d["sparser_engine"].update(colour="red"), "sparser_engine.colour", "unknown key"),
+    (lambda d: d["buffers"].update(weight_kib=-3), "buffers.weight_kib", "> 0"),
+    (lambda d: d["denser_engine"].update(dataflow="xy"), "denser_engine.dataflow", "one of"),
+    (lambda d: d["dram"].update(bandwidth_gbps=0), "dram.bandwidth_gbps", "> 0"),
+    (lambda d: d["split"].update(density_threshold=1.5), "split.density_threshold", "<= 1"),
+])
+def test_bad_keys_name_the_key_value_and_range(mutate, key, words):
+    d = base()
+    mutate(d)
+    with pytest.raises(InputError) as e:
+        parse_hw(d, "x.yaml")
+    msg = str(e.value)
+    assert "\n" not in msg and "x.yaml" in msg and key in msg and words in msg
+
+
+def test_shared_width_needs_one_array_of_lines():
+    d = base()
+    d["denser_engine"]["kind"] = "systolic"
+    with pytest.raises(InputError, match="shared_width"):
+        parse_hw(d, "x.yaml")
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        load_hw(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("clock_mhz: [1, 2\n")
+    with pytest.raises(InputError, match="not valid YAML"):
+        load_hw(bad)
+
+
+def test_dram_cycles_are_exact_integers():
+    hw = load_hw(HW / "vitcod.yaml")  # 500 MHz, 76.8 GB/s: 153.6 bytes per cycle
+    num, den = hw.dram_cycles_per_byte
+    assert (1536 * num + den - 1) // den == 10
+    assert hw.dram_latency_cycles == 50  # 100 ns at 500 MHz

@@ -1,0 +1,63 @@
+"""Bad input reaches the user as one line on stderr and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sslcsim.cli import main
+
+HW = Path(__file__).resolve().parents[1] / "hwconfigs"
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as e:  # argparse usage errors
+        code = e.code
+    err = capsys.readouterr().err
+    return code, err
+
+
+def tiny_buffers(tmp_path: Path) -> str:
+    d = yaml.safe_load((HW / "vitcod.yaml").read_text())
+    d["buffers"].update(weight_kib=0.001, index_kib=0.001)
+    p = tmp_path / "tiny.yaml"
+    p.write_text(yaml.safe_dump(d))
+    return str(p)
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--model", "gpt-17"], "unknown preset"),
+    (["--model", "llama-2-7b", "--rank", "5000"], "exceeds min(m, n)"),
+    (["--model", "llama-2-7b", "--ratio", "0.1", "--preserve", "0.2"], "cannot exceed"),
+    (["--model", "smollm2-135m", "--ratio", "0.3", "--rank", "128"], "budget cannot be met"),
+    (["--model", "llama-2-7b", "--ratio", "1.5"], "--ratio"),
+    (["--model", "llama-2-7b", "--pattern", "3-4"], "--pattern"),
+])
+def test_bad_simulate_arguments(capsys, argv, needle):
+    code, err = run_cli(capsys, "simulate", "--hw", str(HW / "sslc-table4.yaml"), "--layers", "1", *argv)
+    assert code == 2
+    assert needle in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_buffer_too_small_for_the_smallest_tile(capsys, tmp_path):
+    code, err = run_cli(capsys, "simulate", "--hw", tiny_buffers(tmp_path), "--model", "smollm2-135m",
+                        "--rank", "16", "--layers", "1")
+    assert code == 2 and "too small for the smallest tile" in err and err.count("\n") == 1
+
+
+def test_bad_hw_file(capsys, tmp_path):
+    p = tmp_path / "neg.yaml"
+    d = yaml.safe_load((HW / "vitcod.yaml").read_text())
+    d["sparser_engine"]["lines"] = -4
+    p.write_text(yaml.safe_dump(d))
+    code, err = run_cli(capsys, "simulate", "--hw", str(p), "--model", "smollm2-135m")
+    assert code == 2 and "sparser_engine.lines" in err and err.count("\n") == 1
+
+
+def test_unknown_subcommand_option_is_one_line(capsys):
+    code, err = run_cli(capsys, "simulate", "--bogus")
+    assert code == 2 and err.count("\n") == 1
