@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 
 from simulator.run import RunResult
 
@@ -38,7 +39,9 @@ def op_times(r: RunResult) -> OpTimes:
     counts = np.diff(ptr)
     tile_op = np.repeat(np.arange(n), counts)
     first = np.full(n, np.iinfo(np.int64).max, np.int64)
-    np.minimum.at(first, tile_op, r.tile_req)
+    has = counts > 0
+    if r.tile_req.size:  # tiles of an op are contiguous: one reduceat per op
+        first[has] = np.minimum.reduceat(r.tile_req, ptr[:-1][has])
     wb = np.asarray(a["op_stream"]) == 2
     first[wb] = r.op_grant[wb]
     busy = np.bincount(tile_op, weights=a["tile_cycles"], minlength=n).astype(np.int64)
@@ -70,13 +73,45 @@ def _group_span(t: OpTimes, idx: np.ndarray) -> int:
 
 def peak_buffer_bytes(r: RunResult) -> int:
     """Peak on-chip weight+index bytes: a tile holds its slot from grant to compute end."""
-    w = r.arrays["tile_weight_bytes"]
-    if w.size == 0:
-        return 0
-    times = np.concatenate([r.tile_grant, r.tile_end])
-    delta = np.concatenate([w, -w])
-    order = np.lexsort((delta, times))  # at equal times, releases before loads
-    return int(np.cumsum(delta[order]).max())
+    a = r.arrays
+    stream = np.repeat(a["op_stream"], np.diff(a["op_tile_ptr"]))
+    return int(_peak_occupancy(r.tile_grant, r.tile_end, a["tile_weight_bytes"], stream))
+
+
+@njit(cache=True)
+def _peak_occupancy(grant: np.ndarray, end: np.ndarray, nbytes: np.ndarray, stream: np.ndarray) -> int:
+    """Merge the per-stream sorted grant (+bytes) and end (-bytes) events; releases first on ties.
+    Within a stream both grants and ends are non-decreasing, so a 4-way merge is exact."""
+    idx = [np.nonzero(stream == s)[0] for s in range(2)]
+    pos_g = np.zeros(2, np.int64)
+    pos_e = np.zeros(2, np.int64)
+    occ = 0
+    peak = 0
+    big = np.int64(1) << np.int64(62)
+    while True:
+        t_best = big
+        kind = -1  # 0 release, 1 load
+        s_best = -1
+        for s in range(2):
+            if pos_e[s] < idx[s].shape[0]:
+                t = end[idx[s][pos_e[s]]]
+                if t < t_best or (t == t_best and kind == 1):
+                    t_best, kind, s_best = t, 0, s
+            if pos_g[s] < idx[s].shape[0]:
+                t = grant[idx[s][pos_g[s]]]
+                if t < t_best:
+                    t_best, kind, s_best = t, 1, s
+        if kind < 0:
+            break
+        if kind == 0:
+            occ -= nbytes[idx[s_best][pos_e[s_best]]]
+            pos_e[s_best] += 1
+        else:
+            occ += nbytes[idx[s_best][pos_g[s_best]]]
+            pos_g[s_best] += 1
+            if occ > peak:
+                peak = occ
+    return peak
 
 
 def summarize(comp: RunResult, dense: RunResult) -> dict:

@@ -120,49 +120,70 @@ def sparse_op_tiles(counts, by_column, order, m, T, tt, tm, tk, reuse_inputs, wb
 
     counts: (row blocks, n) per-column counts when `by_column` (units = columns of S),
     else (column blocks, m) per-row counts over the sparse columns in `order` (units = rows).
-    Loop order: token tile, row block (output tile), column block (reduction tile).
+    Loop order: token tile, row block (output tile), column block (reduction tile). A tile's
+    weights and cycles depend on its token count only through mt, so each (row block,
+    column block) is evaluated once per distinct mt (full token tiles and the last one).
     """
     n_sp = order.shape[0]
     n_t = -(-T // tt)
     n_r = -(-m // tm)
     n_c = -(-n_sp // tk)
-    total = n_t * n_r * n_c
+    per = n_r * n_c
+    total = n_t * per
     nbytes = np.empty(total, np.int64)
     cycles = np.empty(total, np.int64)
     macs = np.empty(total, np.int64)
     wbytes = np.empty(total, np.int64)
+    nnz_rc = np.empty(per, np.int64)
+    cyc_full = np.empty(per, np.int64)
+    cyc_last = np.empty(per, np.int64)
     unit = np.empty(max(tm, tk), np.int64)
     scratch = np.empty(L, np.int64)
+    last_mt = T - (n_t - 1) * tt
+    i = 0
+    for r in range(n_r):
+        rows = min(tm, m - r * tm)
+        for c in range(n_c):
+            cols = min(tk, n_sp - c * tk)
+            nnz = 0
+            if by_column:
+                nu = cols
+                for u in range(cols):
+                    unit[u] = counts[r, order[c * tk + u]]
+                    nnz += unit[u]
+            else:
+                nu = rows
+                for u in range(rows):
+                    unit[u] = counts[c, r * tm + u]
+                    nnz += unit[u]
+            if bitmask:
+                idx_bytes = (rows * cols + 7) // 8
+            else:
+                idx_bytes = (nnz * ib + (nu + 1) * pb + 7) // 8
+            nnz_rc[i] = nnz
+            wbytes[i] = (nnz * wb + 7) // 8 + idx_bytes
+            # a tile takes at least its issue cycle
+            cyc_full[i] = max(sparse_tile_cycles(unit[:nu], tt, L, P, mapping, overhead, policy, latency, scratch), 1)
+            if last_mt != tt:
+                cyc_last[i] = max(sparse_tile_cycles(unit[:nu], last_mt, L, P, mapping, overhead, policy, latency, scratch), 1)
+            else:
+                cyc_last[i] = cyc_full[i]
+            i += 1
     i = 0
     for a in range(n_t):
         mt = min(tt, T - a * tt)
+        j = 0
         for r in range(n_r):
-            rows = min(tm, m - r * tm)
             for c in range(n_c):
                 cols = min(tk, n_sp - c * tk)
-                nnz = 0
-                if by_column:
-                    nu = cols
-                    for u in range(cols):
-                        unit[u] = counts[r, order[c * tk + u]]
-                        nnz += unit[u]
-                else:
-                    nu = rows
-                    for u in range(rows):
-                        unit[u] = counts[c, r * tm + u]
-                        nnz += unit[u]
-                if bitmask:
-                    idx_bytes = (rows * cols + 7) // 8
-                else:
-                    idx_bytes = (nnz * ib + (nu + 1) * pb + 7) // 8
-                w = (nnz * wb + 7) // 8 + idx_bytes
+                w = wbytes[j]
                 x = 0 if (reuse_inputs and r > 0) else (cols * mt * ab + 7) // 8
-                cyc = sparse_tile_cycles(unit[:nu], mt, L, P, mapping, overhead, policy, latency, scratch)
                 nbytes[i] = w + x
                 wbytes[i] = w
-                cycles[i] = max(cyc, 1)  # a tile takes at least its issue cycle
-                macs[i] = nnz * mt
+                cycles[i] = cyc_last[j] if a == n_t - 1 else cyc_full[j]
+                macs[i] = nnz_rc[j] * mt
                 i += 1
+                j += 1
     return nbytes, cycles, macs, wbytes
 
 
