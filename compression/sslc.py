@@ -11,10 +11,11 @@ W (m x n, rows = output features) ~ S + U V with
   (b) sparse: keep the residual entries of ``W - L`` with the highest salience up to the
       sparse count (Eq. 4-5); entries are selected by index, so the count is exact.
 
-BRP is used in its QR-stabilised form with A2 = Y1 (GoDec's own choice):
-``Y1 = L~ A1``, ``Y2 = L~^T Y1``, ``Q = orth(Y2)``, ``L' = (L~ Q) Q^T``, which equals
-``Y1 (A2^T Y1)^-1 Y2^T`` up to rounding. A1 is warm-started from the previous step's Q,
-so across the T steps this is subspace iteration and L' approaches the exact rank-r SVD.
+BRP is used as in GoDec with A2 = Y1, QR-stabilised: ``Y1 = R~ A1``, ``Qy = orth(Y1)``,
+``Y2 = R~^T Qy``, ``L' = Qy Y2^T`` -- equal to ``Y1 (A2^T Y1)^-1 Y2^T`` with A2 = Y1 up to
+rounding, three m x n x r products per step.  A1 is warm-started with the previous
+step's Y2 (the first A1 is a seeded Gaussian), so across the T steps this is subspace
+iteration and L' approaches the exact rank-r truncated SVD of the current residual.
 
 Monotonicity.  The iteration minimises the proxy ``||(W - L - S) D||_F`` (Appendix A):
 step (b) is its exact minimiser; step (a) is exact only with an exact SVD, so a BRP
@@ -115,11 +116,21 @@ def exact_loss(E: torch.Tensor, H: torch.Tensor) -> float:
 
 
 def _orth(Y: torch.Tensor) -> torch.Tensor:
-    return torch.linalg.qr(Y, mode="reduced").Q
+    """Orthonormal basis of a tall m x r matrix: CholeskyQR2 (two r x r Cholesky passes, far
+    cheaper than Householder QR for m >> r), Householder QR if the Gram matrix is singular."""
+    Q = Y
+    for _ in range(2):
+        G = Q.T @ Q
+        G.diagonal().add_(G.diagonal().mean() * 1e-7 + 1e-30)
+        R, info = torch.linalg.cholesky_ex(G, upper=True)
+        if int(info) != 0 or not torch.isfinite(R).all():
+            return torch.linalg.qr(Y, mode="reduced").Q
+        Q = torch.linalg.solve_triangular(R, Q, upper=True, left=False)
+    return Q
 
 
-def _sq(x: torch.Tensor) -> float:
-    return float(torch.sum(x.square(), dtype=torch.float64))
+def _norm(x: torch.Tensor) -> float:
+    return float(torch.linalg.vector_norm(x))
 
 
 def sslc_decompose(W: torch.Tensor, act_norm: torch.Tensor, budget: Budget, *, iters: int = 40,
@@ -154,7 +165,7 @@ def sslc_decompose(W: torch.Tensor, act_norm: torch.Tensor, budget: Budget, *, i
 
     def sparse_mask(Rh: torch.Tensor) -> torch.Tensor:
         # salience (R D)^2 and Wanda's |R| ||X|| order entries identically: rank |R^|
-        sc = Rh.abs() if metric != "magnitude" else Rh.abs() * Dinv
+        sc = Rh.abs() if metric != "magnitude" else Rh.abs().mul_(Dinv)
         if pattern is not None or scope != "row":
             if n_pres:
                 sc.view(-1)[pidx] = float("inf")  # preserved entries always kept
@@ -166,64 +177,68 @@ def sslc_decompose(W: torch.Tensor, act_norm: torch.Tensor, budget: Budget, *, i
         return patterns.row_topk_mask(sc, free) | pmask
 
     mask = pmask.clone()
-    Sh = torch.where(mask, Wh, torch.zeros_like(Wh))
-    Lh = torch.zeros_like(Wh)
-    Ut = W.new_zeros(m, r)
-    Qs = W.new_zeros(n, r)  # accepted L^ = Ut Qs^T
+    Sh = Wh.masked_fill(~mask, 0.0)
+    Ut = W.new_zeros(m, r)  # accepted L^ = Ut Vt
+    Vt = W.new_zeros(r, n)
+    Rh = Wh  # W^ - L^ for the accepted L^ (L^ = 0 before the first step)
 
-    def unscale(Ut, Qs, Sh, mask):
+    def unscale(Ut, Vt, mask):
         U = Ut.contiguous()
-        V = (Qs.T * Dinv).contiguous()
+        V = (Vt * Dinv).contiguous()
         S = torch.where(mask, W - U @ V, torch.zeros_like(W))  # = S^ D^-1 where D > 0
         return U, V, S
 
-    out = Decomposition(U=Ut, V=Qs.T.contiguous(), S=Sh, mask=mask, preserved=n_pres)
-    cur = math.sqrt(_sq(Wh - Sh))
+    out = Decomposition(U=Ut, V=Vt, S=Sh, mask=mask, preserved=n_pres)
+    cur = _norm(Wh - Sh)
     out.proxy_trace.append(cur)
-    best = None  # (exact loss, step, Ut, Qs, Sh, mask) over iterates t >= 1 (init is under budget)
+    best = None  # (exact loss, step, Ut, Vt, mask) over iterates t >= 1 (init is under budget)
     if H is not None:
-        out.exact_trace.append(exact_loss(W - torch.where(mask, W, torch.zeros_like(W)), H))
+        out.exact_trace.append(exact_loss(W.masked_fill(mask, 0.0), H))
     iters_eff = 1 if r == 0 else iters  # rank 0: one sparse step is the whole algorithm
     g = torch.Generator(device="cpu").manual_seed(seed)
-    Q = _orth(torch.randn(n, max(r, 1), generator=g)[:, :r]).to(W.device) if r else None
+    A1 = torch.randn(n, max(r, 1), generator=g)[:, :r].to(W.device) if r else None
     for t in range(1, iters_eff + 1):
-        # (a) low-rank step: BRP of the scaled sparse residual
+        # (a) low-rank step: BRP of the scaled sparse residual R~ = W^ - S^ with A2 = Y1:
+        #     L' = Y1 (Y1^T Y1)^-1 Y1^T R~ = Qy (R~^T Qy)^T, Qy = orth(Y1)
         if r:
             Rs = Wh - Sh
-            for _ in range(max(1, power_iters)):
-                Y1 = Rs @ Q  # m x r
-                Q = _orth(Rs.T @ Y1)  # n x r
-            Ut_c = Rs @ Q
-            Lh_c = Ut_c @ Q.T
-            cand = math.sqrt(_sq(Rs - Lh_c))
+            for k in range(max(1, power_iters)):
+                Qy = _orth(Rs @ A1)  # m x r
+                Y2 = Rs.T @ Qy  # n x r
+                A1 = Y2  # warm start of the next projection (subspace iteration)
+            del Rs
+            Rh_c = torch.addmm(Wh, Qy, Y2.T, alpha=-1.0)  # W^ - L'
+            cand = _norm(Rh_c - Sh)
             if cand <= cur:
-                Ut, Qs, Lh, cur = Ut_c, Q, Lh_c, cand
+                Ut, Vt, Rh, cur = Qy, Y2.T, Rh_c, cand
             else:
                 out.rejected += 1
+            del Rh_c
         # (b) sparse step on the scaled low-rank residual
-        Rh = Wh - Lh
         new_mask = sparse_mask(Rh)
-        cand = math.sqrt(_sq(torch.where(new_mask, torch.zeros_like(Rh), Rh)))
+        resid = Rh.masked_fill(new_mask, 0.0)
+        cand = _norm(resid)
         if cand <= cur:
             mask, cur = new_mask, cand
-            Sh = torch.where(mask, Rh, torch.zeros_like(Rh))
-        else:
+            Sh = Rh - resid
+        del resid
+        if cand > cur:
             out.rejected += 1
         out.proxy_trace.append(cur)
         if H is not None:
-            U, V, S = unscale(Ut, Qs, Sh, mask)
+            U, V, S = unscale(Ut, Vt, mask)
             e = exact_loss(W - U @ V - S, H)
             out.exact_trace.append(e)
             if best is None or e < best[0]:
-                best = (e, t, Ut, Qs, Sh, mask)
+                best = (e, t, Ut, Vt, mask)
             out.best_trace.append(best[0])
         if progress is not None:
             progress(t, cur)
     if best is not None:
-        _, out.best_step, Ut, Qs, Sh, mask = best
+        _, out.best_step, Ut, Vt, mask = best
     else:
         out.best_step = iters_eff
-    out.U, out.V, out.S = unscale(Ut, Qs, Sh, mask)
+    out.U, out.V, out.S = unscale(Ut, Vt, mask)
     out.mask = mask
     out.preserved = int((mask & pmask).sum())
     return out
