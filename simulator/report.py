@@ -34,37 +34,44 @@ class OpTimes:
 
 def op_times(r: RunResult) -> OpTimes:
     a = r.arrays
-    ptr = a["op_tile_ptr"]
-    n = len(ptr) - 1
-    counts = np.diff(ptr)
-    tile_op = np.repeat(np.arange(n), counts)
-    first = np.full(n, np.iinfo(np.int64).max, np.int64)
-    has = counts > 0
-    if r.tile_req.size:  # tiles of an op are contiguous: one reduceat per op
-        first[has] = np.minimum.reduceat(r.tile_req, ptr[:-1][has])
-    wb = np.asarray(a["op_stream"]) == 2
-    first[wb] = r.op_grant[wb]
-    busy = np.bincount(tile_op, weights=a["tile_cycles"], minlength=n).astype(np.int64)
-    macs = np.bincount(tile_op, weights=a["tile_macs"], minlength=n).astype(np.int64)
-    dram = np.bincount(tile_op, weights=a["tile_bytes"], minlength=n).astype(np.int64) + (0 if r.hw.dram is None else a["op_wb_bytes"])
-    if r.hw.dram is None:
-        dram = dram * 0
-    # memory stall: how long a tile waited for its data beyond its engine and inputs being ready
-    deps_done = np.zeros(n, np.int64)
-    dp, di = a["op_dep_ptr"], a["op_dep_idx"]
+    first, busy, macs, dram, stall = _op_aggregates(
+        a["op_stream"], a["op_dep_ptr"], a["op_dep_idx"], a["op_tile_ptr"], a["op_wb_bytes"], a["tile_bytes"],
+        a["tile_cycles"], a["tile_macs"], r.tile_req, r.tile_start, r.tile_end, r.op_done, r.op_grant, r.hw.dram is None)
+    return OpTimes(first, r.op_done, busy, macs, dram, stall)
+
+
+@njit(cache=True)
+def _op_aggregates(op_stream, dep_ptr, dep_idx, tile_ptr, wb_bytes, tile_bytes, tile_cycles, tile_macs,
+                   tile_req, tile_start, tile_end, op_done, op_grant, ideal):
+    """One pass over the tiles: per op the first request, busy cycles, useful MACs, DRAM bytes
+    and memory-stall cycles (a tile waiting for its data after its engine and inputs were ready)."""
+    n = op_stream.shape[0]
+    first = np.zeros(n, np.int64)
+    busy = np.zeros(n, np.int64)
+    macs = np.zeros(n, np.int64)
+    dram = np.zeros(n, np.int64)
+    stall = np.zeros(n, np.int64)
+    prev_end = np.zeros(2, np.int64)
     for o in range(n):
-        if dp[o + 1] > dp[o]:
-            deps_done[o] = r.op_done[di[dp[o]:dp[o + 1]]].max()
-    prev_end = np.zeros_like(r.tile_end)
-    stream = np.asarray(a["op_stream"])[tile_op]
-    for s in (0, 1):
-        idx = np.nonzero(stream == s)[0]
-        if idx.size:
-            prev_end[idx[1:]] = r.tile_end[idx[:-1]]
-    ready = np.maximum(prev_end, deps_done[tile_op])
-    stall = np.maximum(0, r.tile_start - ready)
-    mem_stall = np.bincount(tile_op, weights=stall, minlength=n).astype(np.int64)
-    return OpTimes(first, r.op_done, busy, macs, dram, mem_stall)
+        if op_stream[o] == 2:
+            first[o] = op_grant[o]
+            dram[o] = 0 if ideal else wb_bytes[o]
+            continue
+        deps_done = 0
+        for d in range(dep_ptr[o], dep_ptr[o + 1]):
+            deps_done = max(deps_done, op_done[dep_idx[d]])
+        s = op_stream[o]
+        first[o] = tile_req[tile_ptr[o]]
+        for t in range(tile_ptr[o], tile_ptr[o + 1]):
+            busy[o] += tile_cycles[t]
+            macs[o] += tile_macs[t]
+            if not ideal:
+                dram[o] += tile_bytes[t]
+            ready = max(prev_end[s], deps_done)
+            if tile_start[t] > ready:
+                stall[o] += tile_start[t] - ready
+            prev_end[s] = tile_end[t]
+    return first, busy, macs, dram, stall
 
 
 def _group_span(t: OpTimes, idx: np.ndarray) -> int:

@@ -153,6 +153,7 @@ def schedule(
         if op_stream[o] == 2 and pending[o] == 0:
             hsize = _heap_push(ht, hw, hsize, 0, o)
 
+    op_ready = np.full(n_ops, -1, np.int64)  # cycle all inputs of the op are done, once known
     tile_op = np.empty(n_tiles, np.int64)
     for o in range(n_ops):
         for t in range(op_tile_ptr[o], op_tile_ptr[o + 1]):
@@ -175,17 +176,19 @@ def schedule(
                 continue
             t = s0[p] if s == 0 else s1[p]
             o = tile_op[t]
-            req = np.int64(0)
-            ready = True
-            for d in range(op_dep_ptr[o], op_dep_ptr[o + 1]):
-                dd = op_done[op_dep_idx[d]]
-                if dd < 0:
-                    ready = False
-                    break
-                if dd > req:
-                    req = dd
-            if not ready:
-                continue
+            req = op_ready[o]
+            if req < 0:  # first look at this op: are all its inputs done?
+                req = np.int64(0)
+                for d in range(op_dep_ptr[o], op_dep_ptr[o + 1]):
+                    dd = op_done[op_dep_idx[d]]
+                    if dd < 0:
+                        req = np.int64(-1)
+                        break
+                    if dd > req:
+                        req = dd
+                if req < 0:
+                    continue
+                op_ready[o] = req
             if p >= slots:
                 prev = s0[p - slots] if s == 0 else s1[p - slots]
                 if tile_end[prev] > req:

@@ -5,7 +5,8 @@ dense GEMM on the denser engine (zeros included), the rest run on the sparser en
 then U (V X) run on the denser engine; `out` writes the summed output. The dense baseline
 has one dense GEMM W X per projection. Every buffer is split evenly between the two
 engines (the whole buffer goes to the one array when it is time-multiplexed, and to the
-dense baseline when the array is shared), and each engine's share is split into `slots`.
+dense baseline when the array is shared), except the index buffer, which only the sparser
+engine reads; each engine's share is split into `slots`.
 
 Loop order of every op: token tile (outer), output tile, reduction tile (inner). Inputs are
 re-fetched for every output tile unless the whole reduction dimension of a token tile fits
@@ -22,7 +23,7 @@ import numpy as np
 from numba import njit
 
 from simulator.config import HardwareConfig
-from simulator.engines.sparser import ASSIGNMENTS, MAPPINGS, sparse_tile_cycles
+from simulator.engines.sparser import ASSIGNMENTS, MAPPINGS, sparse_tile_cycles_pair
 from simulator.engines.systolic import DATAFLOWS, mac_lines_tile_cycles, systolic_tile_cycles
 from workloads.errors import InputError
 from workloads.graph import op_graph, program_order
@@ -139,6 +140,9 @@ def sparse_op_tiles(counts, by_column, order, m, T, tt, tm, tk, reuse_inputs, wb
     cyc_last = np.empty(per, np.int64)
     unit = np.empty(max(tm, tk), np.int64)
     scratch = np.empty(L, np.int64)
+    ceil_p = np.empty(max(tm, tk) + 1, np.int64)
+    for k in range(ceil_p.shape[0]):
+        ceil_p[k] = -(-k // P)
     last_mt = T - (n_t - 1) * tt
     i = 0
     for r in range(n_r):
@@ -162,12 +166,10 @@ def sparse_op_tiles(counts, by_column, order, m, T, tt, tm, tk, reuse_inputs, wb
                 idx_bytes = (nnz * ib + (nu + 1) * pb + 7) // 8
             nnz_rc[i] = nnz
             wbytes[i] = (nnz * wb + 7) // 8 + idx_bytes
-            # a tile takes at least its issue cycle
-            cyc_full[i] = max(sparse_tile_cycles(unit[:nu], tt, L, P, mapping, overhead, policy, latency, scratch), 1)
-            if last_mt != tt:
-                cyc_last[i] = max(sparse_tile_cycles(unit[:nu], last_mt, L, P, mapping, overhead, policy, latency, scratch), 1)
-            else:
-                cyc_last[i] = cyc_full[i]
+            c_full, c_last = sparse_tile_cycles_pair(unit[:nu], tt, last_mt, L, P, mapping, overhead, policy,
+                                                     latency, scratch, ceil_p)
+            cyc_full[i] = max(c_full, 1)  # a tile takes at least its issue cycle
+            cyc_last[i] = max(c_last, 1)
             i += 1
     i = 0
     for a in range(n_t):
@@ -207,9 +209,10 @@ def _slots(hw: HardwareConfig, whole: bool) -> _Slots:
     if hw.buffers is None:
         return _Slots(0, 0, 0, 0, True)
     b = hw.buffers
-    div = (1 if whole else 2) * (2 if b.double_buffering else 1)
-    k = 1024.0 / div
-    return _Slots(b.weight_kib * k, b.input_kib * k, b.output_kib * k, b.index_kib * k, False)
+    slots = 2 if b.double_buffering else 1
+    k = 1024.0 / ((1 if whole else 2) * slots)
+    # only the sparser engine reads indices: the index buffer is all its own
+    return _Slots(b.weight_kib * k, b.input_kib * k, b.output_kib * k, b.index_kib * 1024.0 / slots, False)
 
 
 def _too_small(hw: HardwareConfig, what: str, op: str) -> InputError:
@@ -423,9 +426,9 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
     graph = op_graph(workload.model.num_layers, [q.name for q in first], parts)
     # node -> the ops whose completion completes it (a node with no ops forwards its inputs)
     done_by: dict[str, list[int]] = {}
-    projections: dict[str, Projection] = {}
+    projections: dict[str, Projection] = {q.name: q for q in first}
     splits: dict[str, _SSplit] = {}
-    layer_loaded = -1
+    layer_loaded = 0
 
     def add_op(node: str, q: Projection, part: str, stream: int, engine: int, macs: int,
                tiles: tuple | None, shape: tuple[int, int, int], wb_bytes: int = 0) -> None:

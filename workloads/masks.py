@@ -187,6 +187,11 @@ class CsrMask:
     indptr: np.ndarray
     indices: np.ndarray
 
+    def __post_init__(self) -> None:
+        # artifacts store unsigned indices sized to n; the kernels want one integer type
+        self.indptr = np.asarray(self.indptr, np.int64)
+        self.indices = np.asarray(self.indices, np.int64)
+
     @property
     def nnz(self) -> int:
         return int(self.indptr[-1])
@@ -198,13 +203,13 @@ class CsrMask:
         return np.diff(self.indptr).astype(np.int64)
 
     def column_block_counts(self, tm: int) -> np.ndarray:
-        return _csr_column_block_counts(self.indptr.astype(np.int64), self.indices.astype(np.int64), self.m, self.n, tm)
+        return _csr_column_block_counts(self.indptr, self.indices, self.m, self.n, tm)
 
     def row_block_counts(self, order: np.ndarray, tk: int) -> np.ndarray:
         position = np.full(self.n, -1, np.int64)
         position[order] = np.arange(order.shape[0])
         ncb = max(1, -(-order.shape[0] // tk))
-        return _csr_row_block_counts(self.indptr.astype(np.int64), self.indices.astype(np.int64), self.m, position, tk, ncb)
+        return _csr_row_block_counts(self.indptr, self.indices, self.m, position, tk, ncb)
 
     @classmethod
     def from_dense(cls, mask: np.ndarray) -> "CsrMask":

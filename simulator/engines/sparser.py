@@ -61,3 +61,35 @@ def sparse_tile_cycles(
         if load[ln] > worst:
             worst = load[ln]
     return worst + latency
+
+
+@njit(cache=True)
+def sparse_tile_cycles_pair(
+    counts: np.ndarray, t1: int, t2: int, L: int, P: int, mapping: int, overhead: int, policy: int, latency: int,
+    load: np.ndarray, ceil_p: np.ndarray,
+) -> tuple[int, int]:
+    """`sparse_tile_cycles` for two token counts t1, t2 of the same tile, in one pass when the
+    assignment does not depend on the token count (round-robin: a line's load is A f(T) + B,
+    linear in f(T) = T or ceil(T / P)). ceil_p[k] = ceil(k / P) for every count k in the tile."""
+    if policy != ROUND_ROBIN:
+        return (sparse_tile_cycles(counts, t1, L, P, mapping, overhead, policy, latency, load),
+                sparse_tile_cycles(counts, t2, L, P, mapping, overhead, policy, latency, load))
+    n = counts.shape[0]
+    acc = load[:L]
+    acc[:] = 0
+    for i in range(n):
+        acc[i % L] += ceil_p[counts[i]] if mapping == NNZ_PARALLEL else counts[i]
+    per_line = -(-n // L)  # units on line l: per_line or per_line - 1
+    f1 = t1 if mapping == NNZ_PARALLEL else -(-t1 // P)
+    f2 = t2 if mapping == NNZ_PARALLEL else -(-t2 // P)
+    w1 = 0
+    w2 = 0
+    for ln in range(min(L, n)):
+        units = per_line if ln < n - (per_line - 1) * L else per_line - 1
+        c1 = acc[ln] * f1 + units * overhead
+        c2 = acc[ln] * f2 + units * overhead
+        if c1 > w1:
+            w1 = c1
+        if c2 > w2:
+            w2 = c2
+    return w1 + latency, w2 + latency
