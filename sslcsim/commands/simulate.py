@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from simulator.api import simulate_shape
+from simulator.api import simulate_shape, simulate_workloads
 from simulator.config import load_hw
 from simulator.report import atomic_write, render_table, to_csv, to_json
 from workloads.budget import Budget
+from workloads.errors import InputError
+from workloads.from_artifact import from_artifact
 from workloads.presets import resolve_model
 
 PATTERNS = {"unstructured": ("unstructured", "uniform"), "wanda-like": ("unstructured", "wanda-like")}
@@ -15,7 +17,9 @@ PATTERNS = {"unstructured": ("unstructured", "uniform"), "wanda-like": ("unstruc
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulate", help="simulate a compressed model against its dense baseline")
-    p.add_argument("--model", required=True, help="preset name or transformers config.json path")
+    p.add_argument("--model", help="preset name or transformers config.json path (optional with --artifact: "
+                                     "then it must match the artifact's model)")
+    p.add_argument("--artifact", help="compressed artifact directory (real S/U/V); the budget flags are then ignored")
     p.add_argument("--hw", required=True, help="hardware YAML (hwconfigs/*.yaml)")
     p.add_argument("--ratio", type=float, default=0.5, help="kept fraction p = sparse + low-rank (+ preserved)")
     p.add_argument("--rank", type=int, default=128, help="rank r of U V")
@@ -42,10 +46,16 @@ def budget_from_args(args: argparse.Namespace) -> Budget:
 
 def main(args: argparse.Namespace) -> int:
     hw = load_hw(args.hw)
-    model = resolve_model(args.model)
-    budget = budget_from_args(args)
     seq = args.seq if args.phase == "prefill" else 1
-    report = simulate_shape(model, hw, budget, args.phase, args.batch, seq, args.seed, args.layers)
+    if args.artifact:
+        expected = resolve_model(args.model) if args.model else None
+        comp, dense = from_artifact(args.artifact, args.phase, args.batch, seq, expected)
+        report = simulate_workloads(comp, dense, hw)
+    else:
+        if not args.model:
+            raise InputError("simulate: give --model (a preset or config.json) or --artifact DIR")
+        report = simulate_shape(resolve_model(args.model), hw, budget_from_args(args), args.phase, args.batch, seq,
+                                args.seed, args.layers)
     print(render_table(report), end="")
     if args.json:
         atomic_write(args.json, to_json(report))
