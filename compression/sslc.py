@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from compression import patterns
+from compression import kernels, patterns
 from workloads.errors import InputError
 
 
@@ -176,6 +176,9 @@ def sslc_decompose(W: torch.Tensor, act_norm: torch.Tensor, budget: Budget, *, i
             sc.view(-1)[pidx] = -1.0  # per-row choice of the free entries, preserved on top
         return patterns.row_topk_mask(sc, free) | pmask
 
+    # fused Numba path for the default (unstructured, matrix-wide |R^|) selection on big matrices
+    fused = (pattern is None and scope != "row" and metric != "magnitude" and W.device.type == "cpu"
+             and m * n > (1 << 16))
     mask = pmask.clone()
     Sh = Wh.masked_fill(~mask, 0.0)
     Ut = W.new_zeros(m, r)  # accepted L^ = Ut Vt
@@ -208,22 +211,27 @@ def sslc_decompose(W: torch.Tensor, act_norm: torch.Tensor, budget: Budget, *, i
                 A1 = Y2  # warm start of the next projection (subspace iteration)
             del Rs
             Rh_c = torch.addmm(Wh, Qy, Y2.T, alpha=-1.0)  # W^ - L'
-            cand = _norm(Rh_c - Sh)
+            cand = kernels.diff_norm(Rh_c, Sh) if fused else _norm(Rh_c - Sh)
             if cand <= cur:
                 Ut, Vt, Rh, cur = Qy, Y2.T, Rh_c, cand
             else:
                 out.rejected += 1
             del Rh_c
         # (b) sparse step on the scaled low-rank residual
-        new_mask = sparse_mask(Rh)
-        resid = Rh.masked_fill(new_mask, 0.0)
-        cand = _norm(resid)
+        res = kernels.select_topk_abs(Rh, pmask, budget.nnz, seed=seed) if fused else None
+        if res is not None:
+            new_mask, Sh_c, cand = res
+        else:
+            new_mask = sparse_mask(Rh)
+            resid = Rh.masked_fill(new_mask, 0.0)
+            cand = _norm(resid)
+            Sh_c = None
         if cand <= cur:
             mask, cur = new_mask, cand
-            Sh = Rh - resid
-        del resid
-        if cand > cur:
+            Sh = Sh_c if Sh_c is not None else Rh - resid
+        else:
             out.rejected += 1
+        resid = Sh_c = None
         out.proxy_trace.append(cur)
         if H is not None:
             U, V, S = unscale(Ut, Vt, mask)

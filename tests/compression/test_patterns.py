@@ -73,3 +73,21 @@ def test_split_counts():
     assert patterns.split_counts(10, [1, 1, 100]) == [0, 0, 10]
     with pytest.raises(ValueError):
         patterns.split_counts(5, [1, 2])
+
+
+def test_fused_kernel_matches_torch_selection():
+    from compression import kernels
+
+    g = torch.Generator().manual_seed(4)
+    for R in (torch.randint(-4, 4, (300, 500), generator=g).float(), torch.randn(300, 500, generator=g)):
+        P = torch.zeros_like(R, dtype=torch.bool)
+        P.view(-1)[torch.randperm(R.numel(), generator=g)[:700]] = True
+        k = R.numel() // 2 + 11
+        sc = R.abs()
+        sc[P] = float("inf")
+        res = kernels.select_topk_abs(R, P, k)
+        assert res is not None
+        mask, S, resid = res
+        assert int(mask.sum()) == k and torch.equal(mask, patterns.topk_mask(sc, k))
+        assert torch.equal(S, torch.where(mask, R, torch.zeros_like(R)))
+        assert abs(resid - float(torch.linalg.vector_norm(R[~mask]))) <= 1e-4 * resid

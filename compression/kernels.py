@@ -1,0 +1,126 @@
+"""Fused Numba kernels for SSLC's sparse step on large matrices (one or two passes over
+the residual instead of a dozen torch temporaries).
+
+`select_topk_abs` keeps exactly k entries of |R| (preserved entries forced in) with the
+same semantics as `patterns.topk_mask`: the k largest, ties broken towards the lower
+flat index.  It finds the k-th value inside a sampled bracket, so the full matrix is
+never sorted.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from numba import njit, prange
+
+
+@njit(parallel=True, cache=True)
+def _count(R, P, lo, hi, above, band):
+    m, n = R.shape
+    for i in prange(m):
+        a = 0
+        b = 0
+        for j in range(n):
+            v = abs(R[i, j])
+            if P[i, j] or v > hi:
+                a += 1
+            elif v >= lo:
+                b += 1
+        above[i] = a
+        band[i] = b
+
+
+@njit(parallel=True, cache=True)
+def _gather(R, P, lo, hi, offsets, vals, idx):
+    m, n = R.shape
+    for i in prange(m):
+        o = offsets[i]
+        for j in range(n):
+            v = abs(R[i, j])
+            if not P[i, j] and v <= hi and v >= lo:
+                vals[o] = v
+                idx[o] = i * n + j
+                o += 1
+
+
+@njit(parallel=True, cache=True)
+def _apply(R, P, t, tie_cut, S, M, rowsq):
+    m, n = R.shape
+    for i in prange(m):
+        acc = 0.0
+        for j in range(n):
+            x = R[i, j]
+            v = abs(x)
+            keep = P[i, j] or v > t or (v == t and i * n + j <= tie_cut)
+            M[i, j] = keep
+            if keep:
+                S[i, j] = x
+            else:
+                S[i, j] = 0.0
+                acc += np.float64(x) * np.float64(x)
+        rowsq[i] = acc
+
+
+@njit(parallel=True, cache=True)
+def _diff_sumsq(A, B, rowsq):
+    m, n = A.shape
+    for i in prange(m):
+        acc = 0.0
+        for j in range(n):
+            d = np.float64(A[i, j]) - np.float64(B[i, j])
+            acc += d * d
+        rowsq[i] = acc
+
+
+def diff_norm(A: torch.Tensor, B: torch.Tensor) -> float:
+    """||A - B||_F without a temporary (float64 accumulation)."""
+    a, b = A.numpy(), B.numpy()
+    rowsq = np.empty(a.shape[0], np.float64)
+    _diff_sumsq(a, b, rowsq)
+    return math.sqrt(float(rowsq.sum()))
+
+
+def select_topk_abs(R: torch.Tensor, P: torch.Tensor, k: int, seed: int = 0):
+    """(mask, S, residual norm): keep the k largest |R| (P forced in, counted in k), ties to
+    the lower flat index; S = R on the mask; residual = ||R off the mask||_F.
+    Returns None when the sampled bracket misses (the caller falls back to torch)."""
+    r = R.numpy()
+    p = P.numpy()
+    m, n = r.shape
+    N = m * n
+    ns = min(N // 4, 1 << 18)
+    g = np.random.default_rng(seed * 1000003 + N * 31 + k)
+    flat = r.reshape(-1)
+    samp = np.abs(flat[g.integers(0, N, ns)])
+    q = k / N  # preserved entries are all above the k-th value, so the plain quantile applies
+    se = 4.5 * math.sqrt(q * (1 - q) / ns) + 4.0 / ns
+    samp.sort()
+    samp = samp[::-1]
+    hi = np.float32(samp[max(0, min(ns - 1, int((q - se) * ns)))])
+    lo = np.float32(samp[max(0, min(ns - 1, int(math.ceil((q + se) * ns))))])
+    above = np.empty(m, np.int64)
+    band = np.empty(m, np.int64)
+    _count(r, p, lo, hi, above, band)
+    need = k - int(above.sum())
+    nb = int(band.sum())
+    if need < 0 or need > nb:
+        return None
+    if need == 0:
+        t, tie_cut = hi, -1
+    else:
+        offsets = np.zeros(m + 1, np.int64)
+        np.cumsum(band, out=offsets[1:])
+        vals = np.empty(nb, np.float32)
+        idx = np.empty(nb, np.int64)
+        _gather(r, p, lo, hi, offsets, vals, idx)
+        t = np.partition(vals, nb - need)[nb - need]  # the need-th largest band value
+        n_gt = int(np.count_nonzero(vals > t))
+        ties = idx[vals == t]  # ascending flat index (gathered row by row, left to right)
+        tie_cut = int(ties[need - n_gt - 1])
+    S = np.empty_like(r)
+    M = np.empty(r.shape, np.bool_)
+    rowsq = np.empty(m, np.float64)
+    _apply(r, p, np.float32(t), tie_cut, S, M, rowsq)
+    return torch.from_numpy(M), torch.from_numpy(S), math.sqrt(float(rowsq.sum()))
