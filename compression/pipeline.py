@@ -97,9 +97,10 @@ def compress_model(lm: models.LoadedModel, method: str, hp: dict, seed: int, out
             entries.append(artifact.projection_entry(
                 name, models.module_kind(name), tuple(W.shape), dec.U.shape[1], int(dec.mask.sum()),
                 dec.preserved, **extra))
-            tensors.update(export.projection_tensors(name, dec, st.act_norm))
-            with torch.no_grad():
-                lin.weight.copy_(Wc)
+            ptensors = export.projection_tensors(name, dec, st.act_norm)
+            tensors.update(ptensors)
+            with torch.no_grad():  # exactly what a resumed run rebuilds from the file
+                lin.weight.copy_(export.dense_weight(export.as_projection(name, entries[-1], ptensors)))
         entry = artifact.write_layer(out, i, tensors, entries)
         manifest["layers"] = [e for e in manifest["layers"] if e["index"] != i] + [entry]
         manifest["layers"].sort(key=lambda e: e["index"])

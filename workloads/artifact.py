@@ -250,7 +250,9 @@ def write_layer(out_dir: str | os.PathLike, index: int, tensors: dict[str, np.nd
     extra = set(clean) - expected
     if extra:
         raise InputError(f"{where}: tensors not described by any projection: {sorted(extra)[:5]}")
-    data = _st_save(clean, metadata={"format_version": str(FORMAT_VERSION), "layer": str(index)})
+    # one metadata key: safetensors does not keep the order of several, and the bytes
+    # (hence the sha256) must be reproducible
+    data = _st_save(clean, metadata={"sslcsim_artifact": f"format_version={FORMAT_VERSION};layer={index}"})
     _atomic_write_bytes(out / fname, data)
     return {"index": int(index), "file": fname, "sha256": hashlib.sha256(data).hexdigest(),
             "projections": projections}
