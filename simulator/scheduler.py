@@ -32,6 +32,15 @@ def _transfer_cycles(nbytes: int, num: int, den: int) -> int:
 
 
 @njit(cache=True)
+def _transfer(req: int, nbytes: int, ideal: bool, channel_free: int, num: int, den: int) -> tuple[int, int]:
+    """(grant cycle, channel occupancy) of a request: the channel serves it when free; zero
+    bytes or ideal memory bypass it (occupancy 0, granted at the request)."""
+    if ideal or nbytes == 0:
+        return req, 0
+    return max(req, channel_free), _transfer_cycles(nbytes, num, den)
+
+
+@njit(cache=True)
 def _heap_push(ht: np.ndarray, hw: np.ndarray, size: int, t: int, w: int) -> int:
     """Min-heap on (t, w) stored in two arrays; returns the new size."""
     i = size
@@ -207,34 +216,24 @@ def schedule(
         if best_kind == 2:
             o = best_idx
             hsize = _heap_pop(ht, hw, hsize)
-            nbytes = op_wb_bytes[o]
-            if ideal_memory or nbytes == 0:
-                op_grant[o] = best_req
-                done = best_req
-            else:
-                g = max(best_req, channel_free)
-                occ = _transfer_cycles(nbytes, num, den)
+            g, occ = _transfer(best_req, op_wb_bytes[o], ideal_memory, channel_free, num, den)
+            if occ:
                 channel_free = g + occ
                 channel_busy += occ
-                op_grant[o] = g
-                done = g + occ
-            hsize = _complete(o, done, op_done, op_stream, rev_ptr, rev_idx, pending, ready_at, ht, hw, hsize)
+            op_grant[o] = g
+            hsize = _complete(o, g + occ, op_done, op_stream, rev_ptr, rev_idx, pending, ready_at, ht, hw, hsize)
             remaining -= 1
             continue
 
         s = best_kind
         t = best_idx
         tile_req[t] = best_req
-        nbytes = tile_bytes[t]
-        if ideal_memory or nbytes == 0:
-            tile_grant[t] = best_req
-            tile_arr[t] = best_req
-        else:
-            g = max(best_req, channel_free)
-            occ = _transfer_cycles(nbytes, num, den)
+        g, occ = _transfer(best_req, tile_bytes[t], ideal_memory, channel_free, num, den)
+        tile_grant[t] = g
+        tile_arr[t] = g
+        if occ:
             channel_free = g + occ
             channel_busy += occ
-            tile_grant[t] = g
             tile_arr[t] = g + occ + latency
         st = max(tile_arr[t], last_end[s])
         tile_start[t] = st
