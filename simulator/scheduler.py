@@ -227,21 +227,52 @@ def schedule(
 
         s = best_kind
         t = best_idx
-        tile_req[t] = best_req
-        g, occ = _transfer(best_req, tile_bytes[t], ideal_memory, channel_free, num, den)
-        tile_grant[t] = g
-        tile_arr[t] = g
-        if occ:
-            channel_free = g + occ
-            channel_busy += occ
-            tile_arr[t] = g + occ + latency
-        st = max(tile_arr[t], last_end[s])
-        tile_start[t] = st
-        tile_end[t] = st + tile_cycles[t]
-        last_end[s] = tile_end[t]
-        pos[s] += 1
-        o = tile_op[t]
-        if t == op_tile_ptr[o + 1] - 1:
-            hsize = _complete(o, tile_end[t], op_done, op_stream, rev_ptr, rev_idx, pending, ready_at, ht, hw, hsize)
-        remaining -= 1
+        req = best_req
+        # The other stream's candidate cannot change until an op completes, so keep issuing
+        # this stream's tiles while the outer loop would pick them anyway (same decisions).
+        other_req = INF
+        other = 1 - s
+        n_o = s0.shape[0] if other == 0 else s1.shape[0]
+        if pos[other] < n_o:
+            to = s0[pos[other]] if other == 0 else s1[pos[other]]
+            oo = tile_op[to]
+            if op_ready[oo] >= 0:
+                other_req = op_ready[oo]
+                if pos[other] >= slots:
+                    pv = s0[pos[other] - slots] if other == 0 else s1[pos[other] - slots]
+                    if tile_end[pv] > other_req:
+                        other_req = tile_end[pv]
+        n_s = s0.shape[0] if s == 0 else s1.shape[0]
+        while True:
+            tile_req[t] = req
+            g, occ = _transfer(req, tile_bytes[t], ideal_memory, channel_free, num, den)
+            tile_grant[t] = g
+            tile_arr[t] = g
+            if occ:
+                channel_free = g + occ
+                channel_busy += occ
+                tile_arr[t] = g + occ + latency
+            st = max(tile_arr[t], last_end[s])
+            tile_start[t] = st
+            tile_end[t] = st + tile_cycles[t]
+            last_end[s] = tile_end[t]
+            pos[s] += 1
+            remaining -= 1
+            o = tile_op[t]
+            if t == op_tile_ptr[o + 1] - 1:
+                hsize = _complete(o, tile_end[t], op_done, op_stream, rev_ptr, rev_idx, pending, ready_at, ht, hw, hsize)
+                break
+            p = pos[s]
+            if p >= n_s:
+                break
+            t = s0[p] if s == 0 else s1[p]  # same op: its inputs are known to be done
+            req = op_ready[o]
+            if p >= slots:
+                prev = s0[p - slots] if s == 0 else s1[p - slots]
+                if tile_end[prev] > req:
+                    req = tile_end[prev]
+            if req > other_req or (req == other_req and other < s):
+                break
+            if hsize > 0 and ht[0] < req:
+                break
     return tile_req, tile_grant, tile_arr, tile_start, tile_end, op_done, op_grant, channel_busy
