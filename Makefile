@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml Makefile
 install: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/sslcsim reproduce table4
+	$(VENV)/bin/sslcsim run
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from workloads import artifact
 from workloads.errors import InputError
-from workloads.masks import CsrMask
+from workloads.masks import CsrMask, SyntheticMask
 from workloads.presets import ModelShape
 from workloads.workload import Phase, Projection, Workload, check_phase
 
@@ -76,3 +76,26 @@ def from_artifact(path: str | Path, phase: Phase = "decode", batch: int = 1, seq
     dense = Workload(shape, phase, batch, seq, f"{shape.name} {phase} dense",
                      lambda layer: [Projection(layer, n, mod, m, k, 0, None) for n, mod, m, k in shape.projections()])
     return comp, dense
+
+
+def synthetic_like(path: str | Path, generator: str, phase: Phase = "decode", batch: int = 1, seq: int = 1,
+                   seed: int = 0) -> Workload:
+    """A shape-only twin of an artifact: per projection the same nnz and rank, synthetic masks
+    from `generator` (uniform or wanda-like). Reads only the manifest."""
+    check_phase(phase, batch, seq)
+    root = Path(path)
+    manifest = artifact.load_manifest(root)
+    shape = artifact_shape(manifest, str(root / artifact.MANIFEST_NAME))
+    layers = {e["index"]: e for e in manifest["layers"]}
+    order = list(_DECODER)
+
+    def layer_projections(layer: int) -> list[Projection]:
+        out = []
+        for idx, entry in enumerate(layers[layer]["projections"]):
+            short = entry["name"].rsplit(".", 1)[-1]
+            m, n = entry["shape"]
+            mask = SyntheticMask(m, n, entry["nnz"], generator, seed=(seed * 1_000_003 + layer * 101 + idx) % (2**31))
+            out.append(Projection(layer, short, _DECODER[short], m, n, entry["rank"], mask))
+        return sorted(out, key=lambda q: order.index(q.name))
+
+    return Workload(shape, phase, batch, seq, f"{shape.name} {phase} {generator} twin of {root}", layer_projections)

@@ -1,0 +1,67 @@
+"""Figures of one simulation report (the default job): cycle breakdown, engine utilization,
+DRAM traffic, per module and phase."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from simulator.plots.style import COLORS, save, styled
+
+MODULES = ("MHA", "FFN")
+
+
+def _bars(ax, groups: list[str], series: dict[str, list[float]], colors: dict[str, str]) -> None:
+    x = np.arange(len(groups))
+    width = 0.8 / len(series)
+    for i, (name, values) in enumerate(series.items()):
+        ax.bar(x + (i - (len(series) - 1) / 2) * width, values, width, label=name, color=colors.get(name))
+    ax.set_xticks(x, groups)
+
+
+def cycle_breakdown(reports: dict[str, dict], out: Path) -> list[Path]:
+    """Per module and phase: dense baseline, sparse part, low-rank part and the overlapped total (cycles per layer)."""
+    groups = [f"{mod}\n{phase}" for phase in reports for mod in MODULES]
+    pick = lambda key: [reports[p]["modules"][m]["per_layer"][key] for p in reports for m in MODULES]  # noqa: E731
+    with styled():
+        fig, ax = plt.subplots(figsize=(6.4, 3.4))
+        _bars(ax, groups, {"dense baseline": pick("dense_cycles"), "sparse part (busy)": pick("sparse_cycles"),
+                           "low-rank part (busy)": pick("lowrank_cycles"), "compressed total": pick("total_cycles")},
+              {"dense baseline": "#999999", "sparse part (busy)": COLORS["sparser"],
+               "low-rank part (busy)": COLORS["denser"], "compressed total": COLORS["model"]})
+        ax.set_yscale("log")
+        ax.set_ylabel("cycles per layer (log scale)")
+        ax.set_title("Cycle breakdown per module: dense vs sparse vs low-rank")
+        ax.legend(ncols=2)
+        return save(fig, out, "cycle_breakdown")
+
+
+def utilization(reports: dict[str, dict], out: Path) -> list[Path]:
+    """Per module and phase: utilization of each engine while it computes (useful MACs / MAC-cycles)."""
+    groups = [f"{mod}\n{phase}" for phase in reports for mod in MODULES]
+    pick = lambda eng: [100 * reports[p]["modules"][m]["utilization"][eng] for p in reports for m in MODULES]  # noqa: E731
+    with styled():
+        fig, ax = plt.subplots(figsize=(6.4, 3.2))
+        _bars(ax, groups, {"denser engine": pick("denser"), "sparser engine": pick("sparser")},
+              {"denser engine": COLORS["denser"], "sparser engine": COLORS["sparser"]})
+        ax.set_ylabel("utilization while busy (%)")
+        ax.set_ylim(0, 100)
+        ax.set_title("Engine utilization per module")
+        ax.legend()
+        return save(fig, out, "engine_utilization")
+
+
+def dram_traffic(reports: dict[str, dict], out: Path) -> list[Path]:
+    """Per module and phase: bytes over the DRAM channel, dense baseline vs compressed (MB, all layers)."""
+    groups = [f"{mod}\n{phase}" for phase in reports for mod in MODULES]
+    pick = lambda key: [reports[p]["modules"][m][key] / 1e6 for p in reports for m in MODULES]  # noqa: E731
+    with styled():
+        fig, ax = plt.subplots(figsize=(6.4, 3.2))
+        _bars(ax, groups, {"dense baseline": pick("dense_dram_bytes"), "compressed": pick("dram_bytes")},
+              {"dense baseline": "#999999", "compressed": COLORS["model"]})
+        ax.set_ylabel("DRAM traffic per step (MB, all layers)")
+        ax.set_title("DRAM traffic per module")
+        ax.legend()
+        return save(fig, out, "dram_traffic")

@@ -1,0 +1,212 @@
+"""`sslcsim run` (what `make run` calls): the end-to-end default job.
+
+Compress SmolLM2-135M with SSLC (reusing a cached artifact whose manifest matches), evaluate
+it, simulate its real S/U/V on a hardware config for decode and prefill, compare with
+shape-only estimates (synthetic masks with the same per-projection nnz and ranks), reproduce
+the paper's Table 4, and write a report directory: tables, JSON/CSV and plots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="the default end-to-end job: compress, evaluate, simulate, report")
+    p.add_argument("--model", default="smollm2-135m", help="model to compress (default smollm2-135m)")
+    p.add_argument("--ratio", type=float, default=0.5, help="SSLC kept ratio (default 0.5)")
+    p.add_argument("--rank", type=int, default=None, help="SSLC rank (default: the compressor's rank share)")
+    p.add_argument("--iters", type=int, default=None, help="SSLC alternating steps (default: the paper's 40)")
+    p.add_argument("--calib-samples", type=int, default=16, help="calibration windows (default 16: smaller than "
+                   "`sslcsim compress`'s 32 to keep the job short)")
+    p.add_argument("--calib-seqlen", type=int, default=256, help="calibration window length (default 256)")
+    p.add_argument("--eval-windows", type=int, default=24, help="held-out perplexity windows (default 24)")
+    p.add_argument("--eval-seqlen", type=int, default=256, help="perplexity window length (default 256)")
+    p.add_argument("--hw", default=str(ROOT / "hwconfigs" / "vitcod.yaml"), help="hardware YAML (default vitcod.yaml)")
+    p.add_argument("--batch", type=int, default=1, help="sequences per step (default 1)")
+    p.add_argument("--prefill-seq", type=int, default=2048, help="prefill sequence length (default 2048)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache", default=str(ROOT / ".sslcsim-cache"), help="artifact cache directory")
+    p.add_argument("--out", default=str(ROOT / "reports" / "default"), help="report directory")
+    p.set_defaults(func=main)
+
+
+def _artifact_dir(args: argparse.Namespace, hp: dict) -> Path:
+    key = json.dumps({"model": args.model, "method": "sslc", "hp": hp, "seed": args.seed,
+                      "calib": [args.calib_samples, args.calib_seqlen]}, sort_keys=True)
+    return Path(args.cache) / "artifacts" / f"{args.model}-sslc-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
+def _table(title: str, header: list[str], rows: list[list[str]]) -> tuple[str, str]:
+    """(terminal text, Markdown) of one table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title)
+    for h in header:
+        t.add_column(h, justify="right")
+    for r in rows:
+        t.add_row(*r)
+    console = Console(file=io.StringIO(), width=150)
+    console.print(t)
+    md = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    md += ["| " + " | ".join(r) + " |" for r in rows]
+    return console.file.getvalue(), "\n".join(md) + "\n"
+
+
+def main(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from compression import evaluate, export, methods, models, pipeline, text
+    from simulator.api import simulate_workloads
+    from simulator.config import load_hw
+    from simulator.plots import report_plots
+    from simulator.report import atomic_write, to_csv
+    from simulator.table4 import matching_reading, reproduce_table4
+    from sslcsim.commands.reproduce import DEFAULT_HW, render
+    from workloads.from_artifact import from_artifact, synthetic_like
+
+    hw = load_hw(args.hw)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    steps = tqdm(total=6, desc="default job", unit="step")  # compress, evaluate, simulate, compare, table 4, report
+    text_out: list[str] = []
+    md: list[str] = [f"# sslcsim default job\n\nModel `{args.model}`, SSLC at ratio {args.ratio}, hardware `{hw.name}` "
+                     f"(`{args.hw}`), batch {args.batch}, prefill sequence {args.prefill_seq}, seed {args.seed}.\n"
+                     f"Calibration: {args.calib_samples} windows of {args.calib_seqlen} tokens (smaller than the "
+                     f"compressor's default 32 x 512, to keep the job short); evaluation: {args.eval_windows} held-out "
+                     f"windows of {args.eval_seqlen} tokens, disjoint from calibration.\n"]
+    timings = {}
+
+    # 1. dense perplexity first: compression rewrites the loaded model's weights in place
+    steps.set_postfix_str("evaluate dense")
+    t = time.time()
+    lm = models.load(args.model)
+    txt, desc = text.read_text("evaluation")
+    windows = evaluate.eval_windows(lm.tokenizer, txt, args.eval_seqlen, args.eval_windows)
+    ppl_dense = evaluate.perplexity(lm.model, windows)
+    timings["evaluate_dense_s"] = time.time() - t
+
+    # 2. compress (or reuse the cached artifact whose manifest matches)
+    steps.set_postfix_str("compress")
+    t = time.time()
+    hp = methods.check_hyperparameters("sslc", {"ratio": args.ratio, "pattern": "unstructured", "rank": args.rank,
+                                                "iters": args.iters})
+    art = _artifact_dir(args, hp)
+    man = pipeline.compress_model(lm, "sslc", hp, args.seed, str(art), calib_samples=args.calib_samples,
+                                  calib_seqlen=args.calib_seqlen)
+    del lm
+    timings["compress_s"] = time.time() - t
+    steps.update()
+
+    # 3. the compressed model as the artifact rebuilds it: S x + U (V x) modules on a fresh load
+    steps.set_postfix_str("evaluate SSLC")
+    t = time.time()
+    lm = models.load(args.model)
+    export.apply_artifact(lm.model, str(art))
+    ppl_comp = evaluate.perplexity(lm.model, windows)
+    del lm
+    timings["evaluate_sslc_s"] = time.time() - t
+    summary = pipeline.summarize(man)
+    s_txt, s_md = _table("Compression (held-out perplexity)", ["model", "method", "kept ratio", "perplexity dense",
+                                                               "perplexity SSLC", "artifact"],
+                         [[args.model, "sslc", f"{args.ratio}", f"{ppl_dense:.2f}", f"{ppl_comp:.2f}", str(art)]])
+    text_out.append(s_txt)
+    md.append(s_md)
+    steps.update()
+
+    # 4. simulate the real artifact, decode and prefill
+    steps.set_postfix_str("simulate")
+    t = time.time()
+    phases = {"decode": 1, "prefill": args.prefill_seq}
+    reports = {}
+    for phase, seq in phases.items():
+        comp, dense = from_artifact(art, phase, args.batch, seq)
+        reports[phase] = simulate_workloads(comp, dense, hw)
+        atomic_write(out / f"simulate_{phase}.json", json.dumps(reports[phase], indent=1))
+        atomic_write(out / f"simulate_{phase}.csv", to_csv(reports[phase]))
+    rows = []
+    for phase, rep in reports.items():
+        for mod in ("MHA", "FFN"):
+            g = rep["modules"][mod]
+            pl = g["per_layer"]
+            rows.append([phase, mod, f"{pl['dense_cycles']:,.0f}", f"{pl['sparse_cycles']:,.0f}", f"{pl['lowrank_cycles']:,.0f}",
+                         f"{pl['total_cycles']:,.0f}", f"{g['speedup']:.2f}x", f"{g['utilization']['denser']:.1%}",
+                         f"{g['utilization']['sparser']:.1%}", f"{g['dram_bytes'] / 1e6:,.1f} / {g['dense_dram_bytes'] / 1e6:,.1f}"])
+        tt = rep["totals"]
+        rows.append([phase, "model", f"{tt['dense_cycles']:,}", "", "", f"{tt['total_cycles']:,}", f"{tt['speedup']:.2f}x",
+                     "", "", f"{tt['dram_bytes'] / 1e6:,.1f} / {tt['dense_dram_bytes'] / 1e6:,.1f} ({tt['bound']})"])
+    s_txt, s_md = _table(f"Real SSLC masks on {hw.name} (cycles per layer; module totals include memory waits)",
+                         ["phase", "module", "dense", "sparse busy", "low-rank busy", "total", "speedup", "util dense",
+                          "util sparse", "DRAM MB (SSLC / dense)"], rows)
+    text_out.append(s_txt)
+    md.append(s_md)
+    timings["simulate_s"] = time.time() - t
+    steps.update()
+
+    # 5. shape-only vs real masks: same per-projection nnz and ranks, synthetic masks
+    steps.set_postfix_str("shape-only vs real")
+    t = time.time()
+    table4_hw = load_hw(DEFAULT_HW)
+    cmp_rows = []
+    comparison = []
+    for label, cfg, phase in ((hw.name, hw, "decode"), (hw.name, hw, "prefill"), (table4_hw.name, table4_hw, "decode")):
+        seq = phases[phase]
+        comp, dense = from_artifact(art, phase, args.batch, seq)
+        real = simulate_workloads(comp, dense, cfg)
+        for gen in ("uniform", "wanda-like"):
+            twin = simulate_workloads(synthetic_like(art, gen, phase, args.batch, seq, args.seed), dense, cfg)
+            for mod in ("MHA", "FFN"):
+                r, s = real["modules"][mod], twin["modules"][mod]
+                err_total = 100 * (s["total_cycles"] / r["total_cycles"] - 1)
+                err_sparse = 100 * (s["sparse_cycles"] / r["sparse_cycles"] - 1)
+                comparison.append({"hw": label, "phase": phase, "generator": gen, "module": mod,
+                                   "real_total": r["total_cycles"], "synthetic_total": s["total_cycles"],
+                                   "real_sparse": r["sparse_cycles"], "synthetic_sparse": s["sparse_cycles"],
+                                   "total_error_pct": err_total, "sparse_error_pct": err_sparse,
+                                   "real_speedup": r["speedup"], "synthetic_speedup": s["speedup"]})
+                cmp_rows.append([label, phase, mod, gen, f"{r['sparse_cycles']:,}", f"{s['sparse_cycles']:,}",
+                                 f"{err_sparse:+.1f}%", f"{r['speedup']:.3f}x", f"{s['speedup']:.3f}x", f"{err_total:+.1f}%"])
+    atomic_write(out / "shape_only_vs_real.json", json.dumps(comparison, indent=1))
+    s_txt, s_md = _table("Shape-only estimate vs real SSLC masks (same nnz and rank per projection)",
+                         ["hardware", "phase", "module", "generator", "sparse busy real", "sparse busy synthetic",
+                          "sparse err", "speedup real", "speedup synthetic", "total err"], cmp_rows)
+    text_out.append(s_txt)
+    md.append(s_md)
+    timings["compare_s"] = time.time() - t
+    steps.update()
+
+    # 6. the paper's Table 4
+    steps.set_postfix_str("table 4")
+    rows4 = reproduce_table4(table4_hw)
+    atomic_write(out / "table4.json", json.dumps(rows4, indent=1))
+    text_out.append(render(rows4))
+    match = matching_reading(rows4)
+    md.append("### SSLC Table 4 (`sslcsim reproduce table4`)\n\n" + "\n".join(
+        f"- reading `{k}`: sparse and sum {'within' if v else 'not within'} 5% of the paper" for k, v in match.items()) + "\n")
+    steps.update()
+
+    # 7. plots and the report
+    steps.set_postfix_str("plots")
+    plots = report_plots.cycle_breakdown(reports, out) + report_plots.utilization(reports, out) \
+        + report_plots.dram_traffic(reports, out)
+    md.append("### Figures\n\n" + "\n".join(f"![{p.stem}]({p.name})" for p in plots if p.suffix == ".png") + "\n")
+    md.append(f"Wall time: {json.dumps({k: round(v, 1) for k, v in timings.items()})}\n")
+    atomic_write(out / "summary.json", json.dumps({"model": args.model, "ratio": args.ratio, "artifact": str(art),
+                                                   "perplexity_dense": ppl_dense, "perplexity_sslc": ppl_comp,
+                                                   "compression": summary, "timings_s": timings,
+                                                   "speedup": {p: r["totals"]["speedup"] for p, r in reports.items()}},
+                                                  indent=1))
+    atomic_write(out / "report.md", "\n".join(md))
+    steps.update()
+    steps.close()
+    print("".join(text_out), end="")
+    print(f"report: {out}/report.md ({len(plots)} figure files)")
+    return 0
