@@ -205,7 +205,7 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     return front
 
 
-def pareto(rows: list[dict], axes: list[Axis], cost: str = "area_proxy") -> tuple["plt.Figure", list[dict]]:
+def pareto(rows: list[dict], cost: str = "area_proxy") -> tuple["plt.Figure", list[dict]]:
     """Speedup against a cost (lower is better); the non-dominated points highlighted and labelled."""
     if cost not in COSTS:
         raise InputError(f"--cost {cost}: expected one of {', '.join(COSTS)}")

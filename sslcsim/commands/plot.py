@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         written += save(fig, args.out, f"heatmap_{_slug(y.name)}_vs_{_slug(x.name)}", formats)
     for a in axes:
         written += save(sp.versus(rows, a, axes, args.reduce), args.out, f"vs_{_slug(a.name)}", formats)
-    fig, front = sp.pareto(rows, axes, args.cost)
+    fig, front = sp.pareto(rows, args.cost)
     written += save(fig, args.out, f"pareto_{args.cost}", formats)
     md, tex = sp.table(rows, axes, args.top)
     for name, text in (("table.md", md), ("table.tex", tex)):

@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         executor.close()
     print(f"{sweep.name}: {out.total} points, {out.skipped} already done, {out.ran} simulated"
+          f" on {executor.workers} {args.executor} worker(s)"
           + (f", {out.errors} with errors (status=error in the database)" if out.errors else "")
           + f" -> {args.out}", file=sys.stderr)
     store = Store(args.out)
