@@ -85,7 +85,7 @@ Recorded {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by `benchma
 
 - Spec: `examples/sweep-llama2-1000.yaml` (LLaMA-2-7B decode, whole model (32 layers), batch 1;
   5 engine splits x 5 DRAM bandwidths x 8 kept ratios x 5 ranks on `examples/hw-split.yaml`)
-- Command: `{' '.join(cmd[1:]).replace(sys.executable, 'python')}` (fresh database)
+- Command: `{' '.join(['python'] + cmd[1:])}` (fresh database)
 - Machine: {_cpu()}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}, sslcsim {__version__};
   load average {load_before[0]:.2f} before, {load_after[0]:.2f} after (other jobs shared the machine
   when the load exceeds the worker count)
