@@ -74,6 +74,15 @@ def _op_aggregates(op_stream, dep_ptr, dep_idx, tile_ptr, wb_bytes, tile_bytes, 
     return first, busy, macs, dram, stall
 
 
+def _op_index(prog) -> dict[tuple, np.ndarray]:
+    """Op indices per ("proj", layer, name), ("module", layer, module) and ("layer", layer)."""
+    out: dict[tuple, list[int]] = {}
+    for i, (layer, proj, mod) in enumerate(zip(prog.op_layer, prog.op_proj, prog.op_module)):
+        for key in (("proj", layer, proj), ("module", layer, mod), ("layer", layer)):
+            out.setdefault(key, []).append(i)
+    return {k: np.asarray(v, np.int64) for k, v in out.items()}
+
+
 def _group_span(t: OpTimes, idx: np.ndarray) -> int:
     return int(t.done[idx].max() - t.first[idx].min()) if idx.size else 0
 
@@ -128,55 +137,54 @@ def summarize(comp: RunResult, dense: RunResult) -> dict:
     hw = comp.hw
     makespan_c, makespan_d = comp.makespan, dense.makespan
     part_c = np.asarray(pc.op_part)
-    mod_c, mod_d = np.asarray(pc.op_module), np.asarray(pd.op_module)
-    lay_c, lay_d = np.asarray(pc.op_layer), np.asarray(pd.op_layer)
-    prj_c, prj_d = np.asarray(pc.op_proj), np.asarray(pd.op_proj)
     eng_c = np.asarray(pc.op_engine)
     emacs_c = np.asarray(pc.op_engine_macs)
     layers = comp.workload.model.num_layers
+    idx_c, idx_d = _op_index(pc), _op_index(pd)
 
-    def util(t: OpTimes, idx: np.ndarray, engine_macs: np.ndarray, span: int) -> float:
-        cap = float((engine_macs[idx] * t.busy[idx]).sum())
-        return float(t.macs[idx].sum()) / cap if cap else 0.0
+    def util(idx: np.ndarray) -> float:
+        cap = float((emacs_c[idx] * tc.busy[idx]).sum())
+        return float(tc.macs[idx].sum()) / cap if cap else 0.0
 
-    def group(sel_c: np.ndarray, sel_d: np.ndarray) -> dict:
-        ic, id_ = np.nonzero(sel_c)[0], np.nonzero(sel_d)[0]
-        # a group spanning layers is timed layer by layer: spans summed, so the other
-        # modules' time between them is not counted
-        span_c = sum(_group_span(tc, ic[lay_c[ic] == L]) for L in np.unique(lay_c[ic]))
-        span_d = sum(_group_span(td, id_[lay_d[id_] == L]) for L in np.unique(lay_d[id_]))
-        sparse = int(tc.busy[ic[np.isin(part_c[ic], SPARSE_PARTS)]].sum())
-        lowrank = int(tc.busy[ic[np.isin(part_c[ic], LOWRANK_PARTS)]].sum())
+    def group(key_c: list, key_d: list) -> dict:
+        """Aggregates over the ops under the given keys; each key is one layer's ops, and a
+        group spanning layers is timed layer by layer (spans summed, so the other modules'
+        time between them is not counted)."""
+        parts_c = [idx_c[k] for k in key_c if k in idx_c]
+        parts_d = [idx_d[k] for k in key_d if k in idx_d]
+        ic = np.concatenate(parts_c) if parts_c else np.zeros(0, np.int64)
+        id_ = np.concatenate(parts_d) if parts_d else np.zeros(0, np.int64)
+        span_c = sum(_group_span(tc, i) for i in parts_c)
+        span_d = sum(_group_span(td, i) for i in parts_d)
         return {
             "dense_cycles": span_d,
             "dense_compute_cycles": int(td.busy[id_].sum()),
-            "sparse_cycles": sparse,
-            "lowrank_cycles": lowrank,
+            "sparse_cycles": int(tc.busy[ic[np.isin(part_c[ic], SPARSE_PARTS)]].sum()),
+            "lowrank_cycles": int(tc.busy[ic[np.isin(part_c[ic], LOWRANK_PARTS)]].sum()),
             "total_cycles": span_c,
             "speedup": span_d / span_c if span_c else float("nan"),
-            "utilization": {
-                "denser": util(tc, ic[eng_c[ic] == 0], emacs_c, span_c),
-                "sparser": util(tc, ic[eng_c[ic] == 1], emacs_c, span_c),
-            },
+            "utilization": {"denser": util(ic[eng_c[ic] == 0]), "sparser": util(ic[eng_c[ic] == 1])},
             "dram_bytes": int(tc.dram_bytes[ic].sum()),
             "dense_dram_bytes": int(td.dram_bytes[id_].sum()),
             "memory_stall_cycles": int(tc.mem_stall[ic].sum()),
         }
 
+    proj_names = list(dict.fromkeys(pc.op_proj))
     modules = {}
     for mod in ("MHA", "FFN"):
-        g = group(mod_c == mod, mod_d == mod)
+        keys = [("module", L, mod) for L in range(layers)]
+        g = group(keys, keys)
         g["per_layer"] = {k: (g[k] / layers) for k in ("dense_cycles", "sparse_cycles", "lowrank_cycles", "total_cycles")}
         modules[mod] = g
     projections = []
     for layer in range(layers):
-        for proj in dict.fromkeys(pc.op_proj):
-            g = group((lay_c == layer) & (prj_c == proj), (lay_d == layer) & (prj_d == proj))
+        for proj in proj_names:
+            g = group([("proj", layer, proj)], [("proj", layer, proj)])
             g.update(layer=layer, projection=proj)
             projections.append(g)
     per_layer = []
     for layer in range(layers):
-        g = group(lay_c == layer, lay_d == layer)
+        g = group([("layer", layer)], [("layer", layer)])
         g["layer"] = layer
         per_layer.append(g)
     ops = [

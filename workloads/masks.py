@@ -247,15 +247,7 @@ class SyntheticMask:
                 self._pi = np.full(self.n, min(max(d, 0.0), 1.0))
             else:
                 rng = np.random.default_rng([self.seed, 0x5EED])
-                w = rng.lognormal(0.0, _IMPORTANCE_SIGMA, self.n)
-                lo, hi = 0.0, d * self.n / w.min()
-                for _ in range(60):  # bisection: sum_j min(1, c w_j) = d n
-                    c = 0.5 * (lo + hi)
-                    if np.minimum(1.0, c * w).sum() < d * self.n:
-                        lo = c
-                    else:
-                        hi = c
-                self._pi = np.minimum(1.0, hi * w)
+                self._pi = capped_probabilities(rng.lognormal(0.0, _IMPORTANCE_SIGMA, self.n), d * self.n)
         return self._pi
 
     def row_counts(self) -> np.ndarray:
@@ -286,6 +278,24 @@ class SyntheticMask:
         if order.shape[0] == self.n and tk >= self.n:
             return self.row_counts().astype(np.int32)[None, :]
         return _row_block_counts(self.pi[order], self.m, tk, self.seed + 1)
+
+
+def capped_probabilities(w: np.ndarray, target: float) -> np.ndarray:
+    """pi_j = min(1, c w_j) with sum_j pi_j = target (0 < target <= len(w)).
+
+    The sum is piecewise linear and increasing in c; from c = target / sum(w) (no cap, a
+    lower bound) the step c <- (target - #capped) / sum(uncapped w) never overshoots and
+    stops when the capped set stops growing, where the sum is exact.
+    """
+    c = target / w.sum()
+    capped = w * c >= 1.0
+    while True:
+        free = w[~capped].sum()
+        c = (target - capped.sum()) / free if free > 0 else np.inf
+        grown = w * c >= 1.0
+        if (grown == capped).all():
+            return np.minimum(1.0, c * w)
+        capped = grown
 
 
 def column_order(counts: np.ndarray, m: int, threshold: float, reorder: bool) -> tuple[np.ndarray, np.ndarray]:
