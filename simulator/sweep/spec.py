@@ -38,8 +38,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import sslcsim
 from simulator.config import HardwareConfig, parse_hw
+from workloads import artifact as artifact_format
 from workloads.budget import Budget
 from workloads.errors import InputError
+from workloads.from_artifact import artifact_shape
 from workloads.presets import ModelShape, resolve_model
 
 # Workload keys an axis (or `fixed`) may set, and their defaults.
@@ -56,6 +58,8 @@ WORKLOAD_DEFAULTS: dict[str, Any] = {
     "seed": 0,
 }
 WORKLOAD_KEYS = tuple(WORKLOAD_DEFAULTS)
+# Keys an artifact fixes (its masks and ranks): not sweepable with `model: {artifact: DIR}`.
+BUDGET_KEYS = ("ratio", "rank", "preserve", "pattern", "generator", "s_density", "seed")
 
 
 class _Strict(BaseModel):
@@ -120,7 +124,8 @@ class Point:
     hardware: dict[str, Any]  # resolved HardwareConfig, JSON form
     model: dict[str, Any]  # ModelShape fields
     layers: Optional[int]
-    workload: dict[str, Any]  # WorkloadPoint fields
+    workload: dict[str, Any]  # WorkloadPoint fields; for an artifact: phase, batch, seq, artifact digest
+    artifact: Optional[str] = None  # absolute artifact directory (real masks), else shape-only
 
     @property
     def dense_key(self) -> str:
@@ -288,22 +293,28 @@ def _expand_random(source: str, spec: RandomSpec) -> tuple[list[str], list[dict[
     return names, [{k: draws[k][i] for k in names} for i in range(spec.samples)]
 
 
-def _model_shape(source: str, base: Path, model: str | dict[str, str]) -> ModelShape:
+def _model_shape(source: str, base: Path, model: str | dict[str, str]) -> tuple[ModelShape, Optional[dict]]:
+    """The model's shape, and for an artifact {path, sha256 of its manifest (which hashes every file)}."""
     if isinstance(model, str):
         model = {"config": model} if (base / model).exists() else {"preset": model}
     if len(model) != 1:
         raise InputError(f"{source}: model: expected a preset name or one of {{preset, config, artifact}}, got {model!r}")
     (kind, value), = model.items()
     if kind == "preset":
-        return resolve_model(str(value))
+        return resolve_model(str(value)), None
     if kind == "config":
         path = base / str(value)
         if not path.exists():
             raise InputError(f"{source}: model.config: {path} not found")
-        return resolve_model(str(path))
+        return resolve_model(str(path)), None
     if kind == "artifact":
-        raise InputError(f"{source}: model.artifact: sweeping a compressed artifact is not supported yet "
-                         f"(use a preset or a config.json with ratio/rank axes)")
+        root = (base / str(value)).resolve()
+        manifest = artifact_format.load_manifest(root)  # InputError naming the file on any problem
+        where = str(root / artifact_format.MANIFEST_NAME)
+        if not manifest["complete"]:
+            raise InputError(f"{where}: the artifact is incomplete; finish or resume the compress run first")
+        digest = hashlib.sha256((root / artifact_format.MANIFEST_NAME).read_bytes()).hexdigest()
+        return artifact_shape(manifest, where), {"path": str(root), "manifest_sha256": digest}
     raise InputError(f"{source}: model: unknown model source '{kind}' (expected preset, config or artifact)")
 
 
@@ -344,7 +355,9 @@ def parse_spec(data: object, source: str, base_dir: Path) -> Sweep:
     for key in spec.fixed:
         if key not in WORKLOAD_KEYS:
             raise InputError(f"{source}: fixed: unknown workload key '{key}' (expected one of {', '.join(WORKLOAD_KEYS)})")
-    shape = _model_shape(source, base_dir, spec.model)
+    shape, art = _model_shape(source, base_dir, spec.model)
+    if art is not None and spec.layers is not None:
+        raise InputError(f"{source}: key 'layers': not supported with model.artifact (the artifact has every layer)")
     if spec.layers is not None and spec.layers > shape.num_layers:
         raise InputError(f"{source}: key 'layers': {spec.layers} exceeds the model's {shape.num_layers} layers")
 
@@ -356,6 +369,12 @@ def parse_spec(data: object, source: str, base_dir: Path) -> Sweep:
         assert spec.random is not None
         axes, raw = _expand_random(source, spec.random)
 
+    if art is not None:
+        for where, keys in (("fixed", spec.fixed), ("axes", axes)):
+            bad = [k for k in keys if k in BUDGET_KEYS]
+            if bad:
+                raise InputError(f"{source}: {where}: key '{bad[0]}' does not apply to model.artifact "
+                                 f"(the artifact fixes masks and ranks; sweep hardware keys, phase, batch, seq)")
     model = asdict(shape)
     projections = shape.projections()
     version = sslcsim.__version__
@@ -380,6 +399,13 @@ def parse_spec(data: object, source: str, base_dir: Path) -> Sweep:
             workload = WorkloadPoint.model_validate(wl)
         except ValidationError as exc:
             raise InputError(f"{where}: {_pyd_error(exc)}") from None
+        if art is not None:
+            wl_art = {"phase": workload.phase, "batch": workload.batch, "seq": workload.seq,
+                      "artifact_manifest_sha256": art["manifest_sha256"]}
+            hw_json = hw.model_dump(mode="json")
+            key = _digest({"hardware": hw_json, "model": model, "workload": wl_art, "version": version})
+            points.append(Point(i, key, params, hw_json, model, None, wl_art, art["path"]))
+            continue
         budget_id = _digest([workload.ratio, workload.rank, workload.preserve, workload.pattern, workload.s_density])
         if budget_id not in budget_ok:
             try:

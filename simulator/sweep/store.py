@@ -112,10 +112,11 @@ class Store:
         full.update(
             sweep=sweep.name, point_index=point.index, params=json.dumps(point.params),  # spec axis order
             hardware=json.dumps(point.hardware, sort_keys=True),
-            workload=json.dumps({"model": point.model, "layers": point.layers, **w}, sort_keys=True),
+            workload=json.dumps({"model": point.model, "layers": point.layers, "artifact": point.artifact, **w},
+                                sort_keys=True),
             version=sslcsim.__version__, model=point.model["name"],
-            layers=point.layers or point.model["num_layers"], ratio=w["ratio"], rank=w["rank"],
-            pattern=w["pattern"], phase=w["phase"], batch=w["batch"], seq=w["seq"],
+            layers=point.layers or point.model["num_layers"], ratio=w.get("ratio"), rank=w.get("rank"),
+            pattern=w.get("pattern"), phase=w["phase"], batch=w["batch"], seq=w["seq"],
         )
         values = [full.get(c) for c in COLUMN_NAMES]
         marks = ", ".join("?" * len(COLUMN_NAMES))

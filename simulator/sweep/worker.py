@@ -18,6 +18,7 @@ from simulator.report import summarize
 from simulator.run import RunResult, run
 from simulator.sweep.spec import Point, WorkloadPoint
 from workloads.errors import InputError
+from workloads.from_artifact import from_artifact
 from workloads.presets import ModelShape
 from workloads.workload import from_shape
 
@@ -43,14 +44,15 @@ def cost_metrics(hw: HardwareConfig) -> dict[str, float]:
     return {"macs": macs, "buffer_kib": kib, "area_proxy": macs + kib}
 
 
-def _dense_run(point: Point, shape: ModelShape, hw: HardwareConfig, wl: WorkloadPoint) -> RunResult:
+def _dense_run(point: Point, shape: ModelShape, hw: HardwareConfig) -> RunResult:
     key = point.dense_key
     with _cache_lock:
         hit = _dense_cache.get(key)
         if hit is not None:
             _dense_cache.move_to_end(key)
             return hit
-    result = run(from_shape(shape, None, wl.phase, wl.batch, wl.seq, wl.seed, point.layers), hw)
+    w = point.workload
+    result = run(from_shape(shape, None, w["phase"], w["batch"], w["seq"], 0, point.layers), hw)
     with _cache_lock:
         _dense_cache[key] = result
         while len(_dense_cache) > _DENSE_CACHE_SIZE:
@@ -62,12 +64,16 @@ def simulate_point(point: Point) -> dict[str, Any]:
     """Simulate one point; the row for the results store (status 'error' for bad input)."""
     t0 = time.perf_counter()
     hw = HardwareConfig.model_validate(point.hardware)
-    wl = WorkloadPoint.model_validate(point.workload)
     shape = ModelShape(**point.model)
+    w = point.workload
     row: dict[str, Any] = {"point_hash": point.key, **cost_metrics(hw)}
     try:
-        comp = run(from_shape(shape, wl.budget(), wl.phase, wl.batch, wl.seq, wl.seed, point.layers), hw)
-        report = summarize(comp, _dense_run(point, shape, hw, wl))
+        if point.artifact is not None:  # real masks; its dense baseline equals the shape-only one
+            workload = from_artifact(point.artifact, w["phase"], w["batch"], w["seq"], expected=shape)[0]
+        else:
+            wl = WorkloadPoint.model_validate(w)
+            workload = from_shape(shape, wl.budget(), wl.phase, wl.batch, wl.seq, wl.seed, point.layers)
+        report = summarize(run(workload, hw), _dense_run(point, shape, hw))
     except InputError as exc:  # e.g. a buffer too small for the smallest tile: deterministic
         row.update(status="error", error=str(exc), elapsed_s=time.perf_counter() - t0)
         return row

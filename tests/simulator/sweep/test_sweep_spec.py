@@ -46,13 +46,10 @@ def test_bad_spec_rejected_before_any_point(case, tmp_path, capsys):
     assert not db.exists()  # nothing ran, nothing written
 
 
-def test_artifact_model_not_supported_yet(tmp_path):
+def test_base_hardware_is_validated(tmp_path):
     spec = tmp_path / "a.yaml"
-    spec.write_text("name: a\nhardware: {}\nmodel: {artifact: somewhere}\ngrid: {rank: [8]}\n")
-    with pytest.raises(InputError, match="hardware: key 'name': missing"):  # the base is checked first
-        load_spec(spec)
-    spec.write_text(f"name: a\nhardware: {HW}\nmodel: {{artifact: x}}\ngrid: {{rank: [8]}}\n")
-    with pytest.raises(InputError, match="model.artifact: .*not supported yet"):
+    spec.write_text("name: a\nhardware: {}\nmodel: smollm2-135m\ngrid: {rank: [8]}\n")
+    with pytest.raises(InputError, match="hardware: key 'name': missing"):
         load_spec(spec)
 
 
