@@ -22,7 +22,6 @@ class RunResult:
     arrays: dict[str, np.ndarray]
     tile_req: np.ndarray
     tile_grant: np.ndarray
-    tile_arrival: np.ndarray
     tile_start: np.ndarray
     tile_end: np.ndarray
     op_done: np.ndarray
@@ -41,4 +40,4 @@ def run(workload: Workload, hw: HardwareConfig) -> RunResult:
     slots = 2 if (hw.buffers is None or hw.buffers.double_buffering) else 1
     out = schedule(a["op_stream"], a["op_dep_ptr"], a["op_dep_idx"], a["op_wb_bytes"], a["op_tile_ptr"],
                    a["tile_bytes"], a["tile_cycles"], slots, hw.dram is None, num, den, hw.dram_latency_cycles)
-    return RunResult(hw, workload, prog, a, *out[:7], int(out[7]))
+    return RunResult(hw, workload, prog, a, *out[:6], int(out[6]))

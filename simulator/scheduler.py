@@ -109,12 +109,13 @@ def schedule(
     den: int,
     latency: int,
 ):
-    """Returns (tile_req, tile_grant, tile_arrival, tile_start, tile_end, op_done, op_grant, channel_busy)."""
+    """Returns (tile_req, tile_grant, tile_start, tile_end, op_done, op_grant, channel_busy).
+
+    A tile's data arrives at grant + occupancy + latency (or at its request, bypassing the channel)."""
     n_ops = op_stream.shape[0]
     n_tiles = tile_bytes.shape[0]
     tile_req = np.full(n_tiles, -1, np.int64)
     tile_grant = np.full(n_tiles, -1, np.int64)
-    tile_arr = np.full(n_tiles, -1, np.int64)
     tile_start = np.full(n_tiles, -1, np.int64)
     tile_end = np.full(n_tiles, -1, np.int64)
     op_done = np.full(n_ops, -1, np.int64)
@@ -247,12 +248,12 @@ def schedule(
             tile_req[t] = req
             g, occ = _transfer(req, tile_bytes[t], ideal_memory, channel_free, num, den)
             tile_grant[t] = g
-            tile_arr[t] = g
+            arrival = g
             if occ:
                 channel_free = g + occ
                 channel_busy += occ
-                tile_arr[t] = g + occ + latency
-            st = max(tile_arr[t], last_end[s])
+                arrival = g + occ + latency
+            st = max(arrival, last_end[s])
             tile_start[t] = st
             tile_end[t] = st + tile_cycles[t]
             last_end[s] = tile_end[t]
@@ -275,4 +276,4 @@ def schedule(
                 break
             if hsize > 0 and ht[0] < req:
                 break
-    return tile_req, tile_grant, tile_arr, tile_start, tile_end, op_done, op_grant, channel_busy
+    return tile_req, tile_grant, tile_start, tile_end, op_done, op_grant, channel_busy

@@ -59,7 +59,7 @@ class Program:
         dep_ptr[1:] = np.cumsum([len(d) for d in self.op_deps])
         tile_ptr = np.zeros(n + 1, np.int64)
         tile_ptr[1:] = np.cumsum([len(t) for t in self.tile_cycles])
-        cat = lambda xs: np.concatenate(xs).astype(np.int64) if xs else np.zeros(0, np.int64)  # noqa: E731
+        cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64)  # noqa: E731  (already int64)
         return {
             "op_stream": np.asarray(self.op_stream, np.int64),
             "op_dep_ptr": dep_ptr,
