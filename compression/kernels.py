@@ -36,13 +36,12 @@ def _count(R, P, lo, hi, above, band):
 def _gather(R, P, lo, hi, offsets, vals, idx):
     m, n = R.shape
     for i in prange(m):
+        a = np.abs(R[i])
+        js = np.nonzero((a >= lo) & (a <= hi) & ~P[i])[0]  # vectorised row test, few hits
         o = offsets[i]
-        for j in range(n):
-            v = abs(R[i, j])
-            if not P[i, j] and v <= hi and v >= lo:
-                vals[o] = v
-                idx[o] = i * n + j
-                o += 1
+        for q in range(js.size):
+            vals[o + q] = a[js[q]]
+            idx[o + q] = i * n + js[q]
 
 
 @njit(parallel=True, cache=True)
@@ -50,16 +49,15 @@ def _apply(R, P, t, tie_cut, S, M, rowsq):
     m, n = R.shape
     for i in prange(m):
         acc = 0.0
+        base = i * n
         for j in range(n):
             x = R[i, j]
             v = abs(x)
-            keep = P[i, j] or v > t or (v == t and i * n + j <= tie_cut)
+            keep = P[i, j] | (v > t) | ((v == t) & (base + j <= tie_cut))  # branch-free
             M[i, j] = keep
-            if keep:
-                S[i, j] = x
-            else:
-                S[i, j] = 0.0
-                acc += np.float64(x) * np.float64(x)
+            kf = np.float32(keep)
+            S[i, j] = x * kf
+            acc += np.float64(x * x * (np.float32(1.0) - kf))
         rowsq[i] = acc
 
 
