@@ -172,13 +172,17 @@ def parse_hw(data: object, source: str = "<config>") -> HardwareConfig:
         raise InputError(f"{source}: key '{_loc(err)}': {_describe(err)}{shown}{tail}") from None
 
 
-def load_hw(path: str | Path) -> HardwareConfig:
-    """Load and validate a hardware YAML file."""
+def read_yaml(path: str | Path, what: str) -> object:
+    """The parsed content of a YAML file; InputError (one line) when missing or malformed."""
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"{p}: hardware config file not found")
+        raise InputError(f"{p}: {what} not found")
     try:
-        data = yaml.safe_load(p.read_text())
+        return yaml.safe_load(p.read_text())
     except yaml.YAMLError as exc:
         raise InputError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    return parse_hw(data, str(p))
+
+
+def load_hw(path: str | Path) -> HardwareConfig:
+    """Load and validate a hardware YAML file."""
+    return parse_hw(read_yaml(path, "hardware config file"), str(path))

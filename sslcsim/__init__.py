@@ -1,3 +1,5 @@
 """Command-line glue: the only package that ties compression, workloads and simulator together."""
 
-__version__ = "0.1.0"
+from simulator import __version__
+
+__all__ = ["__version__"]

@@ -33,11 +33,10 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-import sslcsim
-from simulator.config import HardwareConfig, parse_hw
+import simulator
+from simulator.config import HardwareConfig, parse_hw, read_yaml
 from workloads import artifact as artifact_format
 from workloads.budget import Budget
 from workloads.errors import InputError
@@ -323,12 +322,7 @@ def _base_hardware(source: str, base: Path, hardware: str | dict[str, Any]) -> t
         data, where = copy.deepcopy(hardware), f"{source}: hardware"
     else:
         path = base / hardware
-        if not path.is_file():
-            raise InputError(f"{source}: hardware: config file {path} not found")
-        try:
-            data, where = yaml.safe_load(path.read_text()), str(path)
-        except yaml.YAMLError as exc:
-            raise InputError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        data, where = read_yaml(path, f"hardware config file (named in {source})"), str(path)
     parse_hw(data, where)  # the base itself must be valid
     return data, where
 
@@ -377,7 +371,7 @@ def parse_spec(data: object, source: str, base_dir: Path) -> Sweep:
                                  f"(the artifact fixes masks and ranks; sweep hardware keys, phase, batch, seq)")
     model = asdict(shape)
     projections = shape.projections()
-    version = sslcsim.__version__
+    version = simulator.__version__
     hw_cache: dict[str, HardwareConfig] = {}
     budget_ok: set[str] = set()
     points = []
@@ -426,10 +420,4 @@ def parse_spec(data: object, source: str, base_dir: Path) -> Sweep:
 def load_spec(path: str | Path) -> Sweep:
     """Load, validate and expand a sweep spec file; paths inside it are relative to it."""
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: sweep spec not found")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        raise InputError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    return parse_spec(data, str(p), p.resolve().parent)
+    return parse_spec(read_yaml(p, "sweep spec"), str(p), p.resolve().parent)

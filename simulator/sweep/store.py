@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
-import sslcsim
+import simulator
 from simulator.report import atomic_write
 from simulator.sweep.spec import Point, Sweep
 from workloads.errors import InputError
@@ -29,7 +29,7 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("params", "TEXT", "swept axis values, JSON"),
     ("hardware", "TEXT", "resolved hardware config, JSON"),
     ("workload", "TEXT", "model shape, layers and workload values, JSON"),
-    ("version", "TEXT", "sslcsim version"),
+    ("version", "TEXT", "simulator (cycle model) version"),
     ("status", "TEXT", "ok, or error (bad input found while simulating)"),
     ("error", "TEXT", "error message when status = error"),
     ("model", "TEXT", "model name"),
@@ -114,7 +114,7 @@ class Store:
             hardware=json.dumps(point.hardware, sort_keys=True),
             workload=json.dumps({"model": point.model, "layers": point.layers, "artifact": point.artifact, **w},
                                 sort_keys=True),
-            version=sslcsim.__version__, model=point.model["name"],
+            version=simulator.__version__, model=point.model["name"],
             layers=point.layers or point.model["num_layers"], ratio=w.get("ratio"), rank=w.get("rank"),
             pattern=w.get("pattern"), phase=w["phase"], batch=w["batch"], seq=w["seq"],
         )
