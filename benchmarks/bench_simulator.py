@@ -68,6 +68,7 @@ def main() -> int:
     args = ap.parse_args()
     hw = load_hw(ROOT / "hwconfigs" / "vitcod.yaml")
     budget = Budget(0.5, 128)
+    load_before = os.getloadavg()
     # JIT warm-up: compile (or load from cache) every kernel on a small model, both phases
     for phase, seq in (("decode", 1), ("prefill", 64)):
         simulate_shape(PRESETS["smollm2-135m"], hw, Budget(0.5, 32), phase, 1, seq, layers=1)
@@ -109,12 +110,16 @@ def main() -> int:
     print(f"golden: fast {statistics.median(fast_t) * 1e3:.1f} ms, golden {gold_t:.1f} s, ratio {ratio:.0f}x", flush=True)
 
     m = machine()
+    m["load_average_1_5_15min"] = {"before": [round(x, 2) for x in load_before],
+                                   "after": [round(x, 2) for x in os.getloadavg()]}
     cmd = "make bench  (= .venv/bin/python benchmarks/bench_simulator.py --repeats %d)" % args.repeats
     lines = [
         "# Simulator speed",
         "",
         f"Command: `{cmd}`  ",
-        f"Machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, numpy {m['numpy']}, numba {m['numba']}; commit {m['commit']}",
+        f"Machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, numpy {m['numpy']}, numba {m['numba']}; commit {m['commit']}  ",
+        f"Load average (1/5/15 min) before {m['load_average_1_5_15min']['before']}, after {m['load_average_1_5_15min']['after']}: "
+        "other processes shared the 2 cores when it is above ~1.",
         "",
         "Whole LLaMA-2-7B (32 layers x 7 projections), ratio 0.5, rank 128, preserve 0.01, Wanda-like synthetic masks,",
         "`hwconfigs/vitcod.yaml`, after JIT warm-up. Each time covers the compressed run, the dense baseline run and the report.",
