@@ -36,12 +36,12 @@ def op_times(r: RunResult) -> OpTimes:
     a = r.arrays
     first, busy, macs, dram, stall = _op_aggregates(
         a["op_stream"], a["op_dep_ptr"], a["op_dep_idx"], a["op_tile_ptr"], a["op_wb_bytes"], a["tile_bytes"],
-        a["tile_cycles"], a["tile_macs"], r.tile_req, r.tile_start, r.tile_end, r.op_done, r.op_grant, r.hw.dram is None)
+        a["tile_cycles"], a["op_macs"], r.tile_req, r.tile_start, r.tile_end, r.op_done, r.op_grant, r.hw.dram is None)
     return OpTimes(first, r.op_done, busy, macs, dram, stall)
 
 
 @njit(cache=True)
-def _op_aggregates(op_stream, dep_ptr, dep_idx, tile_ptr, wb_bytes, tile_bytes, tile_cycles, tile_macs,
+def _op_aggregates(op_stream, dep_ptr, dep_idx, tile_ptr, wb_bytes, tile_bytes, tile_cycles, op_macs,
                    tile_req, tile_start, tile_end, op_done, op_grant, ideal):
     """One pass over the tiles: per op the first request, busy cycles, useful MACs, DRAM bytes
     and memory-stall cycles (a tile waiting for its data after its engine and inputs were ready)."""
@@ -61,10 +61,10 @@ def _op_aggregates(op_stream, dep_ptr, dep_idx, tile_ptr, wb_bytes, tile_bytes, 
         for d in range(dep_ptr[o], dep_ptr[o + 1]):
             deps_done = max(deps_done, op_done[dep_idx[d]])
         s = op_stream[o]
+        macs[o] = op_macs[o]
         first[o] = tile_req[tile_ptr[o]]
         for t in range(tile_ptr[o], tile_ptr[o + 1]):
             busy[o] += tile_cycles[t]
-            macs[o] += tile_macs[t]
             if not ideal:
                 dram[o] += tile_bytes[t]
             ready = max(prev_end[s], deps_done)

@@ -50,7 +50,7 @@ class Program:
     op_tile_shape: list[tuple[int, int, int]] = field(default_factory=list)
     tile_bytes: list[np.ndarray] = field(default_factory=list)
     tile_cycles: list[np.ndarray] = field(default_factory=list)
-    tile_macs: list[np.ndarray] = field(default_factory=list)
+    op_macs: list[int] = field(default_factory=list)  # useful MACs
     tile_weight_bytes: list[np.ndarray] = field(default_factory=list)
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -68,7 +68,7 @@ class Program:
             "op_tile_ptr": tile_ptr,
             "tile_bytes": cat(self.tile_bytes),
             "tile_cycles": cat(self.tile_cycles),
-            "tile_macs": cat(self.tile_macs),
+            "op_macs": np.asarray(self.op_macs, np.int64),
             "tile_weight_bytes": cat(self.tile_weight_bytes),
         }
 
@@ -450,7 +450,7 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
         prog.op_tile_shape.append(shape)
         prog.tile_bytes.append(b)
         prog.tile_cycles.append(c)
-        prog.tile_macs.append(mc)
+        prog.op_macs.append(int(mc.sum()))
         prog.tile_weight_bytes.append(w)
         done_by[node].append(len(prog.op_name) - 1)
 

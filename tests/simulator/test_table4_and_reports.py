@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from simulator.api import simulate_shape
+import numpy as np
 import yaml
 
 from simulator.config import load_hw, parse_hw
@@ -75,3 +76,18 @@ def test_csv_has_every_projection():
     rep = simulate_shape(PRESETS["smollm2-135m"], load_hw(HW / "sslc-table4.yaml"), Budget(0.5, 16), layers=3)
     rows = list(csv.DictReader(io.StringIO(to_csv(rep))))
     assert sum(r["level"] == "projection" for r in rows) == 3 * 7
+
+
+def test_peak_buffer_occupancy_equals_a_plain_event_sort():
+    from simulator.report import peak_buffer_bytes
+    from simulator.run import run
+    from workloads.workload import from_shape
+
+    for name in ("vitcod", "edge", "datacenter"):
+        r = run(from_shape(PRESETS["smollm2-135m"], Budget(0.5, 16), "prefill", 1, 128, 0, layers=2),
+                load_hw(HW / f"{name}.yaml"))
+        w = r.arrays["tile_weight_bytes"]
+        times = np.concatenate([r.tile_grant, r.tile_end])
+        delta = np.concatenate([w, -w])
+        order = np.lexsort((delta, times))  # releases before loads at equal times
+        assert peak_buffer_bytes(r) == int(np.cumsum(delta[order]).max()) > 0
