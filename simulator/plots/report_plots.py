@@ -54,14 +54,16 @@ def utilization(reports: dict[str, dict], out: Path) -> list[Path]:
 
 
 def dram_traffic(reports: dict[str, dict], out: Path) -> list[Path]:
-    """Per module and phase: bytes over the DRAM channel, dense baseline vs compressed (MB, all layers)."""
-    groups = [f"{mod}\n{phase}" for phase in reports for mod in MODULES]
-    pick = lambda key: [reports[p]["modules"][m][key] / 1e6 for p in reports for m in MODULES]  # noqa: E731
+    """Per module, one panel per phase (own scale): bytes over the DRAM channel per step, dense
+    baseline vs compressed (MB, all layers)."""
     with styled():
-        fig, ax = plt.subplots(figsize=(6.4, 3.2))
-        _bars(ax, groups, {"dense baseline": pick("dense_dram_bytes"), "compressed": pick("dram_bytes")},
-              {"dense baseline": "#999999", "compressed": COLORS["model"]})
-        ax.set_ylabel("DRAM traffic per step (MB, all layers)")
-        ax.set_title("DRAM traffic per module")
-        ax.legend()
+        fig, axes = plt.subplots(1, len(reports), figsize=(3.4 * len(reports), 3.2), squeeze=False)
+        for ax, (phase, rep) in zip(axes[0], reports.items()):
+            pick = lambda key: [rep["modules"][m][key] / 1e6 for m in MODULES]  # noqa: E731
+            _bars(ax, list(MODULES), {"dense baseline": pick("dense_dram_bytes"), "compressed": pick("dram_bytes")},
+                  {"dense baseline": "#999999", "compressed": COLORS["model"]})
+            ax.set_title(f"{phase} ({rep['tokens']} token(s) per step)")
+            ax.set_ylabel("DRAM traffic per step (MB, all layers)")
+        axes[0][0].legend()
+        fig.suptitle("DRAM traffic per module", y=1.04)
         return save(fig, out, "dram_traffic")
