@@ -65,6 +65,13 @@ def load(spec: str, dtype=None) -> LoadedModel:
     transformers.utils.logging.disable_progress_bar()  # keep stderr for real messages
     directory, gguf, model_id = resolve(spec)
     kw = {"gguf_file": gguf} if gguf else {}
+    if gguf:  # its de-quantisation bar is a bare tqdm that the logging switch does not reach
+        try:
+            import transformers.modeling_gguf_pytorch_utils as _gguf_utils
+
+            _gguf_utils.tqdm = lambda it, *a, **k: it
+        except ImportError:
+            pass
     try:
         config = AutoConfig.from_pretrained(directory, **kw)
         causal = not bool(getattr(config, "is_encoder_decoder", False)) and (
