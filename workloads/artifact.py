@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+from numba import njit
 from safetensors.numpy import load as _st_load
 from safetensors.numpy import save as _st_save
 
@@ -155,6 +156,19 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+@njit(cache=True)
+def _has_duplicate_in_a_row(indptr: np.ndarray, indices: np.ndarray, n: int) -> bool:
+    """O(nnz + n): stamp each column with the last row that used it."""
+    last = np.full(n, -1, np.int64)
+    for r in range(indptr.shape[0] - 1):
+        for p in range(indptr[r], indptr[r + 1]):
+            c = indices[p]
+            if last[c] == r:
+                return True
+            last[c] = r
+    return False
+
+
 def _check_projection_tensors(where: str, name: str, tensors: dict[str, np.ndarray], entry: dict) -> None:
     """Validate one projection's arrays against its manifest entry (shared by writer and reader)."""
     for suffix in TENSOR_SUFFIXES:
@@ -199,9 +213,7 @@ def _check_projection_tensors(where: str, name: str, tensors: dict[str, np.ndarr
         raise InputError(f"{where}: tensor '{name}.S.indices': column index {int(idx.max())} out of range n={n}")
     if nnz:
         # no duplicate (row, column) pairs; order inside a row is free
-        rows = np.repeat(np.arange(m, dtype=np.int64), np.diff(ptr))
-        keys = rows * n + idx.astype(np.int64)
-        if np.unique(keys).size != nnz:
+        if _has_duplicate_in_a_row(ptr.astype(np.int64), idx.astype(np.int64), n):
             raise InputError(f"{where}: tensor '{name}.S.indices': duplicate column index within a row")
     for key, arr in ((f"{name}.U", U), (f"{name}.V", V), (f"{name}.S.values", vals), (f"{name}.act_norm", act)):
         if arr.size and not np.all(np.isfinite(arr)):
