@@ -15,17 +15,16 @@ in the input slot.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from numba import njit
 
 from simulator.config import HardwareConfig
-from simulator.engines.sparser import ASSIGNMENTS, MAPPINGS, sparse_tile_cycles_pair
-from simulator.engines.systolic import DATAFLOWS, mac_lines_tile_cycles, systolic_tile_cycles
-from workloads.errors import InputError
+from simulator.engines.sparser import ASSIGNMENTS, MAPPINGS
+from simulator.engines.systolic import DATAFLOWS
+from simulator.tile_kernels import dense_op_tiles, sparse_op_tiles
+from simulator.tile_shapes import buffer_slots, Slots, dense_tile_shape, sparse_tile_shape
 from workloads.graph import op_graph, program_order
 from workloads.masks import column_order
 from workloads.workload import Projection, Workload
@@ -71,263 +70,6 @@ class Program:
             "op_macs": np.asarray(self.op_macs, np.int64),
             "tile_weight_bytes": cat(self.tile_weight_bytes),
         }
-
-
-# ---------------------------------------------------------------- tile kernels (numba)
-
-
-@njit(cache=True)
-def dense_op_tiles(T, K, N, tt, tk, tn, reuse_inputs, wb, ab, kind, dataflow, R, C, physical, latency, quirk):
-    """Tiles of a dense GEMM (M = T tokens, K, N): per tile bytes, cycles, useful MACs, weight bytes.
-
-    kind 0: systolic R x C with `dataflow`; kind 1: MAC lines (R = MACs per line, C = lines).
-    quirk: subtract SCALE-Sim's trailing cycle once, from the op's first tile.
-    """
-    n_t = -(-T // tt)
-    n_n = -(-N // tn)
-    n_k = -(-K // tk)
-    total = n_t * n_n * n_k
-    nbytes = np.empty(total, np.int64)
-    cycles = np.empty(total, np.int64)
-    macs = np.empty(total, np.int64)
-    wbytes = np.empty(total, np.int64)
-    i = 0
-    for a in range(n_t):
-        mt = min(tt, T - a * tt)
-        for b in range(n_n):
-            nt = min(tn, N - b * tn)
-            for c in range(n_k):
-                kt = min(tk, K - c * tk)
-                w = (kt * nt * wb + 7) // 8
-                x = 0 if (reuse_inputs and b > 0) else (kt * mt * ab + 7) // 8
-                if kind == 0:
-                    cyc = systolic_tile_cycles(dataflow, R, C, mt, kt, nt, physical)
-                else:
-                    cyc = mac_lines_tile_cycles(C, R, latency, mt, kt, nt)
-                nbytes[i] = w + x
-                wbytes[i] = w
-                cycles[i] = cyc
-                macs[i] = mt * kt * nt
-                i += 1
-    if quirk and total > 0 and cycles[0] > 1:
-        cycles[0] -= 1
-    return nbytes, cycles, macs, wbytes
-
-
-@njit(cache=True)
-def sparse_op_tiles(counts, by_column, order, m, T, tt, tm, tk, reuse_inputs, wb, ab, ib, pb, bitmask,
-                    L, P, mapping, overhead, policy, latency):
-    """Tiles of the sparse GEMM on the sparser engine.
-
-    counts: (row blocks, n) per-column counts when `by_column` (units = columns of S),
-    else (column blocks, m) per-row counts over the sparse columns in `order` (units = rows).
-    Loop order: token tile, row block (output tile), column block (reduction tile). A tile's
-    weights and cycles depend on its token count only through mt, so each (row block,
-    column block) is evaluated once per distinct mt (full token tiles and the last one).
-    """
-    n_sp = order.shape[0]
-    n_t = -(-T // tt)
-    n_r = -(-m // tm)
-    n_c = -(-n_sp // tk)
-    per = n_r * n_c
-    total = n_t * per
-    nbytes = np.empty(total, np.int64)
-    cycles = np.empty(total, np.int64)
-    macs = np.empty(total, np.int64)
-    wbytes = np.empty(total, np.int64)
-    nnz_rc = np.empty(per, np.int64)
-    cyc_full = np.empty(per, np.int64)
-    cyc_last = np.empty(per, np.int64)
-    unit = np.empty(max(tm, tk), np.int64)
-    scratch = np.empty(L, np.int64)
-    ceil_p = np.empty(max(tm, tk) + 1, np.int64)
-    for k in range(ceil_p.shape[0]):
-        ceil_p[k] = -(-k // P)
-    last_mt = T - (n_t - 1) * tt
-    i = 0
-    for r in range(n_r):
-        rows = min(tm, m - r * tm)
-        for c in range(n_c):
-            cols = min(tk, n_sp - c * tk)
-            nnz = 0
-            if by_column:
-                nu = cols
-                for u in range(cols):
-                    unit[u] = counts[r, order[c * tk + u]]
-                    nnz += unit[u]
-            else:
-                nu = rows
-                for u in range(rows):
-                    unit[u] = counts[c, r * tm + u]
-                    nnz += unit[u]
-            if bitmask:
-                idx_bytes = (rows * cols + 7) // 8
-            else:
-                idx_bytes = (nnz * ib + (nu + 1) * pb + 7) // 8
-            nnz_rc[i] = nnz
-            wbytes[i] = (nnz * wb + 7) // 8 + idx_bytes
-            c_full, c_last = sparse_tile_cycles_pair(unit[:nu], tt, last_mt, L, P, mapping, overhead, policy,
-                                                     latency, scratch, ceil_p)
-            cyc_full[i] = max(c_full, 1)  # a tile takes at least its issue cycle
-            cyc_last[i] = max(c_last, 1)
-            i += 1
-    i = 0
-    for a in range(n_t):
-        mt = min(tt, T - a * tt)
-        j = 0
-        for r in range(n_r):
-            for c in range(n_c):
-                cols = min(tk, n_sp - c * tk)
-                w = wbytes[j]
-                x = 0 if (reuse_inputs and r > 0) else (cols * mt * ab + 7) // 8
-                nbytes[i] = w + x
-                wbytes[i] = w
-                cycles[i] = cyc_last[j] if a == n_t - 1 else cyc_full[j]
-                macs[i] = nnz_rc[j] * mt
-                i += 1
-                j += 1
-    return nbytes, cycles, macs, wbytes
-
-
-# ---------------------------------------------------------------- tile sizing
-
-
-def _fit(limit: float, per: float) -> int:
-    return int(limit // per) if per > 0 else 1 << 40
-
-
-@dataclass(frozen=True)
-class _Slots:
-    weight: float
-    input: float
-    output: float
-    index: float
-    unlimited: bool
-
-
-def _slots(hw: HardwareConfig, whole: bool) -> _Slots:
-    if hw.buffers is None:
-        return _Slots(0, 0, 0, 0, True)
-    b = hw.buffers
-    slots = 2 if b.double_buffering else 1
-    k = 1024.0 / ((1 if whole else 2) * slots)
-    # only the sparser engine reads indices: the index buffer is all its own
-    return _Slots(b.weight_kib * k, b.input_kib * k, b.output_kib * k, b.index_kib * 1024.0 / slots, False)
-
-
-def _too_small(hw: HardwareConfig, what: str, op: str) -> InputError:
-    return InputError(f"hwconfig '{hw.name}': buffers.{what} is too small for the smallest tile of {op}")
-
-
-def _candidates(dim: int, g: int) -> list[int]:
-    """Tile extents to try along one dimension: multiples of the granularity g up to dim
-    (geometrically thinned past 64 candidates), plus dim itself."""
-    if dim <= g:
-        return [dim]
-    out = sorted({min(dim, k * g) for k in range(1, dim // g + 1)} | {dim})
-    if len(out) > 64:
-        keep = sorted({int(round(x)) for x in np.geomspace(1, len(out), 64)})
-        out = [out[i - 1] for i in keep]
-    return out
-
-
-def dense_tile_shape(hw: HardwareConfig, s: _Slots, T: int, K: int, N: int, gK: int, gN: int, op: str) -> tuple[int, int, int, bool]:
-    shape = _dense_tile_shape(hw, s, T, K, N, gK, gN)
-    if shape is None:
-        raise _too_small(hw, "weight_kib/input_kib/output_kib", op)
-    return shape
-
-
-@functools.lru_cache(maxsize=4096)
-def _dense_tile_shape(hw: HardwareConfig, s: _Slots, T: int, K: int, N: int, gK: int, gN: int) -> tuple[int, int, int, bool] | None:
-    """(tt, tk, tn, reuse_inputs) of a dense GEMM (T tokens, K reduction, N outputs).
-
-    Picks the tile of largest volume tt tk tn (fewest tiles, least re-fetch) with
-    weights tk tn, inputs tk tt and outputs tn tt each within their buffer slot; tk and tn
-    are multiples of the array's granularity where the dimension allows.
-    """
-    if s.unlimited:
-        return T, K, N, True
-    p = hw.precision
-    wb, ab, ob = p.weight_bits / 8, p.activation_bits / 8, p.output_bits / 8
-    best = None
-    for tk in _candidates(K, gK):
-        tn_max = min(N, _fit(s.weight, tk * wb))
-        if tn_max < 1:
-            break
-        for tn in _candidates(tn_max, gN):
-            if tn > tn_max:
-                continue
-            tt = min(T, _fit(s.input, tk * ab), _fit(s.output, tn * ob))
-            if tt < 1:
-                continue
-            # tiles that fill the array's granularity first, then the largest volume
-            key = (tk >= min(K, gK) and tn >= min(N, gN), tt * tk * tn, tk)
-            if best is None or key > best[0]:
-                best = (key, tt, tk, tn)
-    if best is None:
-        return None
-    _, tt, tk, tn = best
-    return tt, tk, tn, K * tt * ab <= s.input
-
-
-def sparse_tile_shape(hw: HardwareConfig, s: _Slots, T: int, m: int, n_sp: int, by_column: bool, op: str) -> tuple[int, int, int, bool]:
-    shape = _sparse_tile_shape(hw, s, T, m, n_sp, by_column)
-    if shape is None:
-        raise _too_small(hw, "weight_kib/index_kib/input_kib/output_kib", op)
-    return shape
-
-
-@functools.lru_cache(maxsize=4096)
-def _sparse_tile_shape(hw: HardwareConfig, s: _Slots, T: int, m: int, n_sp: int, by_column: bool) -> tuple[int, int, int, bool] | None:
-    """(tt, tm, tk, reuse_inputs) of the sparse GEMM (tm rows of S, tk sparse columns, tt tokens).
-
-    Sized for the worst-case density of a sparse column (the split threshold) so every tile
-    fits whatever the mask: values within the weight slot, indices and pointers (or the
-    bitmask) within the index slot, inputs and outputs within theirs. Among shapes that
-    give every line a unit where the dimension allows, the largest volume tm tk tt wins.
-    Tile-local indices bound the indexed dimension by 2^index_bits.
-    """
-    e = hw.sparser_engine
-    limit = 1 << e.index_bits
-    if s.unlimited:
-        tm, tk = m, n_sp
-        if e.format == "csc":
-            tm = min(tm, limit)
-        elif e.format == "csr":
-            tk = min(tk, limit)
-        return T, tm, tk, True
-    p = hw.precision
-    wb, ab, ob = p.weight_bits / 8, p.activation_bits / 8, p.output_bits / 8
-    dmax = min(1.0, hw.split.density_threshold)
-    ib, pb = e.index_bits / 8, e.pointer_bits / 8
-    units_dim, other_dim = (n_sp, m) if by_column else (m, n_sp)
-    want_units = min(units_dim, e.lines)
-    best = None
-    for units in _candidates(units_dim, 1 if units_dim < 64 else 8):
-        if e.format == "bitmask":
-            other = min(_fit(s.weight, units * dmax * wb), _fit(s.index, units / 8))
-        else:
-            room = s.index - (units + 1) * pb
-            other = min(_fit(s.weight, units * dmax * wb), _fit(room, units * dmax * ib) if room > 0 else 0)
-        other = min(other_dim, other)
-        if other < 1:
-            continue
-        tm, tk = (other, units) if by_column else (units, other)
-        if e.format == "csc":
-            tm = min(tm, limit)
-        elif e.format == "csr":
-            tk = min(tk, limit)
-        tt = min(T, _fit(s.input, tk * ab), _fit(s.output, tm * ob))
-        if tt < 1:
-            continue
-        key = (units >= want_units, tt * tm * tk, units)
-        if best is None or key > best[0]:
-            best = (key, tt, tm, tk)
-    if best is None:
-        return None
-    _, tt, tm, tk = best
-    return tt, tm, tk, n_sp * tt * ab <= s.input
 
 
 # ---------------------------------------------------------------- engines seen by an op
@@ -394,7 +136,7 @@ class _SSplit:
         return self.mask.row_block_counts(self.order, tk)
 
 
-def split_S(q: Projection, hw: HardwareConfig, slots: _Slots, T: int) -> _SSplit:
+def split_S(q: Projection, hw: HardwareConfig, slots: Slots, T: int) -> _SSplit:
     """Columns denser than the threshold go to the denser engine; the rest are reordered by
     non-zero count (when the threshold is below 1) for the sparser engine."""
     by_column = hw.sparser_engine.format == "csc"
@@ -420,7 +162,7 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
     sp_stream = DENSER if policy == "time_multiplexed" else SPARSER
     first = workload.layer_projections(0)
     dense_model = all(q.mask is None for q in first)
-    slots = _slots(hw, policy == "time_multiplexed" or (dense_model and policy == "shared_width"))
+    slots = buffer_slots(hw, policy == "time_multiplexed" or (dense_model and policy == "shared_width"))
     # ranks may differ per layer: a node with no work (rank 0, empty S) forwards its inputs
     parts = {q.name: ("W",) if q.mask is None else ("S", "V", "U") for q in first}
     graph = op_graph(workload.model.num_layers, [q.name for q in first], parts)

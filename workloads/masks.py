@@ -97,11 +97,6 @@ def _binom_cdf(n: int, p: float) -> np.ndarray:
 
 
 @njit(cache=True)
-def _draw(cdf: np.ndarray) -> int:
-    return np.searchsorted(cdf, np.random.random(), side="right") if cdf[-1] > 0 else 0
-
-
-@njit(cache=True)
 def _column_block_counts(pi: np.ndarray, m: int, tm: int, seed: int) -> np.ndarray:
     """counts[b, j] ~ Binomial(rows of block b, pi_j), independent; shape (ceil(m/tm), n)."""
     state = _rng(seed)

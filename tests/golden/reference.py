@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from simulator.config import HardwareConfig
-from simulator.tiling import _slots, dense_tile_shape, sparse_tile_shape
+from simulator.tile_shapes import buffer_slots, dense_tile_shape, sparse_tile_shape
 from workloads.graph import op_graph, program_order
 
 
@@ -189,7 +189,7 @@ def build(hw: HardwareConfig, projections_per_layer: list[list[dict]], T: int, d
     """
     policy = hw.split.policy
     whole = policy == "time_multiplexed" or (dense_model and policy == "shared_width")
-    slots = _slots(hw, whole)
+    slots = buffer_slots(hw, whole)
     first = projections_per_layer[0]
     parts = {q["name"]: ("W",) if q["mask"] is None else ("S", "V", "U") for q in first}
     graph = op_graph(len(projections_per_layer), [q["name"] for q in first], parts)

@@ -10,7 +10,8 @@ import pytest
 
 from simulator.config import load_hw
 from simulator.run import run
-from simulator.tiling import _slots, split_S
+from simulator.tile_shapes import buffer_slots
+from simulator.tiling import split_S
 from sslcsim.cli import main
 from workloads import artifact
 from workloads.errors import InputError
@@ -58,7 +59,7 @@ def test_workload_nnz_and_ranks_equal_the_stored_ones(tmp_path):
     manifest = write_artifact(tmp_path)
     comp, _ = from_artifact(tmp_path, "decode", 3, 1)
     hw = load_hw(HW / "vitcod.yaml")
-    slots = _slots(hw, False)
+    slots = buffer_slots(hw, False)
     for entry in manifest["layers"]:
         projs = {q.name: q for q in comp.layer_projections(entry["index"])}
         for p in entry["projections"]:

@@ -1,0 +1,123 @@
+"""Per-op tile kernels (numba): every tile's bytes, compute cycles and useful MACs, in loop order
+(token tile, output tile, reduction tile)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from simulator.engines.sparser import sparse_tile_cycles_pair
+from simulator.engines.systolic import mac_lines_tile_cycles, systolic_tile_cycles
+
+
+@njit(cache=True)
+def dense_op_tiles(T, K, N, tt, tk, tn, reuse_inputs, wb, ab, kind, dataflow, R, C, physical, latency, quirk):
+    """Tiles of a dense GEMM (M = T tokens, K, N): per tile bytes, cycles, useful MACs, weight bytes.
+
+    kind 0: systolic R x C with `dataflow`; kind 1: MAC lines (R = MACs per line, C = lines).
+    quirk: subtract SCALE-Sim's trailing cycle once, from the op's first tile.
+    """
+    n_t = -(-T // tt)
+    n_n = -(-N // tn)
+    n_k = -(-K // tk)
+    total = n_t * n_n * n_k
+    nbytes = np.empty(total, np.int64)
+    cycles = np.empty(total, np.int64)
+    macs = np.empty(total, np.int64)
+    wbytes = np.empty(total, np.int64)
+    i = 0
+    for a in range(n_t):
+        mt = min(tt, T - a * tt)
+        for b in range(n_n):
+            nt = min(tn, N - b * tn)
+            for c in range(n_k):
+                kt = min(tk, K - c * tk)
+                w = (kt * nt * wb + 7) // 8
+                x = 0 if (reuse_inputs and b > 0) else (kt * mt * ab + 7) // 8
+                if kind == 0:
+                    cyc = systolic_tile_cycles(dataflow, R, C, mt, kt, nt, physical)
+                else:
+                    cyc = mac_lines_tile_cycles(C, R, latency, mt, kt, nt)
+                nbytes[i] = w + x
+                wbytes[i] = w
+                cycles[i] = cyc
+                macs[i] = mt * kt * nt
+                i += 1
+    if quirk and total > 0 and cycles[0] > 1:
+        cycles[0] -= 1
+    return nbytes, cycles, macs, wbytes
+
+
+@njit(cache=True)
+def sparse_op_tiles(counts, by_column, order, m, T, tt, tm, tk, reuse_inputs, wb, ab, ib, pb, bitmask,
+                    L, P, mapping, overhead, policy, latency):
+    """Tiles of the sparse GEMM on the sparser engine.
+
+    counts: (row blocks, n) per-column counts when `by_column` (units = columns of S),
+    else (column blocks, m) per-row counts over the sparse columns in `order` (units = rows).
+    Loop order: token tile, row block (output tile), column block (reduction tile). A tile's
+    weights and cycles depend on its token count only through mt, so each (row block,
+    column block) is evaluated once per distinct mt (full token tiles and the last one).
+    """
+    n_sp = order.shape[0]
+    n_t = -(-T // tt)
+    n_r = -(-m // tm)
+    n_c = -(-n_sp // tk)
+    per = n_r * n_c
+    total = n_t * per
+    nbytes = np.empty(total, np.int64)
+    cycles = np.empty(total, np.int64)
+    macs = np.empty(total, np.int64)
+    wbytes = np.empty(total, np.int64)
+    nnz_rc = np.empty(per, np.int64)
+    cyc_full = np.empty(per, np.int64)
+    cyc_last = np.empty(per, np.int64)
+    unit = np.empty(max(tm, tk), np.int64)
+    scratch = np.empty(L, np.int64)
+    ceil_p = np.empty(max(tm, tk) + 1, np.int64)
+    for k in range(ceil_p.shape[0]):
+        ceil_p[k] = -(-k // P)
+    last_mt = T - (n_t - 1) * tt
+    i = 0
+    for r in range(n_r):
+        rows = min(tm, m - r * tm)
+        for c in range(n_c):
+            cols = min(tk, n_sp - c * tk)
+            nnz = 0
+            if by_column:
+                nu = cols
+                for u in range(cols):
+                    unit[u] = counts[r, order[c * tk + u]]
+                    nnz += unit[u]
+            else:
+                nu = rows
+                for u in range(rows):
+                    unit[u] = counts[c, r * tm + u]
+                    nnz += unit[u]
+            if bitmask:
+                idx_bytes = (rows * cols + 7) // 8
+            else:
+                idx_bytes = (nnz * ib + (nu + 1) * pb + 7) // 8
+            nnz_rc[i] = nnz
+            wbytes[i] = (nnz * wb + 7) // 8 + idx_bytes
+            c_full, c_last = sparse_tile_cycles_pair(unit[:nu], tt, last_mt, L, P, mapping, overhead, policy,
+                                                     latency, scratch, ceil_p)
+            cyc_full[i] = max(c_full, 1)  # a tile takes at least its issue cycle
+            cyc_last[i] = max(c_last, 1)
+            i += 1
+    i = 0
+    for a in range(n_t):
+        mt = min(tt, T - a * tt)
+        j = 0
+        for r in range(n_r):
+            for c in range(n_c):
+                cols = min(tk, n_sp - c * tk)
+                w = wbytes[j]
+                x = 0 if (reuse_inputs and r > 0) else (cols * mt * ab + 7) // 8
+                nbytes[i] = w + x
+                wbytes[i] = w
+                cycles[i] = cyc_last[j] if a == n_t - 1 else cyc_full[j]
+                macs[i] = nnz_rc[j] * mt
+                i += 1
+                j += 1
+    return nbytes, cycles, macs, wbytes
