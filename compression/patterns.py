@@ -101,13 +101,15 @@ def topk_mask(scores: torch.Tensor, k: int, seed: int = 0) -> torch.Tensor:
     return mask.view(scores.shape)
 
 
-def row_topk_mask(scores: torch.Tensor, total: int) -> torch.Tensor:
+def row_topk_mask(scores: torch.Tensor, total: int, available: list[int] | None = None) -> torch.Tensor:
     """Per-output-row selection (Wanda's comparison group) with exactly `total` entries overall.
 
-    Rows get floor/ceil(total / m) entries (largest remainder, lower rows first).
+    Rows get floor/ceil(total / m) entries (largest remainder, lower rows first), or, with
+    `available` (selectable entries per row), shares proportional to it and never above it.
     """
     m, n = scores.shape
-    counts = torch.tensor(split_counts(int(total), [n] * m), dtype=torch.long, device=scores.device)
+    weights = [n] * m if available is None else [int(a) for a in available]
+    counts = torch.tensor(split_counts(int(total), weights), dtype=torch.long, device=scores.device)
     kmax = int(counts.max()) if m else 0
     mask = torch.zeros_like(scores, dtype=torch.bool)
     if kmax == 0:

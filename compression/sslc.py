@@ -162,6 +162,7 @@ def sslc_decompose(W: torch.Tensor, act_norm: torch.Tensor, budget: Budget, *, i
     pidx = pmask.reshape(-1).nonzero().squeeze(1)
     n_pres = int(pidx.numel())
     free = budget.nnz - n_pres
+    row_free = (n - pmask.sum(1)).tolist() if n_pres else None
 
     def sparse_mask(Rh: torch.Tensor) -> torch.Tensor:
         # salience (R D)^2 and Wanda's |R| ||X|| order entries identically: rank |R^|
@@ -174,7 +175,8 @@ def sslc_decompose(W: torch.Tensor, act_norm: torch.Tensor, budget: Budget, *, i
             return patterns.topk_mask(sc, budget.nnz, seed=seed)
         if n_pres:
             sc.view(-1)[pidx] = -1.0  # per-row choice of the free entries, preserved on top
-        return patterns.row_topk_mask(sc, free) | pmask
+        # a row full of preserved entries has fewer free slots: shares follow what is left
+        return patterns.row_topk_mask(sc, free, available=row_free) | pmask
 
     # fused Numba path for the default (unstructured, matrix-wide |R^|) selection on big matrices
     fused = (pattern is None and scope != "row" and metric != "magnitude" and W.device.type == "cpu"

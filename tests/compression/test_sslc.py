@@ -84,3 +84,12 @@ def test_nm_pattern_and_metrics():
         assert int(d2.mask.sum()) == b2.nnz
         pt = d2.proxy_trace
         assert all(pt[i + 1] <= pt[i] for i in range(len(pt) - 1))
+
+
+def test_row_scope_exact_with_a_row_full_of_preserved_entries():
+    W = torch.randn(16, 32) * 0.01
+    W[3] = 10.0  # one row holds every top-salience entry
+    act = torch.ones(32)
+    b = make_budget(16, 32, 0.5, 1, 0.06, None)  # preserved 31 entries, mostly in row 3
+    d = sslc_decompose(W, act, b, iters=3, metric="wanda", scope="row")
+    assert int(d.mask.sum()) == b.nnz
