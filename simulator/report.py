@@ -91,43 +91,45 @@ def peak_buffer_bytes(r: RunResult) -> int:
     """Peak on-chip weight+index bytes: a tile holds its slot from grant to compute end."""
     a = r.arrays
     stream = np.repeat(a["op_stream"], np.diff(a["op_tile_ptr"]))
-    return int(_peak_occupancy(r.tile_grant, r.tile_end, a["tile_weight_bytes"], stream))
+    i0, i1 = np.nonzero(stream == 0)[0], np.nonzero(stream == 1)[0]
+    w = a["tile_weight_bytes"]
+    return int(_peak_occupancy(r.tile_grant[i0], r.tile_end[i0], w[i0], r.tile_grant[i1], r.tile_end[i1], w[i1]))
 
 
 @njit(cache=True)
-def _peak_occupancy(grant: np.ndarray, end: np.ndarray, nbytes: np.ndarray, stream: np.ndarray) -> int:
-    """Merge the per-stream sorted grant (+bytes) and end (-bytes) events; releases first on ties.
+def _peak_occupancy(g0, e0, b0, g1, e1, b1) -> int:
+    """Merge two streams' grant (+bytes) and end (-bytes) events; releases first on ties.
     Within a stream both grants and ends are non-decreasing, so a 4-way merge is exact."""
-    idx = [np.nonzero(stream == s)[0] for s in range(2)]
-    pos_g = np.zeros(2, np.int64)
-    pos_e = np.zeros(2, np.int64)
+    big = np.int64(1) << np.int64(62)
+    n0, n1 = g0.shape[0], g1.shape[0]
+    pg0 = pg1 = pe0 = pe1 = 0
     occ = 0
     peak = 0
-    big = np.int64(1) << np.int64(62)
     while True:
-        t_best = big
-        kind = -1  # 0 release, 1 load
-        s_best = -1
-        for s in range(2):
-            if pos_e[s] < idx[s].shape[0]:
-                t = end[idx[s][pos_e[s]]]
-                if t < t_best or (t == t_best and kind == 1):
-                    t_best, kind, s_best = t, 0, s
-            if pos_g[s] < idx[s].shape[0]:
-                t = grant[idx[s][pos_g[s]]]
-                if t < t_best:
-                    t_best, kind, s_best = t, 1, s
-        if kind < 0:
-            break
-        if kind == 0:
-            occ -= nbytes[idx[s_best][pos_e[s_best]]]
-            pos_e[s_best] += 1
+        te0 = e0[pe0] if pe0 < n0 else big
+        te1 = e1[pe1] if pe1 < n1 else big
+        tg0 = g0[pg0] if pg0 < n0 else big
+        tg1 = g1[pg1] if pg1 < n1 else big
+        t_end = te0 if te0 <= te1 else te1
+        t_grant = tg0 if tg0 <= tg1 else tg1
+        if t_end == big and t_grant == big:
+            return peak
+        if t_end <= t_grant:
+            if te0 <= te1:
+                occ -= b0[pe0]
+                pe0 += 1
+            else:
+                occ -= b1[pe1]
+                pe1 += 1
         else:
-            occ += nbytes[idx[s_best][pos_g[s_best]]]
-            pos_g[s_best] += 1
+            if tg0 <= tg1:
+                occ += b0[pg0]
+                pg0 += 1
+            else:
+                occ += b1[pg1]
+                pg1 += 1
             if occ > peak:
                 peak = occ
-    return peak
 
 
 def summarize(comp: RunResult, dense: RunResult) -> dict:
