@@ -169,7 +169,7 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
     # node -> the ops whose completion completes it (a node with no ops forwards its inputs)
     done_by: dict[str, list[int]] = {}
     projections: dict[str, Projection] = {q.name: q for q in first}
-    splits: dict[str, _SSplit] = {}
+    splits: dict[str, tuple[_SSplit, _Dense, int]] = {}  # per projection: split, denser engine, sparser lines
     layer_loaded = 0
 
     def add_op(node: str, q: Projection, part: str, stream: int, engine: int, macs: int,
@@ -227,15 +227,15 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
             t, shape = dense_tiles(eng, q.n, q.m, label)
             add_op(node, q, "W", DENSER, DENSER, eng.macs, t, shape)
             continue
-        if q.name not in splits:
-            splits[q.name] = split_S(q, hw, slots, T)
-        sp = splits[q.name]
-        dense_macs = q.m * len(sp.dense) + q.rank * (q.m + q.n)
-        if policy == "shared_width":
-            dw, sw = _shared_split(hw, dense_macs, sp.nnz_sparse, len(sp.order) > 0)
-            deng = _dense_engine(hw, dw)
-        else:
-            sw, deng = e.lines, _dense_engine(hw)
+        if q.name not in splits:  # once per projection: the S split and the engines it leaves
+            sp = split_S(q, hw, slots, T)
+            if policy == "shared_width":
+                dense_macs = q.m * len(sp.dense) + q.rank * (q.m + q.n)
+                dw, sw = _shared_split(hw, dense_macs, sp.nnz_sparse, len(sp.order) > 0)
+                splits[q.name] = (sp, _dense_engine(hw, dw), sw)
+            else:
+                splits[q.name] = (sp, _dense_engine(hw), e.lines)
+        sp, deng, sw = splits[q.name]
         if part == "S":
             if len(sp.dense):
                 t, shape = dense_tiles(deng, len(sp.dense), q.m, label + ".S_dense")

@@ -12,14 +12,14 @@ from workloads import artifact
 from workloads.errors import InputError
 from workloads.masks import CsrMask, SyntheticMask
 from workloads.presets import ModelShape
-from workloads.workload import Phase, Projection, Workload, check_phase
+from workloads.workload import Phase, Projection, Workload, check_phase, from_shape, mask_seed
 
 # projection name (last component of the qualified name) -> (our name, module)
 _DECODER = {"q_proj": "MHA", "k_proj": "MHA", "v_proj": "MHA", "o_proj": "MHA",
             "gate_proj": "FFN", "up_proj": "FFN", "down_proj": "FFN"}
 
 
-def artifact_shape(manifest: dict, where: str) -> ModelShape:
+def artifact_shape(manifest: dict) -> ModelShape:
     m = manifest["model"]
     return ModelShape(str(m["id"]), m["hidden_size"], m["intermediate_size"], m["num_attention_heads"],
                       m["num_key_value_heads"], m["num_layers"], m["head_dim"])
@@ -44,7 +44,7 @@ def from_artifact(path: str | Path, phase: Phase = "decode", batch: int = 1, seq
     if not manifest["complete"]:
         raise InputError(f"{where}: the artifact is incomplete ({len(manifest['layers'])} of "
                          f"{manifest['model']['num_layers']} layers); finish or resume the compress run")
-    shape = artifact_shape(manifest, where)
+    shape = artifact_shape(manifest)
     if expected is not None:
         check_model_matches(shape, expected, where)
     layers = {e["index"]: e for e in manifest["layers"]}
@@ -73,9 +73,7 @@ def from_artifact(path: str | Path, phase: Phase = "decode", batch: int = 1, seq
     desc = (f"{shape.name} {phase} artifact {root} (method {manifest['method']}, "
             f"{manifest['hyperparameters']}, seed {manifest['seed']})")
     comp = Workload(shape, phase, batch, seq, desc, layer_projections)
-    dense = Workload(shape, phase, batch, seq, f"{shape.name} {phase} dense",
-                     lambda layer: [Projection(layer, n, mod, m, k, 0, None) for n, mod, m, k in shape.projections()])
-    return comp, dense
+    return comp, from_shape(shape, None, phase, batch, seq)
 
 
 def synthetic_like(path: str | Path, generator: str, phase: Phase = "decode", batch: int = 1, seq: int = 1,
@@ -85,7 +83,7 @@ def synthetic_like(path: str | Path, generator: str, phase: Phase = "decode", ba
     check_phase(phase, batch, seq)
     root = Path(path)
     manifest = artifact.load_manifest(root)
-    shape = artifact_shape(manifest, str(root / artifact.MANIFEST_NAME))
+    shape = artifact_shape(manifest)
     layers = {e["index"]: e for e in manifest["layers"]}
     order = list(_DECODER)
 
@@ -94,7 +92,7 @@ def synthetic_like(path: str | Path, generator: str, phase: Phase = "decode", ba
         for idx, entry in enumerate(layers[layer]["projections"]):
             short = entry["name"].rsplit(".", 1)[-1]
             m, n = entry["shape"]
-            mask = SyntheticMask(m, n, entry["nnz"], generator, seed=(seed * 1_000_003 + layer * 101 + idx) % (2**31))
+            mask = SyntheticMask(m, n, entry["nnz"], generator, seed=mask_seed(seed, layer, idx))
             out.append(Projection(layer, short, _DECODER[short], m, n, entry["rank"], mask))
         return sorted(out, key=lambda q: order.index(q.name))
 

@@ -71,6 +71,11 @@ def check_phase(phase: str, batch: int, seq: int) -> None:
         raise InputError(f"--seq {seq}: expected a positive integer")
 
 
+def mask_seed(seed: int, layer: int, index: int) -> int:
+    """The synthetic-mask seed of projection `index` of `layer`: every mask differs, all from one seed."""
+    return (seed * 1_000_003 + layer * 101 + index) % (2**31)
+
+
 def from_shape(
     model: ModelShape,
     budget: Budget | None,
@@ -100,7 +105,7 @@ def from_shape(
                 continue
             nnz = budget.s_nnz(name, m, n)
             gen = "nm" if budget.nm is not None else budget.generator
-            mask = SyntheticMask(m, n, nnz, gen, seed=(seed * 1_000_003 + layer * 101 + idx) % (2**31), nm=budget.nm)
+            mask = SyntheticMask(m, n, nnz, gen, seed=mask_seed(seed, layer, idx), nm=budget.nm)
             out.append(Projection(layer, name, module, m, n, budget.rank, mask))
         return out
 

@@ -313,7 +313,7 @@ def _model_shape(source: str, base: Path, model: str | dict[str, str]) -> tuple[
         if not manifest["complete"]:
             raise InputError(f"{where}: the artifact is incomplete; finish or resume the compress run first")
         digest = hashlib.sha256((root / artifact_format.MANIFEST_NAME).read_bytes()).hexdigest()
-        return artifact_shape(manifest, where), {"path": str(root), "manifest_sha256": digest}
+        return artifact_shape(manifest), {"path": str(root), "manifest_sha256": digest}
     raise InputError(f"{source}: model: unknown model source '{kind}' (expected preset, config or artifact)")
 
 

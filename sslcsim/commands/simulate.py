@@ -39,9 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def budget_from_args(args: argparse.Namespace) -> Budget:
-    pattern, generator = PATTERNS.get(args.pattern, (args.pattern, "nm"))
-    return Budget(args.ratio, args.rank, args.preserve, pattern, generator if pattern == "unstructured" else "wanda-like",
-                  args.s_density)
+    pattern, generator = PATTERNS.get(args.pattern, (args.pattern, "nm"))  # N:M: the pattern is the generator
+    return Budget(args.ratio, args.rank, args.preserve, pattern, generator, args.s_density)
 
 
 def main(args: argparse.Namespace) -> int:
