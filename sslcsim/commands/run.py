@@ -66,10 +66,10 @@ def main(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from compression import evaluate, export, methods, models, pipeline, text
-    from simulator.api import simulate_workloads
     from simulator.config import load_hw
     from simulator.plots import report_plots
-    from simulator.report import atomic_write, to_csv
+    from simulator.report import atomic_write, summarize, to_csv
+    from simulator.run import run as run_simulation
     from simulator.table4 import matching_reading, reproduce_table4
     from sslcsim.commands.reproduce import DEFAULT_HW, render
     from workloads.from_artifact import from_artifact, synthetic_like
@@ -128,10 +128,17 @@ def main(args: argparse.Namespace) -> int:
     steps.set_postfix_str("simulate")
     t = time.time()
     phases = {"decode": 1, "prefill": args.prefill_seq}
+    dense_runs: dict = {}  # (hardware, phase) -> the dense baseline's run, shared by every comparison
+
+    def simulate(workload, dense, cfg, phase: str) -> dict:
+        if (cfg.name, phase) not in dense_runs:
+            dense_runs[(cfg.name, phase)] = run_simulation(dense, cfg)
+        return summarize(run_simulation(workload, cfg), dense_runs[(cfg.name, phase)])
+
     reports = {}
     for phase, seq in phases.items():
         comp, dense = from_artifact(art, phase, args.batch, seq)
-        reports[phase] = simulate_workloads(comp, dense, hw)
+        reports[phase] = simulate(comp, dense, hw, phase)
         atomic_write(out / f"simulate_{phase}.json", json.dumps(reports[phase], indent=1))
         atomic_write(out / f"simulate_{phase}.csv", to_csv(reports[phase]))
     rows = []
@@ -162,9 +169,9 @@ def main(args: argparse.Namespace) -> int:
     for label, cfg, phase in ((hw.name, hw, "decode"), (hw.name, hw, "prefill"), (table4_hw.name, table4_hw, "decode")):
         seq = phases[phase]
         comp, dense = from_artifact(art, phase, args.batch, seq)
-        real = simulate_workloads(comp, dense, cfg)
+        real = reports[phase] if cfg is hw else simulate(comp, dense, cfg, phase)
         for gen in ("uniform", "wanda-like"):
-            twin = simulate_workloads(synthetic_like(art, gen, phase, args.batch, seq, args.seed), dense, cfg)
+            twin = simulate(synthetic_like(art, gen, phase, args.batch, seq, args.seed), dense, cfg, phase)
             for mod in ("MHA", "FFN"):
                 r, s = real["modules"][mod], twin["modules"][mod]
                 err_total = 100 * (s["total_cycles"] / r["total_cycles"] - 1)
