@@ -18,8 +18,8 @@ step's Y2 (the first A1 is a seeded Gaussian), so across the T steps this is sub
 iteration and L' approaches the exact rank-r truncated SVD of the current residual.
 
 Monotonicity.  The iteration minimises the proxy ``||(W - L - S) D||_F`` (Appendix A):
-step (b) is its exact minimiser; step (a) is exact only with an exact SVD, so a BRP
-candidate that would increase the proxy is rejected (the previous L is kept and the
+step (b) is its exact minimiser; step (a) is exact only with an exact SVD, so a step whose
+pair (L', S') would increase the proxy is rejected (the previous L and S are kept and the
 rejection counted).  The recorded proxy sequence is therefore non-increasing by
 construction.  When the calibration Gram matrix H = X X^T is given, the true loss
 ``||(W - L - S) X||_F = sqrt(tr(E H E^T))`` is recorded after every step too; it can
@@ -162,7 +162,7 @@ def sslc_decompose(W: torch.Tensor, act_norm: torch.Tensor, budget: Budget, *, i
     pidx = pmask.reshape(-1).nonzero().squeeze(1)
     n_pres = int(pidx.numel())
     free = budget.nnz - n_pres
-    row_free = (n - pmask.sum(1)).tolist() if n_pres else None
+    row_free = (n - pmask.sum(1)).tolist() if n_pres and scope == "row" and pattern is None else None
 
     def sparse_mask(Rh: torch.Tensor) -> torch.Tensor:
         # salience (R D)^2 and Wanda's |R| ||X|| order entries identically: rank |R^|
@@ -181,20 +181,34 @@ def sslc_decompose(W: torch.Tensor, act_norm: torch.Tensor, budget: Budget, *, i
     # fused Numba path for the default (unstructured, matrix-wide |R^|) selection on big matrices
     fused = (pattern is None and scope != "row" and metric != "magnitude" and W.device.type == "cpu"
              and m * n > (1 << 16))
+
+    def sparse_step(Rh: torch.Tensor, spare: tuple[torch.Tensor, torch.Tensor] | None):
+        """(mask, W^ - S^, ||Rh off mask||_F) for S^ = Rh on the newly selected mask."""
+        if fused:
+            M, rest = spare if spare is not None else (torch.empty_like(pmask), torch.empty_like(Wh))
+            res = kernels.select_topk_abs(Rh, pmask, budget.nnz, Wh, M, rest, seed=seed)
+            if res is not None:
+                return M, rest, res
+        M = sparse_mask(Rh)
+        resid = Rh.masked_fill(M, 0.0)
+        return M, Wh - (Rh - resid), _norm(resid)
+
+    # State: mask (support of S^), Rs = W^ - S^ (the low-rank step's input), cur = the proxy
+    # ||W^ - L^ - S^||_F of the accepted iterate.  Initially L^ = 0 and S^ = W^ on the
+    # preserved entries.
     mask = pmask.clone()
-    Sh = Wh.masked_fill(~mask, 0.0)
+    Rs = Wh.masked_fill(mask, 0.0)
     Ut = W.new_zeros(m, r)  # accepted L^ = Ut Vt
     Vt = W.new_zeros(r, n)
-    Rh = Wh  # W^ - L^ for the accepted L^ (L^ = 0 before the first step)
 
     def unscale(Ut, Vt, mask):
         U = Ut.contiguous()
         V = (Vt * Dinv).contiguous()
-        S = torch.where(mask, W - U @ V, torch.zeros_like(W))  # = S^ D^-1 where D > 0
+        S = torch.addmm(W, U, V, alpha=-1.0).masked_fill_(~mask, 0.0)  # = S^ D^-1 where D > 0
         return U, V, S
 
-    out = Decomposition(U=Ut, V=Vt, S=Sh, mask=mask, preserved=n_pres)
-    cur = _norm(Wh - Sh)
+    out = Decomposition(U=Ut, V=Vt, S=Rs, mask=mask, preserved=n_pres)
+    cur = _norm(Rs)
     out.proxy_trace.append(cur)
     best = None  # (exact loss, step, Ut, Vt, mask) over iterates t >= 1 (init is under budget)
     if H is not None:
@@ -202,53 +216,45 @@ def sslc_decompose(W: torch.Tensor, act_norm: torch.Tensor, budget: Budget, *, i
     iters_eff = 1 if r == 0 else iters  # rank 0: one sparse step is the whole algorithm
     g = torch.Generator(device="cpu").manual_seed(seed)
     A1 = torch.randn(n, max(r, 1), generator=g)[:, :r].to(W.device) if r else None
+    # Buffers reused across steps (fresh matrix-sized tensors every step cost more in page
+    # faults than the passes that fill them): Rh = W^ - L'^ and the rejected/previous state.
+    Rh = torch.empty_like(Wh) if r else Wh
+    spare = None
     for t in range(1, iters_eff + 1):
-        # (a) low-rank step: BRP of the scaled sparse residual R~ = W^ - S^ with A2 = Y1:
-        #     L' = Y1 (Y1^T Y1)^-1 Y1^T R~ = Qy (R~^T Qy)^T, Qy = orth(Y1)
         if r:
-            Rs = Wh - Sh
+            # (a) low-rank step: BRP of R~ = W^ - S^ with A2 = Y1:
+            #     L' = Y1 (Y1^T Y1)^-1 Y1^T R~ = Qy (R~^T Qy)^T, Qy = orth(Y1)
             for k in range(max(1, power_iters)):
                 Qy = _orth(Rs @ A1)  # m x r
                 Y2 = Rs.T @ Qy  # n x r
                 A1 = Y2  # warm start of the next projection (subspace iteration)
-            del Rs
-            Rh_c = torch.addmm(Wh, Qy, Y2.T, alpha=-1.0)  # W^ - L'
-            cand = kernels.diff_norm(Rh_c, Sh) if fused else _norm(Rh_c - Sh)
-            if cand <= cur:
-                Ut, Vt, Rh, cur = Qy, Y2.T, Rh_c, cand
-            else:
-                out.rejected += 1
-            del Rh_c
+            torch.addmm(Wh, Qy, Y2.T, alpha=-1.0, out=Rh)  # W^ - L'
         # (b) sparse step on the scaled low-rank residual
-        res = kernels.select_topk_abs(Rh, pmask, budget.nnz, seed=seed) if fused else None
-        if res is not None:
-            new_mask, Sh_c, cand = res
-        else:
-            new_mask = sparse_mask(Rh)
-            resid = Rh.masked_fill(new_mask, 0.0)
-            cand = _norm(resid)
-            Sh_c = None
+        new_mask, new_Rs, cand = sparse_step(Rh, spare)
         if cand <= cur:
-            mask, cur = new_mask, cand
-            Sh = Sh_c if Sh_c is not None else Rh - resid
+            spare = (mask, Rs)
+            mask, Rs, cur = new_mask, new_Rs, cand
+            if r:
+                Ut, Vt = Qy, Y2.T
         else:
             out.rejected += 1
-        resid = Sh_c = None
+            spare = (new_mask, new_Rs)
         out.proxy_trace.append(cur)
         if H is not None:
             U, V, S = unscale(Ut, Vt, mask)
             e = exact_loss(W - U @ V - S, H)
             out.exact_trace.append(e)
             if best is None or e < best[0]:
-                best = (e, t, Ut, Vt, mask)
+                best = (e, t, Ut, Vt, mask.clone())
             out.best_trace.append(best[0])
         if progress is not None:
             progress(t, cur)
+    del Rh, Rs, spare
     if best is not None:
         _, out.best_step, Ut, Vt, mask = best
     else:
         out.best_step = iters_eff
     out.U, out.V, out.S = unscale(Ut, Vt, mask)
     out.mask = mask
-    out.preserved = int((mask & pmask).sum())
+    out.preserved = int(mask.view(-1)[pidx].sum())
     return out

@@ -85,9 +85,10 @@ def test_fused_kernel_matches_torch_selection():
         k = R.numel() // 2 + 11
         sc = R.abs()
         sc[P] = float("inf")
-        res = kernels.select_topk_abs(R, P, k)
-        assert res is not None
-        mask, S, resid = res
+        B = torch.randn(R.shape, generator=g)
+        mask, rest = torch.ones_like(P), torch.full_like(R, float("nan"))  # garbage in the buffers
+        resid = kernels.select_topk_abs(R, P, k, B, mask, rest)
+        assert resid is not None
         assert int(mask.sum()) == k and torch.equal(mask, patterns.topk_mask(sc, k))
-        assert torch.equal(S, torch.where(mask, R, torch.zeros_like(R)))
+        assert torch.equal(rest, B - torch.where(mask, R, torch.zeros_like(R)))
         assert abs(resid - float(torch.linalg.vector_norm(R[~mask]))) <= 1e-4 * resid
