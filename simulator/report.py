@@ -90,46 +90,110 @@ def _group_span(t: OpTimes, idx: np.ndarray) -> int:
 def peak_buffer_bytes(r: RunResult) -> int:
     """Peak on-chip weight+index bytes: a tile holds its slot from grant to compute end."""
     a = r.arrays
-    stream = np.repeat(a["op_stream"], np.diff(a["op_tile_ptr"]))
-    i0, i1 = np.nonzero(stream == 0)[0], np.nonzero(stream == 1)[0]
-    w = a["tile_weight_bytes"]
-    return int(_peak_occupancy(r.tile_grant[i0], r.tile_end[i0], w[i0], r.tile_grant[i1], r.tile_end[i1], w[i1]))
+    return int(_peak_occupancy(a["op_stream"], a["op_tile_ptr"], a["tile_weight_bytes"], r.tile_grant, r.tile_end))
 
 
 @njit(cache=True)
-def _peak_occupancy(g0, e0, b0, g1, e1, b1) -> int:
-    """Merge two streams' grant (+bytes) and end (-bytes) events; releases first on ties.
-    Within a stream both grants and ends are non-decreasing, so a 4-way merge is exact."""
+def _stream_ranges(op_stream, tile_ptr, s):
+    """(lo, hi) tile ranges of stream s's ops, in program order (empty ops skipped)."""
+    n = 0
+    for o in range(op_stream.shape[0]):
+        if op_stream[o] == s and tile_ptr[o + 1] > tile_ptr[o]:
+            n += 1
+    lo = np.empty(n, np.int64)
+    hi = np.empty(n, np.int64)
+    k = 0
+    for o in range(op_stream.shape[0]):
+        if op_stream[o] == s and tile_ptr[o + 1] > tile_ptr[o]:
+            lo[k] = tile_ptr[o]
+            hi[k] = tile_ptr[o + 1]
+            k += 1
+    return lo, hi
+
+
+@njit(cache=True)
+def _peak_by_sort(lo0, hi0, lo1, hi1, w, grant, end) -> int:
+    n = (hi0 - lo0).sum() + (hi1 - lo1).sum()
+    times = np.empty(2 * n, np.int64)
+    delta = np.empty(2 * n, np.int64)
+    i = 0
+    for lo, hi in ((lo0, hi0), (lo1, hi1)):
+        for k in range(lo.shape[0]):
+            for t in range(lo[k], hi[k]):
+                times[i], delta[i] = end[t], -w[t]  # releases first: the stable sort keeps them ahead
+                times[n + i], delta[n + i] = grant[t], w[t]
+                i += 1
+    occ = 0
+    peak = 0
+    for j in np.argsort(times, kind="mergesort"):
+        occ += delta[j]
+        peak = max(peak, occ)
+    return peak
+
+
+@njit(cache=True)
+def _peak_occupancy(op_stream, tile_ptr, w, grant, end) -> int:
+    """Peak of the running sum of +bytes at each grant and -bytes at each end, releases
+    first on ties. Within a stream ends are non-decreasing and so, in practice, are grants:
+    then a 4-way merge over the streams' tile ranges is exact and copies nothing. A grant
+    can run backwards only when a transfer bypasses the channel (zero bytes or ideal
+    memory); the merge notices and the events are sorted instead."""
     big = np.int64(1) << np.int64(62)
-    n0, n1 = g0.shape[0], g1.shape[0]
-    pg0 = pg1 = pe0 = pe1 = 0
+    lo0, hi0 = _stream_ranges(op_stream, tile_ptr, 0)
+    lo1, hi1 = _stream_ranges(op_stream, tile_ptr, 1)
+    # cursors (range index, tile) for the grants and the ends of each stream
+    rg0, rg1, re0, re1 = 0, 0, 0, 0
+    tg0 = lo0[0] if lo0.shape[0] else 0
+    te0 = tg0
+    tg1 = lo1[0] if lo1.shape[0] else 0
+    te1 = tg1
+    last0 = last1 = 0  # the streams' previous grants
     occ = 0
     peak = 0
     while True:
-        te0 = e0[pe0] if pe0 < n0 else big
-        te1 = e1[pe1] if pe1 < n1 else big
-        tg0 = g0[pg0] if pg0 < n0 else big
-        tg1 = g1[pg1] if pg1 < n1 else big
-        t_end = te0 if te0 <= te1 else te1
-        t_grant = tg0 if tg0 <= tg1 else tg1
+        ve0 = end[te0] if re0 < lo0.shape[0] else big
+        ve1 = end[te1] if re1 < lo1.shape[0] else big
+        vg0 = grant[tg0] if rg0 < lo0.shape[0] else big
+        vg1 = grant[tg1] if rg1 < lo1.shape[0] else big
+        if vg0 < last0 or vg1 < last1:
+            return _peak_by_sort(lo0, hi0, lo1, hi1, w, grant, end)
+        t_end = min(ve0, ve1)
+        t_grant = min(vg0, vg1)
         if t_end == big and t_grant == big:
             return peak
         if t_end <= t_grant:
-            if te0 <= te1:
-                occ -= b0[pe0]
-                pe0 += 1
+            if ve0 <= ve1:
+                occ -= w[te0]
+                te0 += 1
+                if te0 == hi0[re0]:
+                    re0 += 1
+                    if re0 < lo0.shape[0]:
+                        te0 = lo0[re0]
             else:
-                occ -= b1[pe1]
-                pe1 += 1
+                occ -= w[te1]
+                te1 += 1
+                if te1 == hi1[re1]:
+                    re1 += 1
+                    if re1 < lo1.shape[0]:
+                        te1 = lo1[re1]
         else:
-            if tg0 <= tg1:
-                occ += b0[pg0]
-                pg0 += 1
+            if vg0 <= vg1:
+                occ += w[tg0]
+                last0 = vg0
+                tg0 += 1
+                if tg0 == hi0[rg0]:
+                    rg0 += 1
+                    if rg0 < lo0.shape[0]:
+                        tg0 = lo0[rg0]
             else:
-                occ += b1[pg1]
-                pg1 += 1
-            if occ > peak:
-                peak = occ
+                occ += w[tg1]
+                last1 = vg1
+                tg1 += 1
+                if tg1 == hi1[rg1]:
+                    rg1 += 1
+                    if rg1 < lo1.shape[0]:
+                        tg1 = lo1[rg1]
+            peak = max(peak, occ)
 
 
 def summarize(comp: RunResult, dense: RunResult) -> dict:

@@ -114,34 +114,30 @@ def schedule(
     A tile's data arrives at grant + occupancy + latency (or at its request, bypassing the channel)."""
     n_ops = op_stream.shape[0]
     n_tiles = tile_bytes.shape[0]
-    tile_req = np.full(n_tiles, -1, np.int64)
-    tile_grant = np.full(n_tiles, -1, np.int64)
-    tile_start = np.full(n_tiles, -1, np.int64)
-    tile_end = np.full(n_tiles, -1, np.int64)
+    # every tile is issued exactly once, so the per-tile outputs need no initial fill
+    tile_req = np.empty(n_tiles, np.int64)
+    tile_grant = np.empty(n_tiles, np.int64)
+    tile_start = np.empty(n_tiles, np.int64)
+    tile_end = np.empty(n_tiles, np.int64)
     op_done = np.full(n_ops, -1, np.int64)
     op_grant = np.full(n_ops, -1, np.int64)
 
-    # Per-stream tile order (program order) and the write-back queue (ops in program order).
-    stream_count = np.zeros(2, np.int64)
-    for o in range(n_ops):
-        if op_stream[o] < 2:
-            stream_count[op_stream[o]] += op_tile_ptr[o + 1] - op_tile_ptr[o]
-    s0 = np.empty(stream_count[0], np.int64)
-    s1 = np.empty(stream_count[1], np.int64)
-    c0 = 0
-    c1 = 0
+    # Each engine stream's ops in program order (sop[sop_ptr[s]:sop_ptr[s + 1]]); a stream
+    # walks its ops' contiguous tile ranges with a cursor instead of a per-tile index.
+    sop_ptr = np.zeros(3, np.int64)
     n_wb = 0
     for o in range(n_ops):
         if op_stream[o] == 2:
             n_wb += 1
-            continue
-        for t in range(op_tile_ptr[o], op_tile_ptr[o + 1]):
-            if op_stream[o] == 0:
-                s0[c0] = t
-                c0 += 1
-            else:
-                s1[c1] = t
-                c1 += 1
+        elif op_tile_ptr[o + 1] > op_tile_ptr[o]:
+            sop_ptr[op_stream[o] + 1] += 1
+    sop_ptr[2] += sop_ptr[1]
+    sop = np.empty(sop_ptr[2], np.int64)
+    fill_s = sop_ptr[:2].copy()
+    for o in range(n_ops):
+        if op_stream[o] < 2 and op_tile_ptr[o + 1] > op_tile_ptr[o]:
+            sop[fill_s[op_stream[o]]] = o
+            fill_s[op_stream[o]] += 1
     # reverse edges, and for each write-back the number of inputs not yet done
     rev_cnt = np.zeros(n_ops + 1, np.int64)
     for o in range(n_ops):
@@ -164,12 +160,13 @@ def schedule(
             hsize = _heap_push(ht, hw, hsize, 0, o)
 
     op_ready = np.full(n_ops, -1, np.int64)  # cycle all inputs of the op are done, once known
-    tile_op = np.empty(n_tiles, np.int64)
-    for o in range(n_ops):
-        for t in range(op_tile_ptr[o], op_tile_ptr[o + 1]):
-            tile_op[t] = o
-
-    pos = np.zeros(2, np.int64)  # next tile (stream position) to request
+    cur = sop_ptr[:2].copy()  # per stream: index into sop of the current op
+    nxt = np.zeros(2, np.int64)  # per stream: next tile to request
+    for s in range(2):
+        if cur[s] < sop_ptr[s + 1]:
+            nxt[s] = op_tile_ptr[sop[cur[s]]]
+    pos = np.zeros(2, np.int64)  # per stream: tiles issued so far
+    ring = np.zeros((2, slots), np.int64)  # per stream: end of tile pos - slots at ring[s, pos % slots]
     last_end = np.zeros(2, np.int64)
     channel_free = np.int64(0)
     channel_busy = np.int64(0)
@@ -178,14 +175,10 @@ def schedule(
     while remaining > 0:
         best_req = INF
         best_kind = -1  # 0/1 stream, 2 write-back
-        best_idx = -1
         for s in range(2):
-            n_s = s0.shape[0] if s == 0 else s1.shape[0]
-            p = pos[s]
-            if p >= n_s:
+            if cur[s] >= sop_ptr[s + 1]:
                 continue
-            t = s0[p] if s == 0 else s1[p]
-            o = tile_op[t]
+            o = sop[cur[s]]
             req = op_ready[o]
             if req < 0:  # first look at this op: are all its inputs done?
                 req = np.int64(0)
@@ -199,23 +192,19 @@ def schedule(
                 if req < 0:
                     continue
                 op_ready[o] = req
-            if p >= slots:
-                prev = s0[p - slots] if s == 0 else s1[p - slots]
-                if tile_end[prev] > req:
-                    req = tile_end[prev]
+            if pos[s] >= slots:
+                req = max(req, ring[s, pos[s] % slots])
             if req < best_req:
                 best_req = req
                 best_kind = s
-                best_idx = t
         if hsize > 0 and (ht[0] < best_req or best_kind < 0):
             best_req = ht[0]
             best_kind = 2
-            best_idx = hw[0]
         if best_kind < 0:
             raise RuntimeError("scheduler deadlock: the op graph is not in topological order")
 
         if best_kind == 2:
-            o = best_idx
+            o = hw[0]
             hsize = _heap_pop(ht, hw, hsize)
             g, occ = _transfer(best_req, op_wb_bytes[o], ideal_memory, channel_free, num, den)
             if occ:
@@ -227,23 +216,18 @@ def schedule(
             continue
 
         s = best_kind
-        t = best_idx
+        o = sop[cur[s]]
+        t = nxt[s]
+        t_last = op_tile_ptr[o + 1] - 1
         req = best_req
         # The other stream's candidate cannot change until an op completes, so keep issuing
         # this stream's tiles while the outer loop would pick them anyway (same decisions).
-        other_req = INF
         other = 1 - s
-        n_o = s0.shape[0] if other == 0 else s1.shape[0]
-        if pos[other] < n_o:
-            to = s0[pos[other]] if other == 0 else s1[pos[other]]
-            oo = tile_op[to]
-            if op_ready[oo] >= 0:
-                other_req = op_ready[oo]
-                if pos[other] >= slots:
-                    pv = s0[pos[other] - slots] if other == 0 else s1[pos[other] - slots]
-                    if tile_end[pv] > other_req:
-                        other_req = tile_end[pv]
-        n_s = s0.shape[0] if s == 0 else s1.shape[0]
+        other_req = INF
+        if cur[other] < sop_ptr[other + 1] and op_ready[sop[cur[other]]] >= 0:
+            other_req = op_ready[sop[cur[other]]]
+            if pos[other] >= slots:
+                other_req = max(other_req, ring[other, pos[other] % slots])
         while True:
             tile_req[t] = req
             g, occ = _transfer(req, tile_bytes[t], ideal_memory, channel_free, num, den)
@@ -254,24 +238,24 @@ def schedule(
                 channel_busy += occ
                 arrival = g + occ + latency
             st = max(arrival, last_end[s])
+            end = st + tile_cycles[t]
             tile_start[t] = st
-            tile_end[t] = st + tile_cycles[t]
-            last_end[s] = tile_end[t]
+            tile_end[t] = end
+            last_end[s] = end
+            ring[s, pos[s] % slots] = end
             pos[s] += 1
             remaining -= 1
-            o = tile_op[t]
-            if t == op_tile_ptr[o + 1] - 1:
-                hsize = _complete(o, tile_end[t], op_done, op_stream, rev_ptr, rev_idx, pending, ready_at, ht, hw, hsize)
+            if t == t_last:
+                hsize = _complete(o, end, op_done, op_stream, rev_ptr, rev_idx, pending, ready_at, ht, hw, hsize)
+                cur[s] += 1
+                if cur[s] < sop_ptr[s + 1]:
+                    nxt[s] = op_tile_ptr[sop[cur[s]]]
                 break
-            p = pos[s]
-            if p >= n_s:
-                break
-            t = s0[p] if s == 0 else s1[p]  # same op: its inputs are known to be done
+            t += 1  # same op: its inputs are known to be done
+            nxt[s] = t
             req = op_ready[o]
-            if p >= slots:
-                prev = s0[p - slots] if s == 0 else s1[p - slots]
-                if tile_end[prev] > req:
-                    req = tile_end[prev]
+            if pos[s] >= slots:
+                req = max(req, ring[s, pos[s] % slots])
             if req > other_req or (req == other_req and other < s):
                 break
             if hsize > 0 and ht[0] < req:

@@ -78,16 +78,47 @@ def test_csv_has_every_projection():
     assert sum(r["level"] == "projection" for r in rows) == 3 * 7
 
 
+def _plain_peak(grant, end, w):
+    times = np.concatenate([grant, end])
+    delta = np.concatenate([w, -w])
+    order = np.lexsort((delta, times))  # releases before loads at equal times
+    return int(np.cumsum(delta[order]).max())
+
+
 def test_peak_buffer_occupancy_equals_a_plain_event_sort():
     from simulator.report import peak_buffer_bytes
     from simulator.run import run
     from workloads.workload import from_shape
 
-    for name in ("vitcod", "edge", "datacenter"):
-        r = run(from_shape(PRESETS["smollm2-135m"], Budget(0.5, 16), "prefill", 1, 128, 0, layers=2),
-                load_hw(HW / f"{name}.yaml"))
-        w = r.arrays["tile_weight_bytes"]
-        times = np.concatenate([r.tile_grant, r.tile_end])
-        delta = np.concatenate([w, -w])
-        order = np.lexsort((delta, times))  # releases before loads at equal times
-        assert peak_buffer_bytes(r) == int(np.cumsum(delta[order]).max()) > 0
+    for name in ("vitcod", "edge", "datacenter", "sslc-table4"):
+        for phase, seq in (("decode", 1), ("prefill", 128)):
+            r = run(from_shape(PRESETS["smollm2-135m"], Budget(0.5, 16), phase, 1, seq, 0, layers=2),
+                    load_hw(HW / f"{name}.yaml"))
+            w = r.arrays["tile_weight_bytes"]
+            assert peak_buffer_bytes(r) == _plain_peak(r.tile_grant, r.tile_end, w) > 0
+
+
+def test_peak_occupancy_merge_and_sort_paths():
+    """Random programs: per-stream monotone grants take the merge, shuffled ones the sort."""
+    from simulator.report import _peak_occupancy
+
+    rng = np.random.default_rng(3)
+    for case in range(40):
+        n_ops = int(rng.integers(1, 12))
+        stream = rng.integers(0, 3, n_ops)
+        ptr = np.concatenate([[0], np.cumsum(np.where(stream == 2, 0, rng.integers(0, 6, n_ops)))])
+        n = int(ptr[-1])
+        w = rng.integers(0, 50, n)
+        grant = np.zeros(n, np.int64)
+        end = np.zeros(n, np.int64)
+        for s in (0, 1):
+            tiles = np.concatenate([np.arange(ptr[o], ptr[o + 1]) for o in range(n_ops) if stream[o] == s] or [[]]).astype(int)
+            g = np.cumsum(rng.integers(0, 4, tiles.size))
+            if case % 2:
+                g = rng.permutation(g)  # grants that run backwards
+            grant[tiles] = g
+            end[tiles] = np.maximum.accumulate(g + rng.integers(0, 9, tiles.size))
+        stream_of_tile = np.repeat(stream, np.diff(ptr))
+        keep = stream_of_tile < 2
+        expect = _plain_peak(grant[keep], end[keep], w[keep]) if keep.any() else 0
+        assert _peak_occupancy(stream.astype(np.int64), ptr.astype(np.int64), w, grant, end) == max(expect, 0)
