@@ -26,6 +26,17 @@ from numba import njit
 INF = np.int64(1) << np.int64(62)
 
 
+def peak_by_sort(grant: np.ndarray, end: np.ndarray, weight_bytes: np.ndarray) -> int:
+    """Peak of the running sum of +bytes at each grant and -bytes at each end, releases first
+    at equal times, by sorting every event (bytes; the fallback for `schedule`'s online peak)."""
+    if grant.size == 0:
+        return 0
+    times = np.concatenate([grant, end])
+    delta = np.concatenate([weight_bytes, -weight_bytes])
+    order = np.lexsort((delta, times))
+    return max(0, int(np.cumsum(delta[order]).max()))
+
+
 @njit(cache=True)
 def _transfer_cycles(nbytes: int, num: int, den: int) -> int:
     return (nbytes * num + den - 1) // den
@@ -103,24 +114,44 @@ def schedule(
     op_tile_ptr: np.ndarray,  # (n_ops+1,) tiles of op o are op_tile_ptr[o]:op_tile_ptr[o+1]
     tile_bytes: np.ndarray,  # (n_tiles,) operand bytes loaded before the tile
     tile_cycles: np.ndarray,  # (n_tiles,) compute cycles
+    tile_weight_bytes: np.ndarray,  # (n_tiles,) of tile_bytes, the weight+index bytes a tile holds on chip
     slots: int,
     ideal_memory: bool,
     num: int,
     den: int,
     latency: int,
+    record: bool,
 ):
-    """Returns (tile_req, tile_grant, tile_start, tile_end, op_done, op_grant, channel_busy).
+    """Schedules every tile and write-back; returns per-op aggregates and, when `record`,
+    every tile's times (else those four arrays are empty: at ~20 M tiles, writing them
+    costs as much as the scheduling itself).
+
+    Returns (tile_req, tile_grant, tile_start, tile_end, op_first, op_done, op_grant,
+    op_busy, op_dram, op_stall, channel_busy, peak, peak_exact), all times in cycles:
+    op_first: request of the op's first tile (a write-back: its grant); op_busy: compute
+    cycles; op_dram: bytes over the channel; op_stall: memory-stall cycles (a tile starting
+    after its engine and its op's inputs were ready: start - max(previous end, inputs done));
+    peak: peak on-chip weight+index bytes, a tile holding its slot from grant to compute
+    end (releases first on ties). It is kept online: grants come in time order, and a
+    stream holds at most `slots` tiles, so the releases due by a grant are applied just
+    before it. peak_exact is False if a grant ever ran backwards (only possible for a
+    transfer that bypasses a busy channel); the caller then recomputes the peak from the
+    recorded times.
 
     A tile's data arrives at grant + occupancy + latency (or at its request, bypassing the channel)."""
     n_ops = op_stream.shape[0]
     n_tiles = tile_bytes.shape[0]
-    # every tile is issued exactly once, so the per-tile outputs need no initial fill
-    tile_req = np.empty(n_tiles, np.int64)
-    tile_grant = np.empty(n_tiles, np.int64)
-    tile_start = np.empty(n_tiles, np.int64)
-    tile_end = np.empty(n_tiles, np.int64)
+    n_rec = n_tiles if record else 0
+    tile_req = np.empty(n_rec, np.int64)
+    tile_grant = np.empty(n_rec, np.int64)
+    tile_start = np.empty(n_rec, np.int64)
+    tile_end = np.empty(n_rec, np.int64)
+    op_first = np.full(n_ops, -1, np.int64)
     op_done = np.full(n_ops, -1, np.int64)
     op_grant = np.full(n_ops, -1, np.int64)
+    op_busy = np.zeros(n_ops, np.int64)
+    op_dram = np.zeros(n_ops, np.int64)
+    op_stall = np.zeros(n_ops, np.int64)
 
     # Each engine stream's ops in program order (sop[sop_ptr[s]:sop_ptr[s + 1]]); a stream
     # walks its ops' contiguous tile ranges with a cursor instead of a per-tile index.
@@ -165,12 +196,23 @@ def schedule(
     for s in range(2):
         if cur[s] < sop_ptr[s + 1]:
             nxt[s] = op_tile_ptr[sop[cur[s]]]
-    pos = np.zeros(2, np.int64)  # per stream: tiles issued so far
-    ring = np.zeros((2, slots), np.int64)  # per stream: end of tile pos - slots at ring[s, pos % slots]
+    # per stream: the ends of its last `slots` tiles, oldest at ring[s, rix[s]] (zeros before
+    # the first `slots` tiles: a free slot never delays a request)
+    ring = np.zeros((2, slots), np.int64)
+    rix = np.zeros(2, np.int64)
     last_end = np.zeros(2, np.int64)
     channel_free = np.int64(0)
     channel_busy = np.int64(0)
     remaining = n_tiles + n_wb
+    # tiles on chip per stream (FIFO: ends are in order within a stream): (end, bytes)
+    held_end = np.zeros((2, slots), np.int64)
+    held_w = np.zeros((2, slots), np.int64)
+    held_head = np.zeros(2, np.int64)
+    held_n = np.zeros(2, np.int64)
+    occ_bytes = np.int64(0)
+    peak = np.int64(0)
+    last_grant = np.int64(0)
+    peak_exact = True
 
     while remaining > 0:
         best_req = INF
@@ -192,8 +234,7 @@ def schedule(
                 if req < 0:
                     continue
                 op_ready[o] = req
-            if pos[s] >= slots:
-                req = max(req, ring[s, pos[s] % slots])
+            req = max(req, ring[s, rix[s]])
             if req < best_req:
                 best_req = req
                 best_kind = s
@@ -211,6 +252,9 @@ def schedule(
                 channel_free = g + occ
                 channel_busy += occ
             op_grant[o] = g
+            op_first[o] = g
+            if not ideal_memory:
+                op_dram[o] = op_wb_bytes[o]
             hsize = _complete(o, g + occ, op_done, op_stream, rev_ptr, rev_idx, pending, ready_at, ht, hw, hsize)
             remaining -= 1
             continue
@@ -218,32 +262,67 @@ def schedule(
         s = best_kind
         o = sop[cur[s]]
         t = nxt[s]
+        if t == op_tile_ptr[o]:
+            op_first[o] = best_req
         t_last = op_tile_ptr[o + 1] - 1
+        ready = op_ready[o]
         req = best_req
         # The other stream's candidate cannot change until an op completes, so keep issuing
         # this stream's tiles while the outer loop would pick them anyway (same decisions).
         other = 1 - s
         other_req = INF
         if cur[other] < sop_ptr[other + 1] and op_ready[sop[cur[other]]] >= 0:
-            other_req = op_ready[sop[cur[other]]]
-            if pos[other] >= slots:
-                other_req = max(other_req, ring[other, pos[other] % slots])
+            other_req = max(op_ready[sop[cur[other]]], ring[other, rix[other]])
+        busy = np.int64(0)
+        dram = np.int64(0)
+        stall = np.int64(0)
         while True:
-            tile_req[t] = req
-            g, occ = _transfer(req, tile_bytes[t], ideal_memory, channel_free, num, den)
-            tile_grant[t] = g
+            nbytes = tile_bytes[t]
+            g, occ = _transfer(req, nbytes, ideal_memory, channel_free, num, den)
             arrival = g
             if occ:
                 channel_free = g + occ
                 channel_busy += occ
                 arrival = g + occ + latency
-            st = max(arrival, last_end[s])
-            end = st + tile_cycles[t]
-            tile_start[t] = st
-            tile_end[t] = end
+            prev_end = last_end[s]
+            st = max(arrival, prev_end)
+            cyc = tile_cycles[t]
+            end = st + cyc
+            busy += cyc
+            if not ideal_memory:
+                dram += nbytes
+            stall += max(np.int64(0), st - max(prev_end, ready))
+            if record:
+                tile_req[t] = req
+                tile_grant[t] = g
+                tile_start[t] = st
+                tile_end[t] = end
             last_end[s] = end
-            ring[s, pos[s] % slots] = end
-            pos[s] += 1
+            r = rix[s]
+            ring[s, r] = end
+            r += 1
+            rix[s] = 0 if r == slots else r
+            # on-chip occupancy: release what ended by this grant, then hold this tile
+            if g < last_grant:
+                peak_exact = False
+            last_grant = g
+            for q in range(2):
+                while held_n[q] > 0 and held_end[q, held_head[q]] <= g:
+                    occ_bytes -= held_w[q, held_head[q]]
+                    held_head[q] = 0 if held_head[q] + 1 == slots else held_head[q] + 1
+                    held_n[q] -= 1
+            wt = tile_weight_bytes[t]
+            occ_bytes += wt
+            if occ_bytes > peak:
+                peak = occ_bytes
+            if held_n[s] < slots:
+                k = held_head[s] + held_n[s]
+                k = k - slots if k >= slots else k
+                held_end[s, k] = end
+                held_w[s, k] = wt
+                held_n[s] += 1
+            else:  # more than `slots` tiles held: grants out of order
+                peak_exact = False
             remaining -= 1
             if t == t_last:
                 hsize = _complete(o, end, op_done, op_stream, rev_ptr, rev_idx, pending, ready_at, ht, hw, hsize)
@@ -253,11 +332,13 @@ def schedule(
                 break
             t += 1  # same op: its inputs are known to be done
             nxt[s] = t
-            req = op_ready[o]
-            if pos[s] >= slots:
-                req = max(req, ring[s, pos[s] % slots])
+            req = max(ready, ring[s, rix[s]])
             if req > other_req or (req == other_req and other < s):
                 break
             if hsize > 0 and ht[0] < req:
                 break
-    return tile_req, tile_grant, tile_start, tile_end, op_done, op_grant, channel_busy
+        op_busy[o] += busy
+        op_dram[o] += dram
+        op_stall[o] += stall
+    return (tile_req, tile_grant, tile_start, tile_end, op_first, op_done, op_grant, op_busy, op_dram, op_stall,
+            channel_busy, peak, peak_exact)

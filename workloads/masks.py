@@ -51,13 +51,18 @@ def _rng(seed: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def _guide(cdf: np.ndarray) -> np.ndarray:
-    """guide[i] = first k with cdf[k] > i / len(guide): inverse-CDF lookup in O(1) expected."""
-    g = cdf.shape[0]
+def _guide(cdf: np.ndarray, size: int = 0) -> np.ndarray:
+    """guide[i] = first k with cdf[k] > i / len(guide): inverse-CDF lookup in O(1) expected.
+
+    `size` (default len(cdf)): a table several times longer than the CDF leaves the
+    sampler's search loop almost always empty, so its branch predicts well; worth it when
+    many draws share one CDF."""
+    g = max(size, cdf.shape[0])
+    top = cdf.shape[0] - 1
     guide = np.empty(g, np.int64)
     k = 0
     for i in range(g):
-        while k < g - 1 and cdf[k] <= i / g:
+        while k < top and cdf[k] <= i / g:
             k += 1
         guide[i] = k
     return guide
@@ -144,7 +149,7 @@ def _row_block_counts(pi_ordered: np.ndarray, m: int, tk: int, seed: int) -> np.
     out = np.zeros((ncb, m), np.int32)
     for b in range(ncb):
         cdf = _poisson_binomial_cdf(pi_ordered[b * tk:min(n, (b + 1) * tk)])
-        guide = _guide(cdf)
+        guide = _guide(cdf, 1024)  # m draws share it
         for r in range(m):
             out[b, r] = _sample(cdf, guide, _rng_next(state))
     return out

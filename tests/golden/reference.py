@@ -265,7 +265,7 @@ def run(hw: HardwareConfig, ops: list[dict]) -> dict:
             for k in range(len(op["tiles"])):
                 streams[op["stream"]].append((o, k))
     wbs = [o for o, op in enumerate(ops) if op["stream"] == 2]
-    req, arrive, start, end, op_done, wb_req = {}, {}, {}, {}, {}, {}
+    req, grant, arrive, start, end, op_done, wb_req = {}, {}, {}, {}, {}, {}, {}
     granted = set()
     requested = {0: 0, 1: 0}  # tiles of the stream requested so far
     computed = {0: 0, 1: 0}  # tiles of the stream started so far
@@ -304,12 +304,14 @@ def run(hw: HardwareConfig, ops: list[dict]) -> dict:
                     requested[s] += 1
                     changed = True
                     if ideal or ops[o]["tiles"][k][0] == 0:
+                        grant[(o, k)] = t
                         arrive[(o, k)] = t
             for o in wbs:
                 if o not in wb_req and inputs_done(o):
                     wb_req[o] = t
                     changed = True
                     if ideal or ops[o]["wb"] == 0:
+                        grant[("wb", o)] = t
                         op_done[o] = t
         # (3) the channel
         if not ideal and in_flight is None:
@@ -325,6 +327,7 @@ def run(hw: HardwareConfig, ops: list[dict]) -> dict:
             if pending:
                 key = min(pending)[3]
                 granted.add(key)
+                grant[key] = t
                 nbytes = ops[key[1]]["wb"] if key[0] == "wb" else ops[key[0]]["tiles"][key[1]][0]
                 occ = -(-nbytes * num // den)
                 channel_cycles += occ
@@ -343,4 +346,5 @@ def run(hw: HardwareConfig, ops: list[dict]) -> dict:
         t += 1
         if t > 50_000_000:
             raise RuntimeError("golden model did not finish")
-    return {"req": req, "start": start, "end": end, "op_done": op_done, "channel_cycles": channel_cycles}
+    return {"req": req, "grant": grant, "start": start, "end": end, "op_done": op_done,
+            "channel_cycles": channel_cycles}

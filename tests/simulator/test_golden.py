@@ -82,6 +82,38 @@ def fast_workload(shape: ModelShape, tokens: int, layers) -> Workload:
     return Workload(shape, "decode", tokens, 1, "golden case", layer_projections)
 
 
+def plain_aggregates(hw, ops, gold) -> tuple:
+    """Per-op first request, compute cycles, DRAM bytes, memory-stall cycles and the peak
+    on-chip weight bytes, from the golden model's times (the report's definitions)."""
+    ideal = hw.dram is None
+    first, busy, dram, stall = [], [], [], []
+    prev_end = {0: 0, 1: 0}
+    events = []
+    for o, op in enumerate(ops):
+        if op["stream"] == 2:
+            first.append(gold["grant"][("wb", o)])
+            busy.append(0)
+            dram.append(0 if ideal else op["wb"])
+            stall.append(0)
+            continue
+        s = op["stream"]
+        ready = max([gold["op_done"][d] for d in op["deps"]], default=0)
+        first.append(gold["req"][(o, 0)])
+        busy.append(sum(c for _, c, _ in op["tiles"]))
+        dram.append(0 if ideal else sum(b for b, _, _ in op["tiles"]))
+        st = 0
+        for k, (_, _, w) in enumerate(op["tiles"]):
+            st += max(0, gold["start"][(o, k)] - max(prev_end[s], ready))
+            prev_end[s] = gold["end"][(o, k)]
+            events += [(gold["grant"][(o, k)], w), (gold["end"][(o, k)], -w)]
+        stall.append(st)
+    occ = peak = 0
+    for _, delta in sorted(events):  # releases (negative) first at equal times
+        occ += delta
+        peak = max(peak, occ)
+    return first, busy, dram, stall, peak
+
+
 def test_fast_model_equals_golden_reference_on_random_cases():
     rng = np.random.default_rng(20261122)
     ran = 0
@@ -93,7 +125,8 @@ def test_fast_model_equals_golden_reference_on_random_cases():
             continue
         shape, tokens, layers, dense_model = random_case(rng)
         try:
-            fast = run(fast_workload(shape, tokens, layers), hw)
+            fast = run(fast_workload(shape, tokens, layers), hw, record_tiles=True)
+            fast_unrecorded = run(fast_workload(shape, tokens, layers), hw)
         except InputError:  # a buffer too small for the smallest tile: both models share that check
             continue
         ops = reference.build(hw, layers, tokens, dense_model)
@@ -113,6 +146,13 @@ def test_fast_model_equals_golden_reference_on_random_cases():
         assert [gold["end"][k] for k in keys] == list(fast.tile_end), f"case {ran}: ends differ"
         assert [gold["op_done"][o] for o in range(len(ops))] == list(fast.op_done), f"case {ran}: op completion differs"
         assert gold["channel_cycles"] == fast.channel_busy
+        expect = plain_aggregates(hw, ops, gold)
+        got = (fast.op_first, fast.op_busy, fast.op_dram, fast.op_stall)
+        for name, e, g in zip(("first request", "compute cycles", "DRAM bytes", "memory stall"), expect, got):
+            assert e == g.tolist(), f"case {ran}: per-op {name} differs"
+        assert expect[4] == fast.peak_buffer_bytes, f"case {ran}: peak on-chip bytes differ"
+        assert fast_unrecorded.op_first.tolist() == fast.op_first.tolist()
+        assert fast_unrecorded.peak_buffer_bytes == fast.peak_buffer_bytes
         kinds.add((hw.denser_engine.kind, hw.split.policy, hw.dram is None, hw.sparser_engine.format))
         ran += 1
     assert len(kinds) >= 12  # the cases really cover the configuration space
