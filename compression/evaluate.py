@@ -8,6 +8,9 @@ import math
 import torch
 from tqdm import tqdm
 
+from compression import calibration, export, models
+from workloads import artifact
+
 
 def eval_windows(tokenizer, text: str, seqlen: int, max_windows: int | None) -> torch.Tensor:
     ids = torch.tensor(tokenizer(text, add_special_tokens=False, return_attention_mask=False)["input_ids"])
@@ -30,6 +33,69 @@ def perplexity(model, windows: torch.Tensor, batch: int = 4, show_progress: bool
         nll += float(lp)
         count += ids[:, 1:].numel()
     return math.exp(nll / count)
+
+
+class _Replay(torch.nn.Module):
+    """Stands in for a decoder layer once every real layer has run: the first returns the
+    stored final hidden states of the current batch, the others pass them through, so the
+    model's own forward computes the final norm and the head."""
+
+    def __init__(self, outputs: list[torch.Tensor] | None, as_tuple: bool):
+        super().__init__()
+        self.outputs = iter(outputs) if outputs is not None else None
+        self.as_tuple = as_tuple
+
+    def forward(self, hidden: torch.Tensor, *args, **kwargs):
+        if self.outputs is not None:
+            hidden = next(self.outputs)
+        return (hidden,) if self.as_tuple else hidden
+
+
+def _run_layers(lm: models.LoadedModel, chunks: list, artifact_dir: str | None, modules: bool,
+                show_progress: bool) -> tuple[list, bool]:
+    """Every chunk through layer 0, then layer 1, ... (artifact layers applied as each is
+    loaded); returns the last layer's outputs and whether the layers return tuples."""
+    entries = {}
+    if artifact_dir is not None:
+        entries = {e["index"]: e for e in export.check_artifact(lm.model, artifact_dir)["layers"]}
+    returns_tuple: list[bool] = []
+    n = len(models.layer_stack(lm.model))
+    # leave=False: a bad artifact layer found mid-run then leaves only its one-line error
+    with tqdm(range(n), desc="ppl layers", disable=not show_progress, unit="layer", leave=False) as bar:
+        for i in bar:
+            with lm.layer(i) as layer:
+                replaced = {}
+                if i in entries:
+                    where = f"{artifact_dir}/{entries[i]['file']}"
+                    replaced = export.apply_layer(layer, artifact.read_layer(artifact_dir, entries[i]), where,
+                                                  modules)
+                hook = layer.register_forward_hook(
+                    lambda mod, args, out: returns_tuple.append(isinstance(out, (tuple, list))))
+                try:
+                    chunks = calibration.layer_forward(layer, chunks)
+                finally:
+                    hook.remove()
+                    export.restore_layer(layer, replaced)  # release() expects the layer's own modules
+    return chunks, returns_tuple[-1]
+
+
+@torch.no_grad()
+def streamed_perplexity(lm: models.LoadedModel, windows: torch.Tensor, batch: int = 4,
+                        artifact_dir: str | None = None, modules: bool = True,
+                        show_progress: bool = False) -> float:
+    """perplexity() with one decoder layer in memory at a time: every window through layer 0,
+    then layer 1, ..., then the final norm and head (modules as in export.apply_artifact)."""
+    chunks = calibration.capture_inputs(lm.model, windows, batch, lm.is_causal)
+    chunks, as_tuple = _run_layers(lm, chunks, artifact_dir, modules, show_progress)
+    layers = models.layer_stack(lm.model)
+    originals = list(layers)
+    for i in range(len(layers)):
+        layers[i] = _Replay([c.hidden for c in chunks] if i == 0 else None, as_tuple)
+    try:
+        return perplexity(lm.model, windows, batch)  # same batches, so the stored outputs line up
+    finally:
+        for i, layer in enumerate(originals):
+            layers[i] = layer
 
 
 def sentences(text: str, max_items: int | None, min_chars: int = 40) -> list[str]:

@@ -68,6 +68,56 @@ class SparseLowRankLinear(nn.Module):
         return y.reshape(*shape[:-1], self.out_features)
 
 
+def check_artifact(model, path) -> dict:
+    """The artifact's manifest, after checking it was made for a model with this many layers."""
+    from compression import models
+    from workloads.errors import InputError
+
+    man = artifact.load_manifest(path)
+    n = len(models.layer_stack(model))
+    if man["model"]["num_layers"] != n:
+        raise InputError(f"{path}: manifest has {man['model']['num_layers']} layers, model has {n}")
+    return man
+
+
+def apply_layer(layer, projs: dict[str, artifact.ProjectionTensors], where: str, modules: bool = True
+                ) -> dict[str, nn.Module]:
+    """Swap one layer's projections for the artifact's S + U V (see apply_artifact).
+
+    Returns the nn.Linear modules that were replaced, by name ({} when modules=False), so
+    that restore_layer can put them back.
+    """
+    from compression import models
+    from workloads.errors import InputError
+
+    lins = models.linear_projections(layer)
+    replaced: dict[str, nn.Module] = {}
+    for name, p in projs.items():
+        if name not in lins:
+            raise InputError(f"{where}: projection '{name}' not in the model's layer")
+        lin = lins[name]
+        if tuple(lin.weight.shape) != tuple(p.shape):
+            raise InputError(f"{where}: projection '{name}' shape {p.shape} != model {tuple(lin.weight.shape)}")
+        if modules:
+            _set_submodule(layer, name, SparseLowRankLinear(p, lin.bias))
+            replaced[name] = lin
+        else:
+            with torch.no_grad():
+                lin.weight.copy_(dense_weight(p))
+    return replaced
+
+
+def restore_layer(layer, replaced: dict[str, nn.Module]) -> None:
+    """Undo apply_layer's module swaps."""
+    for name, mod in replaced.items():
+        _set_submodule(layer, name, mod)
+
+
+def _set_submodule(layer, name: str, mod: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    setattr(layer.get_submodule(parent_name) if parent_name else layer, child, mod)
+
+
 def apply_artifact(model, path, verify: bool = True, modules: bool = True) -> dict:
     """Swap every compressed projection of `model` for the artifact's S + U V.
 
@@ -75,28 +125,9 @@ def apply_artifact(model, path, verify: bool = True, modules: bool = True) -> di
     the existing nn.Linear weights (faster on CPU, same function).  Returns the manifest.
     """
     from compression import models
-    from workloads.errors import InputError
 
-    man = artifact.load_manifest(path)
+    man = check_artifact(model, path)
     layers = models.layer_stack(model)
-    if man["model"]["num_layers"] != len(layers):
-        raise InputError(f"{path}: manifest has {man['model']['num_layers']} layers, model has {len(layers)}")
     for entry, projs in artifact.iter_layers(path, verify=verify):
-        layer = layers[entry["index"]]
-        lins = models.linear_projections(layer)
-        for name, p in projs.items():
-            if name not in lins:
-                raise InputError(f"{path}/{entry['file']}: projection '{name}' not in layer {entry['index']}")
-            lin = lins[name]
-            if tuple(lin.weight.shape) != tuple(p.shape):
-                raise InputError(f"{path}/{entry['file']}: projection '{name}' shape {p.shape} != model "
-                                 f"{tuple(lin.weight.shape)}")
-            if modules:
-                new = SparseLowRankLinear(p, lin.bias)
-                parent_name, _, child = name.rpartition(".")
-                parent = layer.get_submodule(parent_name) if parent_name else layer
-                setattr(parent, child, new)
-            else:
-                with torch.no_grad():
-                    lin.weight.copy_(dense_weight(p))
+        apply_layer(layers[entry["index"]], projs, f"{path}/{entry['file']}", modules)
     return man

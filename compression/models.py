@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
 
 from workloads.errors import InputError
+
+if TYPE_CHECKING:
+    from compression.streaming import LayerStore
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -51,15 +56,37 @@ class LoadedModel:
     tokenizer: object
     model_id: str
     is_causal: bool
+    store: LayerStore | None = None  # set when decoder layers stay on disk until needed
+
+    @contextmanager
+    def layer(self, i: int) -> Iterator[object]:
+        """Decoder layer i holding real weights for the duration of the block: read from disk
+        and dropped again afterwards when the model is streamed."""
+        if self.store is None:
+            yield layer_stack(self.model)[i]
+            return
+        layer = self.store.materialise(i)
+        try:
+            yield layer
+        finally:
+            self.store.release(i)
 
 
-def load(spec: str, dtype=None) -> LoadedModel:
-    """Load a model and tokenizer from local files only (HF_HUB_OFFLINE=1)."""
+def load(spec: str, dtype=None, stream: bool | None = False) -> LoadedModel:
+    """Load a model and tokenizer from local files only (HF_HUB_OFFLINE=1).
+
+    stream=True keeps every decoder layer on the meta device and reads it from the
+    safetensors files when `LoadedModel.layer(i)` asks for it (a transformers directory
+    with safetensors weights only); None streams causal LMs stored that way and loads
+    everything else (GGUF, .bin, encoders) whole.
+    """
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     import torch
     import transformers
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
+
+    from compression import checkpoint, streaming
 
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()  # keep stderr for real messages
@@ -72,18 +99,28 @@ def load(spec: str, dtype=None) -> LoadedModel:
             _gguf_utils.tqdm = lambda it, *a, **k: it
         except ImportError:
             pass
+    streamable = gguf is None and checkpoint.has_safetensors(directory)
+    if stream and not streamable:
+        raise InputError(f"--stream: {spec} is not a transformers directory with safetensors weights "
+                         f"(GGUF and .bin checkpoints load whole; use --no-stream)")
     try:
         config = AutoConfig.from_pretrained(directory, **kw)
         causal = not bool(getattr(config, "is_encoder_decoder", False)) and (
             any(a.endswith("ForCausalLM") for a in (config.architectures or [])) or gguf is not None
             or config.model_type in ("llama", "qwen2", "mistral", "qwen3", "gemma", "phi3"))
         cls = AutoModelForCausalLM if causal else AutoModel
-        model = cls.from_pretrained(directory, dtype=dtype or torch.float32, **kw)
+        store = None
+        if stream or (stream is None and streamable and causal):
+            model, store = streaming.load(directory, config, cls, dtype or torch.float32)
+        else:
+            model = cls.from_pretrained(directory, dtype=dtype or torch.float32, **kw)
         tok = AutoTokenizer.from_pretrained(directory, **kw)
+    except InputError:
+        raise
     except (OSError, ValueError, KeyError) as exc:
         raise InputError(f"{spec}: cannot load model ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
     model.eval()
-    return LoadedModel(model=model, tokenizer=tok, model_id=model_id, is_causal=causal)
+    return LoadedModel(model=model, tokenizer=tok, model_id=model_id, is_causal=causal, store=store)
 
 
 def base_model(model):

@@ -27,11 +27,53 @@ def _resume_check(out: Path, manifest: dict) -> dict | None:
     return old
 
 
+def _restore_layer(layer, out: Path, entry: dict) -> None:
+    """Write a finished layer's S + U V (from the artifact) into its nn.Linear weights."""
+    lins = models.linear_projections(layer)
+    with torch.no_grad():
+        for name, p in artifact.read_layer(out, entry, verify=True).items():
+            lins[name].weight.copy_(export.dense_weight(p))
+
+
+def _compress_layer(layer, i: int, chunks: list, method: str, hp: dict, seed: int, out: Path) -> dict:
+    """Decompose every projection of layer i, write its file, leave S + U V in its weights;
+    returns the layer's manifest entry."""
+    stats = calibration.collect_stats(layer, chunks, want_H=True)
+    tensors: dict = {}
+    entries: list = []
+    for name, lin in models.linear_projections(layer).items():
+        W = lin.weight.detach().float()
+        st = stats[name]
+        where = f"layer {i} '{name}': "
+        dec, _ = methods.decompose(method, W, st, hp, seed=seed + i, where=where)
+        Wc = dec.S + dec.U @ dec.V
+        H = st.H.float()  # shared by projections with the same input
+        err = exact_loss(W - Wc, H)
+        ref = exact_loss(W, H)
+        extra = {"recon_error": err / ref if ref > 0 else 0.0}
+        if method == "sslc":
+            extra.update(loss_trace=[float(x) for x in dec.exact_trace],
+                         proxy_trace=[float(x) for x in dec.proxy_trace],
+                         best_step=dec.best_step, rejected_steps=dec.rejected)
+        entries.append(artifact.projection_entry(
+            name, models.module_kind(name), tuple(W.shape), dec.U.shape[1], int(dec.mask.sum()),
+            dec.preserved, **extra))
+        ptensors = export.projection_tensors(name, dec, st.act_norm)
+        tensors.update(ptensors)
+        with torch.no_grad():  # exactly what a resumed run rebuilds from the file
+            lin.weight.copy_(export.dense_weight(export.as_projection(name, entries[-1], ptensors)))
+    return artifact.write_layer(out, i, tensors, entries)
+
+
 def compress_model(lm: models.LoadedModel, method: str, hp: dict, seed: int, out_dir: str,
                    calib_samples: int = 32, calib_seqlen: int = 512, calib_text: str | None = None,
                    batch: int = 8, overwrite: bool = False, show_progress: bool = True,
                    max_layers: int | None = None) -> dict:
-    """Compress every layer's nn.Linear projections; write/resume the artifact at out_dir."""
+    """Compress every layer's nn.Linear projections; write/resume the artifact at out_dir.
+
+    Layer i holds real weights only while it is calibrated and run (`lm.layer(i)`), so a
+    streamed model never has two decoder layers in memory.
+    """
     hp = methods.check_hyperparameters(method, hp)
     torch.manual_seed(seed)
     model = lm.model
@@ -59,58 +101,25 @@ def compress_model(lm: models.LoadedModel, method: str, hp: dict, seed: int, out
     out.mkdir(parents=True, exist_ok=True)
 
     ids = calibration.token_windows(lm.tokenizer, text_str, calib_seqlen, calib_samples, seed)
-    layers = models.layer_stack(model)
-    n_layers = len(layers) if max_layers is None else min(max_layers, len(layers))
+    n_total = len(models.layer_stack(model))
+    n_layers = n_total if max_layers is None else min(max_layers, n_total)
     chunks = calibration.capture_inputs(model, ids, batch, lm.is_causal)
     t0 = time.time()
-    bar = tqdm(range(len(layers)), desc=f"{method} layers", disable=not show_progress, unit="layer")
+    bar = tqdm(range(n_layers), desc=f"{method} layers", disable=not show_progress, unit="layer")
     for i in bar:
-        layer = layers[i]
-        if i >= n_layers:
-            break
-        if i in done:
-            entry = done[i]
-            projs = artifact.read_layer(out, entry, verify=True)
-            lins = models.linear_projections(layer)
-            with torch.no_grad():
-                for name, p in projs.items():
-                    lins[name].weight.copy_(export.dense_weight(p))
+        with lm.layer(i) as layer:
+            if i in done:
+                _restore_layer(layer, out, done[i])
+            else:
+                entry = _compress_layer(layer, i, chunks, method, hp, seed, out)
+                manifest["layers"] = [e for e in manifest["layers"] if e["index"] != i] + [entry]
+                manifest["layers"].sort(key=lambda e: e["index"])
+                manifest["complete"] = len(manifest["layers"]) == n_total
+                artifact.write_manifest(out, manifest)
+                errs = [p["recon_error"] for p in entry["projections"]]
+                bar.set_postfix(recon=f"{sum(errs) / len(errs):.3f}")
             chunks = calibration.layer_forward(layer, chunks)
-            continue
-        stats = calibration.collect_stats(layer, chunks, want_H=True)
-        tensors: dict = {}
-        entries: list = []
-        for name, lin in models.linear_projections(layer).items():
-            W = lin.weight.detach().float()
-            st = stats[name]
-            where = f"layer {i} '{name}': "
-            dec, budget = methods.decompose(method, W, st, hp, seed=seed + i, where=where)
-            Wc = dec.S + dec.U @ dec.V
-            H = st.H.float()  # shared by projections with the same input
-            err = exact_loss(W - Wc, H)
-            ref = exact_loss(W, H)
-            extra = {"recon_error": err / ref if ref > 0 else 0.0}
-            if method == "sslc":
-                extra.update(loss_trace=[float(x) for x in dec.exact_trace],
-                             proxy_trace=[float(x) for x in dec.proxy_trace],
-                             best_step=dec.best_step, rejected_steps=dec.rejected)
-            entries.append(artifact.projection_entry(
-                name, models.module_kind(name), tuple(W.shape), dec.U.shape[1], int(dec.mask.sum()),
-                dec.preserved, **extra))
-            ptensors = export.projection_tensors(name, dec, st.act_norm)
-            tensors.update(ptensors)
-            with torch.no_grad():  # exactly what a resumed run rebuilds from the file
-                lin.weight.copy_(export.dense_weight(export.as_projection(name, entries[-1], ptensors)))
-        entry = artifact.write_layer(out, i, tensors, entries)
-        manifest["layers"] = [e for e in manifest["layers"] if e["index"] != i] + [entry]
-        manifest["layers"].sort(key=lambda e: e["index"])
-        manifest["complete"] = len(manifest["layers"]) == len(layers)
-        artifact.write_manifest(out, manifest)
-        errs = [p["recon_error"] for p in entries]
-        bar.set_postfix(recon=f"{sum(errs) / len(errs):.3f}")
-        del stats
-        chunks = calibration.layer_forward(layer, chunks)
-    manifest["complete"] = len(manifest["layers"]) == len(layers)
+    manifest["complete"] = len(manifest["layers"]) == n_total
     artifact.write_manifest(out, manifest)
     manifest["_wall_s"] = time.time() - t0
     return manifest

@@ -14,6 +14,10 @@ def register(subparsers) -> None:
                     "An interrupted run resumes from the last finished layer.")
     p.add_argument("--model", required=True,
                    help="'smollm2-135m', 'minilm', a transformers model directory, or a .gguf file")
+    p.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
+                   help="read one decoder layer at a time from the safetensors files, so memory scales "
+                        "with one layer (default: on for causal LMs stored as safetensors; GGUF and "
+                        ".bin checkpoints always load whole)")
     p.add_argument("--method", default="sslc",
                    choices=["sslc", "magnitude", "wanda", "sparsegpt", "svd", "asvd"])
     p.add_argument("--ratio", type=float, default=0.5,
@@ -63,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from compression import methods, models, pipeline
 
     hp = methods.check_hyperparameters(args.method, hyperparameters(args))
-    lm = models.load(args.model)
+    lm = models.load(args.model, stream=args.stream)
     man = pipeline.compress_model(lm, args.method, hp, args.seed, args.out,
                                   calib_samples=args.calib_samples, calib_seqlen=args.calib_seqlen,
                                   calib_text=args.calib_text, batch=args.batch,

@@ -16,6 +16,9 @@ def register(subparsers) -> None:
                     "similarity to the dense model's embeddings for encoders; per-layer "
                     "reconstruction error from the artifact's manifest.")
     p.add_argument("--model", required=True)
+    p.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
+                   help="perplexity with one decoder layer in memory at a time, read from the "
+                        "safetensors files (default: on for causal LMs stored as safetensors)")
     p.add_argument("--artifact", default=None, help="compressed artifact directory (omit: dense)")
     p.add_argument("--seqlen", type=int, default=512, help="window length (encoders: max tokens)")
     p.add_argument("--windows", type=int, default=None, help="at most this many windows/items (default all)")
@@ -36,7 +39,10 @@ def run(args: argparse.Namespace) -> int:
     from compression import evaluate, export, models, text
 
     txt, desc = text.read_text(args.text or "evaluation")
-    lm = models.load(args.model)
+    lm = models.load(args.model, stream=args.stream)
+    if lm.store is not None and not lm.is_causal:
+        raise InputError(f"--stream: {args.model} is an encoder; its evaluation loads the whole model "
+                         f"(drop --stream)")
     result: dict = {"model": lm.model_id, "artifact": args.artifact, "text": desc}
     t0 = time.time()
     if not lm.is_causal:
@@ -44,7 +50,10 @@ def run(args: argparse.Namespace) -> int:
         ref = evaluate.embeddings(lm.model, lm.tokenizer, items, args.seqlen)
     man = None
     if args.artifact:
-        man = export.apply_artifact(lm.model, args.artifact, modules=not args.dense_weights)
+        if lm.store is None:
+            man = export.apply_artifact(lm.model, args.artifact, modules=not args.dense_weights)
+        else:  # applied layer by layer as the layers are read
+            man = export.check_artifact(lm.model, args.artifact)
         if not man["complete"]:
             print(f"warning: {args.artifact}: artifact is incomplete "
                   f"({len(man['layers'])}/{man['model']['num_layers']} layers)")
@@ -54,7 +63,11 @@ def run(args: argparse.Namespace) -> int:
         windows = evaluate.eval_windows(lm.tokenizer, txt, args.seqlen, args.windows)
         if windows.shape[0] == 0:
             raise InputError(f"{desc}: fewer tokens than one --seqlen {args.seqlen} window")
-        result["perplexity"] = evaluate.perplexity(lm.model, windows, args.batch, show_progress=True)
+        if lm.store is None:
+            result["perplexity"] = evaluate.perplexity(lm.model, windows, args.batch, show_progress=True)
+        else:
+            result["perplexity"] = evaluate.streamed_perplexity(
+                lm, windows, args.batch, args.artifact, modules=not args.dense_weights, show_progress=True)
         result["windows"] = int(windows.shape[0])
         result["seqlen"] = args.seqlen
     else:
