@@ -12,7 +12,8 @@ from simulator.engines.systolic import mac_lines_tile_cycles, systolic_tile_cycl
 
 @njit(cache=True)
 def dense_op_tiles(T, K, N, tt, tk, tn, reuse_inputs, wb, ab, kind, dataflow, R, C, physical, latency, quirk):
-    """Tiles of a dense GEMM (M = T tokens, K, N): per tile bytes, cycles, useful MACs, weight bytes.
+    """Tiles of a dense GEMM (M = T tokens, K, N): per tile bytes, cycles and weight bytes, and
+    the op's useful MACs (T K N).
 
     kind 0: systolic R x C with `dataflow`; kind 1: MAC lines (R = MACs per line, C = lines).
     quirk: subtract SCALE-Sim's trailing cycle once, from the op's first tile.
@@ -23,7 +24,6 @@ def dense_op_tiles(T, K, N, tt, tk, tn, reuse_inputs, wb, ab, kind, dataflow, R,
     total = n_t * n_n * n_k
     nbytes = np.empty(total, np.int64)
     cycles = np.empty(total, np.int64)
-    macs = np.empty(total, np.int64)
     wbytes = np.empty(total, np.int64)
     i = 0
     for a in range(n_t):
@@ -41,17 +41,17 @@ def dense_op_tiles(T, K, N, tt, tk, tn, reuse_inputs, wb, ab, kind, dataflow, R,
                 nbytes[i] = w + x
                 wbytes[i] = w
                 cycles[i] = cyc
-                macs[i] = mt * kt * nt
                 i += 1
     if quirk and total > 0 and cycles[0] > 1:
         cycles[0] -= 1
-    return nbytes, cycles, macs, wbytes
+    return nbytes, cycles, T * K * N, wbytes
 
 
 @njit(cache=True)
 def sparse_op_tiles(counts, by_column, order, m, T, tt, tm, tk, reuse_inputs, wb, ab, ib, pb, bitmask,
                     L, P, mapping, overhead, policy, latency):
-    """Tiles of the sparse GEMM on the sparser engine.
+    """Tiles of the sparse GEMM on the sparser engine: per tile bytes, cycles and weight
+    (+index) bytes, and the op's useful MACs (non-zeros x tokens).
 
     counts: (row blocks, n) per-column counts when `by_column` (units = columns of S),
     else (column blocks, m) per-row counts over the sparse columns in `order` (units = rows).
@@ -67,7 +67,6 @@ def sparse_op_tiles(counts, by_column, order, m, T, tt, tm, tk, reuse_inputs, wb
     total = n_t * per
     nbytes = np.empty(total, np.int64)
     cycles = np.empty(total, np.int64)
-    macs = np.empty(total, np.int64)
     wbytes = np.empty(total, np.int64)
     nnz_rc = np.empty(per, np.int64)
     cyc_full = np.empty(per, np.int64)
@@ -117,7 +116,6 @@ def sparse_op_tiles(counts, by_column, order, m, T, tt, tm, tk, reuse_inputs, wb
                 nbytes[i] = w + x
                 wbytes[i] = w
                 cycles[i] = cyc_last[j] if a == n_t - 1 else cyc_full[j]
-                macs[i] = nnz_rc[j] * mt
                 i += 1
                 j += 1
-    return nbytes, cycles, macs, wbytes
+    return nbytes, cycles, nnz_rc.sum() * T, wbytes

@@ -178,7 +178,7 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
         if tiles is not None and len(tiles[1]) == 0:
             return
         empty = np.zeros(0, np.int64)
-        b, c, mc, w = tiles if tiles is not None else (empty, empty, empty, empty)
+        b, c, mc, w = tiles if tiles is not None else (empty, empty, 0, empty)
         prog.op_name.append(f"L{q.layer}.{q.name}.{part}")
         prog.op_layer.append(q.layer)
         prog.op_proj.append(q.name)
@@ -192,7 +192,7 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
         prog.op_tile_shape.append(shape)
         prog.tile_bytes.append(b)
         prog.tile_cycles.append(c)
-        prog.op_macs.append(int(mc.sum()))
+        prog.op_macs.append(int(mc))
         prog.tile_weight_bytes.append(w)
         done_by[node].append(len(prog.op_name) - 1)
 
@@ -202,7 +202,7 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
     def dense_tiles(eng: _Dense, K: int, N: int, label: str) -> tuple[tuple, tuple[int, int, int]]:
         if K == 0 or N == 0:
             empty = np.zeros(0, np.int64)
-            return (empty, empty, empty, empty), (0, 0, 0)
+            return (empty, empty, 0, empty), (0, 0, 0)
         gK, gN = eng.granularity
         tt, tk, tn, reuse = dense_tile_shape(hw, slots, T, K, N, gK, gN, label)
         t = dense_op_tiles(T, K, N, tt, tk, tn, reuse, p.weight_bits, p.activation_bits, eng.kind,

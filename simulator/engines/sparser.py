@@ -77,8 +77,12 @@ def sparse_tile_cycles_pair(
     n = counts.shape[0]
     acc = load[:L]
     acc[:] = 0
+    ln = 0  # = i mod L, without a division per unit
     for i in range(n):
-        acc[i % L] += ceil_p[counts[i]] if mapping == NNZ_PARALLEL else counts[i]
+        acc[ln] += ceil_p[counts[i]] if mapping == NNZ_PARALLEL else counts[i]
+        ln += 1
+        if ln == L:
+            ln = 0
     per_line = -(-n // L)  # units on line l: per_line or per_line - 1
     f1 = t1 if mapping == NNZ_PARALLEL else -(-t1 // P)
     f2 = t2 if mapping == NNZ_PARALLEL else -(-t2 // P)
