@@ -59,3 +59,16 @@ def test_minilm_encoder_fidelity(tmp_path):
     export.apply_artifact(fresh.model, tmp_path / "a")
     fid = evaluate.cosine_fidelity(ref, evaluate.embeddings(fresh.model, fresh.tokenizer, items, 64))
     assert 0.5 < fid["mean_cosine"] <= 1.0 + 1e-6
+
+
+def test_minilm_streamed_matches_whole(tmp_path):
+    """An encoder (layer stack 'encoder.layer', keys without a 'bert.' prefix) streams too."""
+    streamed = models.load("minilm", stream=True)
+    assert streamed.store is not None and models.load("minilm", stream=None).store is None  # auto: whole
+    for lm, out in ((streamed, "s"), (models.load("minilm"), "w")):
+        pipeline.compress_model(lm, "wanda", {}, 0, str(tmp_path / out), calib_samples=4, calib_seqlen=64,
+                                show_progress=False)
+    files = sorted(p.name for p in (tmp_path / "w").iterdir())
+    assert len(files) == 7
+    for name in files:
+        assert (tmp_path / "s" / name).read_bytes() == (tmp_path / "w" / name).read_bytes(), name
