@@ -120,7 +120,27 @@ def load(spec: str, dtype=None, stream: bool | None = False) -> LoadedModel:
     except (OSError, ValueError, KeyError) as exc:
         raise InputError(f"{spec}: cannot load model ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
     model.eval()
+    _check_supported(model, spec)
     return LoadedModel(model=model, tokenizer=tok, model_id=model_id, is_causal=causal, store=store)
+
+
+_CONFIG_KEYS = ("hidden_size", "intermediate_size", "num_attention_heads", "num_hidden_layers")
+
+
+def _check_supported(model, spec: str) -> None:
+    """The model has what compression walks (a layer stack whose layers hold nn.Linear
+    projections) and the config keys the manifest records; else one line naming it."""
+    arch = (model.config.architectures or [type(model).__name__])[0]
+    expected = "expected a LLaMA/Qwen2/Mistral-style decoder or a BERT encoder"
+    missing = [k for k in _CONFIG_KEYS if getattr(model.config, k, None) is None]
+    if missing:
+        raise InputError(f"{spec}: unsupported model {arch}: its config has no {', '.join(missing)} ({expected})")
+    try:
+        stack = layer_stack(model)
+    except InputError:
+        raise InputError(f"{spec}: unsupported model {arch}: no layer stack ({expected})") from None
+    if len(stack) == 0 or not linear_projections(stack[0]):
+        raise InputError(f"{spec}: unsupported model {arch}: its layers hold no nn.Linear projections ({expected})")
 
 
 def base_model(model):

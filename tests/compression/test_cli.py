@@ -80,3 +80,25 @@ def test_corrupt_layer_exit_2(model_dir, tmp_path, capsys):
     f.write_bytes(f.read_bytes()[:100])
     _err(capsys, ["evaluate", "--model", str(model_dir), "--artifact", str(art), "--windows", "1",
                   "--seqlen", "32"], "layer_001.safetensors")
+
+
+def test_unsupported_models_exit_2(tmp_path, capsys):
+    """GPT-2 (Conv1D projections, no intermediate_size) and an unknown model type: one line, exit 2."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from _tiny_models import _bpe_tokenizer
+
+    gpt2 = tmp_path / "gpt2"
+    GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=256, n_positions=64, bos_token_id=0,
+                               eos_token_id=0)).save_pretrained(gpt2)
+    _bpe_tokenizer().save_pretrained(gpt2)
+    capsys.readouterr()
+    for stream in ("--stream", "--no-stream"):
+        _err(capsys, ["compress", "--model", str(gpt2), "--method", "wanda", stream, "--out", str(tmp_path / "o")],
+             str(gpt2), "unsupported model GPT2LMHeadModel")
+    _err(capsys, ["evaluate", "--model", str(gpt2)], "unsupported model")
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / "config.json").write_text('{"model_type": "not-a-model"}')
+    _err(capsys, ["compress", "--model", str(odd), "--out", str(tmp_path / "o")], str(odd), "cannot load model")
+    assert not (tmp_path / "o").exists()
