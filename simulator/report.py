@@ -8,7 +8,6 @@ import io
 import json
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from compression import export, models, pipeline
+from compression import export, pipeline
 from workloads import artifact
 from workloads.errors import InputError
 

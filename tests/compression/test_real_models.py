@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from compression import calibration, evaluate, export, models, patterns, pipeline, text
+from compression import evaluate, export, models, patterns, pipeline, text
 from compression.sslc import make_budget, sslc_decompose
 
 pytestmark = pytest.mark.slow

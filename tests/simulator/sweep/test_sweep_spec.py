@@ -6,7 +6,7 @@ import csv
 import sqlite3
 
 import pytest
-from sweep_helpers import HW, write_spec
+from sweep_helpers import write_spec
 
 from simulator.sweep.spec import hardware_key_exists, load_spec
 from simulator.sweep.store import Store, export_csv, export_parquet
