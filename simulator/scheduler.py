@@ -196,19 +196,17 @@ def schedule(
     for s in range(2):
         if cur[s] < sop_ptr[s + 1]:
             nxt[s] = op_tile_ptr[sop[cur[s]]]
-    # per stream: the ends of its last `slots` tiles, oldest at ring[s, rix[s]] (zeros before
-    # the first `slots` tiles: a free slot never delays a request)
+    # per stream: the ends (and weight bytes) of its last `slots` tiles, oldest at
+    # ring[s, rix[s]] (zeros before the first `slots` tiles: a free slot never delays a
+    # request); the newest held[s] of them are still on chip for the peak occupancy
     ring = np.zeros((2, slots), np.int64)
+    ring_w = np.zeros((2, slots), np.int64)
     rix = np.zeros(2, np.int64)
+    held = np.zeros(2, np.int64)
     last_end = np.zeros(2, np.int64)
     channel_free = np.int64(0)
     channel_busy = np.int64(0)
     remaining = n_tiles + n_wb
-    # tiles on chip per stream (FIFO: ends are in order within a stream): (end, bytes)
-    held_end = np.zeros((2, slots), np.int64)
-    held_w = np.zeros((2, slots), np.int64)
-    held_head = np.zeros(2, np.int64)
-    held_n = np.zeros(2, np.int64)
     occ_bytes = np.int64(0)
     peak = np.int64(0)
     last_grant = np.int64(0)
@@ -298,31 +296,32 @@ def schedule(
                 tile_start[t] = st
                 tile_end[t] = end
             last_end[s] = end
-            r = rix[s]
-            ring[s, r] = end
-            r += 1
-            rix[s] = 0 if r == slots else r
-            # on-chip occupancy: release what ended by this grant, then hold this tile
+            # on-chip occupancy: release the held tiles that ended by this grant (oldest
+            # first: ends are in order within a stream), then hold this one
             if g < last_grant:
                 peak_exact = False
             last_grant = g
             for q in range(2):
-                while held_n[q] > 0 and held_end[q, held_head[q]] <= g:
-                    occ_bytes -= held_w[q, held_head[q]]
-                    held_head[q] = 0 if held_head[q] + 1 == slots else held_head[q] + 1
-                    held_n[q] -= 1
+                while held[q] > 0:
+                    k = rix[q] - held[q]
+                    k = k + slots if k < 0 else k
+                    if ring[q, k] > g:
+                        break
+                    occ_bytes -= ring_w[q, k]
+                    held[q] -= 1
+            if held[s] == slots:  # the slot about to be reused still holds a tile: grants out of order
+                peak_exact = False
+            else:
+                held[s] += 1
             wt = tile_weight_bytes[t]
             occ_bytes += wt
             if occ_bytes > peak:
                 peak = occ_bytes
-            if held_n[s] < slots:
-                k = held_head[s] + held_n[s]
-                k = k - slots if k >= slots else k
-                held_end[s, k] = end
-                held_w[s, k] = wt
-                held_n[s] += 1
-            else:  # more than `slots` tiles held: grants out of order
-                peak_exact = False
+            r = rix[s]
+            ring[s, r] = end
+            ring_w[s, r] = wt
+            r += 1
+            rix[s] = 0 if r == slots else r
             remaining -= 1
             if t == t_last:
                 hsize = _complete(o, end, op_done, op_stream, rev_ptr, rev_idx, pending, ready_at, ht, hw, hsize)
