@@ -119,12 +119,6 @@ class ProjectionTensors:
         """The reconstructed weight S + U V as a dense float32 array."""
         return self.sparse_dense() + (self.U @ self.V).astype(np.float32)
 
-    def row_nnz(self) -> np.ndarray:
-        return np.diff(self.indptr)
-
-    def col_nnz(self) -> np.ndarray:
-        return np.bincount(self.indices.astype(np.int64), minlength=self.shape[1])
-
 
 def index_dtype(n: int) -> np.dtype:
     """Unsigned column-index dtype sized to the number of columns n."""

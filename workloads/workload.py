@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Literal, Protocol
+from typing import Callable, Literal, Protocol
 
 import numpy as np
 
@@ -37,10 +37,6 @@ class Projection:
     rank: int
     mask: MaskStats | None  # None: the dense baseline
 
-    @property
-    def s_nnz(self) -> int:
-        return 0 if self.mask is None else int(self.mask.nnz)
-
 
 @dataclass
 class Workload:
@@ -56,10 +52,6 @@ class Workload:
     def tokens(self) -> int:
         """Tokens per step: prefill = batch x sequence, decode = batch."""
         return self.batch * self.seq if self.phase == "prefill" else self.batch
-
-    def layers(self) -> Iterator[list[Projection]]:
-        for layer in range(self.model.num_layers):
-            yield self.layer_projections(layer)
 
 
 def check_phase(phase: str, batch: int, seq: int) -> None:

@@ -64,7 +64,7 @@ def test_workload_nnz_and_ranks_equal_the_stored_ones(tmp_path):
         projs = {q.name: q for q in comp.layer_projections(entry["index"])}
         for p in entry["projections"]:
             q = projs[p["name"].rsplit(".", 1)[-1]]
-            assert q.s_nnz == p["nnz"] and q.rank == p["rank"] and [q.m, q.n] == p["shape"]
+            assert q.mask.nnz == p["nnz"] and q.rank == p["rank"] and [q.m, q.n] == p["shape"]
             # the statistics the engines see add up to the stored nnz: dense columns + sparse units
             sp = split_S(q, hw, slots, 3)
             assert q.mask.column_counts()[sp.dense].sum() + sp.nnz_sparse == p["nnz"]
