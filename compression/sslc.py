@@ -224,7 +224,7 @@ def sslc_decompose(W: torch.Tensor, act_norm: torch.Tensor, budget: Budget, *, i
         if r:
             # (a) low-rank step: BRP of R~ = W^ - S^ with A2 = Y1:
             #     L' = Y1 (Y1^T Y1)^-1 Y1^T R~ = Qy (R~^T Qy)^T, Qy = orth(Y1)
-            for k in range(max(1, power_iters)):
+            for _ in range(max(1, power_iters)):
                 Qy = _orth(Rs @ A1)  # m x r
                 Y2 = Rs.T @ Qy  # n x r
                 A1 = Y2  # warm start of the next projection (subspace iteration)
@@ -240,9 +240,8 @@ def sslc_decompose(W: torch.Tensor, act_norm: torch.Tensor, budget: Budget, *, i
             out.rejected += 1
             spare = (new_mask, new_Rs)
         out.proxy_trace.append(cur)
-        if H is not None:
-            U, V, S = unscale(Ut, Vt, mask)
-            e = exact_loss(W - U @ V - S, H)
+        if H is not None:  # E = W - U V - S is W - U V off the mask, 0 on it
+            e = exact_loss(torch.addmm(W, Ut, Vt * Dinv, alpha=-1.0).masked_fill_(mask, 0.0), H)
             out.exact_trace.append(e)
             if best is None or e < best[0]:
                 best = (e, t, Ut, Vt, mask.clone())
