@@ -24,13 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sslcsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"sslcsim.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"sslcsim.commands.{name}":
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(f"sslcsim.commands.{name}").register(sub)
     return parser
 
 

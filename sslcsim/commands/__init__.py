@@ -1,7 +1,7 @@
 """One module per subcommand; each exposes `register(subparsers)`.
 
-`COMMANDS` is the list the CLI loads. A module listed here that is not present yet
-(its issue has not landed) is skipped, so layers can land independently.
+`COMMANDS` is the list the CLI loads; a module imports what its command needs inside
+its handler, so every command (and --help) starts without the others' dependencies.
 """
 
 COMMANDS = [

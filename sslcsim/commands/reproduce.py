@@ -7,10 +7,6 @@ import io
 import json
 from pathlib import Path
 
-from simulator.config import load_hw
-from simulator.report import atomic_write
-from simulator.table4 import matching_reading, reproduce_table4
-
 DEFAULT_HW = Path(__file__).resolve().parents[2] / "hwconfigs" / "sslc-table4.yaml"
 
 
@@ -29,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def render(rows: list[dict]) -> str:
     from rich.console import Console
     from rich.table import Table
+
+    from simulator.table4 import matching_reading
 
     table = Table(title="SSLC Table 4: cycles per layer, one token, 4096 MACs, compute only (ours / paper)")
     for col in ("model", "module", "S density reading", "generator", "dense", "sparse", "low-rank", "sum",
@@ -53,6 +51,11 @@ def render(rows: list[dict]) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
+    # imported here so that other commands and --help start without numba and pydantic
+    from simulator.config import load_hw
+    from simulator.report import atomic_write
+    from simulator.table4 import reproduce_table4
+
     hw = load_hw(args.hw)
     rows = reproduce_table4(hw, args.ratio, args.rank, args.preserve, args.seed)
     print(render(rows), end="")

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from simulator.api import simulate_shape, simulate_workloads
-from simulator.config import load_hw
-from simulator.report import atomic_write, render_table, to_csv, to_json
-from workloads.budget import Budget
 from workloads.errors import InputError
-from workloads.from_artifact import from_artifact
-from workloads.presets import resolve_model
+
+if TYPE_CHECKING:
+    from workloads.budget import Budget
 
 PATTERNS = {"unstructured": ("unstructured", "uniform"), "wanda-like": ("unstructured", "wanda-like")}
 
@@ -39,11 +37,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def budget_from_args(args: argparse.Namespace) -> Budget:
+    from workloads.budget import Budget
+
     pattern, generator = PATTERNS.get(args.pattern, (args.pattern, "nm"))  # N:M: the pattern is the generator
     return Budget(args.ratio, args.rank, args.preserve, pattern, generator, args.s_density)
 
 
 def main(args: argparse.Namespace) -> int:
+    # imported here so that other commands and --help start without numba and pydantic
+    from simulator.api import simulate_shape, simulate_workloads
+    from simulator.config import load_hw
+    from simulator.report import atomic_write, render_table, to_csv, to_json
+    from workloads.from_artifact import from_artifact
+    from workloads.presets import resolve_model
+
     hw = load_hw(args.hw)
     seq = args.seq if args.phase == "prefill" else 1
     if args.artifact:
