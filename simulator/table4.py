@@ -9,10 +9,12 @@ generators, and compared with the paper.
 
 from __future__ import annotations
 
-from simulator.api import simulate_shape
 from simulator.config import HardwareConfig
+from simulator.report import summarize
+from simulator.run import run
 from workloads.budget import Budget
 from workloads.presets import PRESETS
+from workloads.workload import from_shape
 
 # The paper's Table 4: (dense, sparse, low-rank, sum, speedup) per model and module.
 PAPER = {
@@ -30,10 +32,12 @@ def reproduce_table4(hw: HardwareConfig, ratio: float = 0.5, rank: int = 128, pr
     """One row per (model, module, reading, generator): our cycles per layer beside the paper's."""
     rows = []
     for model in ("llama-2-7b", "qwen2.5-7b"):
+        shape = PRESETS[model]
+        baseline = run(from_shape(shape, None, "decode", 1, 1, seed), hw)  # one dense run for the four budgets
         for reading in READINGS:
             for gen in GENERATORS:
                 budget = Budget(ratio, rank, preserve, "unstructured", gen, reading)
-                rep = simulate_shape(PRESETS[model], hw, budget, "decode", 1, 1, seed)
+                rep = summarize(run(from_shape(shape, budget, "decode", 1, 1, seed), hw), baseline)
                 for module in ("MHA", "FFN"):
                     g = rep["modules"][module]["per_layer"]
                     dense, sparse, lowrank = g["dense_cycles"], g["sparse_cycles"], g["lowrank_cycles"]

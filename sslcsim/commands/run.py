@@ -130,9 +130,9 @@ def main(args: argparse.Namespace) -> int:
     dense_runs: dict = {}  # (hardware, phase) -> the dense baseline's run, shared by every comparison
 
     def simulate(workload, dense, cfg, phase: str) -> dict:
-        if (cfg.name, phase) not in dense_runs:
-            dense_runs[(cfg.name, phase)] = run_simulation(dense, cfg)
-        return summarize(run_simulation(workload, cfg), dense_runs[(cfg.name, phase)])
+        if (cfg, phase) not in dense_runs:  # keyed by the config's values, not its name
+            dense_runs[(cfg, phase)] = run_simulation(dense, cfg)
+        return summarize(run_simulation(workload, cfg), dense_runs[(cfg, phase)])
 
     reports = {}
     for phase, seq in phases.items():
