@@ -9,6 +9,7 @@ becomes the next layer's hidden states.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -92,17 +93,21 @@ class InputStats:
     """Calibration statistics of one projection's input X (n features x T tokens)."""
 
     sumsq: torch.Tensor  # (n,) float64, sum over tokens of x_j^2
-    H: torch.Tensor | None  # (n, n) float64, X X^T
-    tokens: int
+    H: torch.Tensor  # (n, n) float64, X X^T
 
     @property
     def act_norm(self) -> torch.Tensor:
         """Per-input-channel ||X_j||_2 over all calibration tokens."""
         return self.sumsq.sqrt().float()
 
+    @functools.cached_property
+    def H32(self) -> torch.Tensor:
+        """H in float32, converted once for the projections that share this input."""
+        return self.H.float()
+
 
 @torch.no_grad()
-def collect_stats(layer, chunks: list[Chunk], want_H: bool = True) -> dict[str, InputStats]:
+def collect_stats(layer, chunks: list[Chunk]) -> dict[str, InputStats]:
     """Run the layer over the chunks and gather per-projection input statistics.
 
     Projections fed the same tensor (q/k/v, gate/up) share one statistics object.
@@ -122,13 +127,10 @@ def collect_stats(layer, chunks: list[Chunk], want_H: bool = True) -> dict[str, 
             st = stats.get(name)
             if st is None:
                 n = x2.shape[1]
-                st = stats[name] = InputStats(
-                    sumsq=torch.zeros(n, dtype=torch.float64),
-                    H=torch.zeros(n, n, dtype=torch.float64) if want_H else None, tokens=0)
+                st = stats[name] = InputStats(sumsq=torch.zeros(n, dtype=torch.float64),
+                                              H=torch.zeros(n, n, dtype=torch.float64))
             st.sumsq += x2.double().square().sum(0)
-            if st.H is not None:
-                st.H += (x2.T @ x2).double()
-            st.tokens += x2.shape[0]
+            st.H += (x2.T @ x2).double()
         return hook
 
     handles = [mod.register_forward_hook(make_hook(name)) for name, mod in projs.items()]

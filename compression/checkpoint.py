@@ -74,9 +74,6 @@ class Checkpoint:
     def __contains__(self, key: str) -> bool:
         return key in self._files
 
-    def keys(self) -> set[str]:
-        return set(self._files)
-
     def check(self, key: str, shape: tuple[int, ...]) -> None:
         """The key exists and has this shape, else InputError naming the file and key."""
         if key not in self._files:

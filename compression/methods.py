@@ -38,7 +38,7 @@ def check_hyperparameters(method: str, hp: dict) -> dict:
     unknown = set(hp) - set(full)
     if unknown:
         raise InputError(f"--method {method}: options {sorted(unknown)} do not apply to this method")
-    full.update({k: v for k, v in hp.items() if v is not None or k == "rank"})
+    full.update({k: v for k, v in hp.items() if v is not None})
     patterns.parse_pattern(full["pattern"])
     if not (0 < float(full["ratio"]) <= 1):
         raise InputError(f"--ratio: expected a kept fraction in (0, 1], got {full['ratio']}")
@@ -71,7 +71,7 @@ def budget_for(method: str, hp: dict, m: int, n: int, where: str = "") -> Budget
 
 
 def decompose(method: str, W: torch.Tensor, stats: InputStats, hp: dict, seed: int = 0,
-              where: str = "", progress=None) -> tuple[Decomposition, Budget]:
+              where: str = "") -> Decomposition:
     m, n = W.shape
     if not torch.isfinite(W).all():
         raise InputError(f"{where}weight contains NaN or Inf")
@@ -79,18 +79,15 @@ def decompose(method: str, W: torch.Tensor, stats: InputStats, hp: dict, seed: i
     pattern = patterns.parse_pattern(hp["pattern"])
     act = stats.act_norm
     if method == "sslc":
-        H = stats.H.float() if stats.H is not None else None
         dec = sslc_decompose(W, act, budget, iters=int(hp["iters"]), pattern=pattern,
                              metric=hp["sparse_metric"],
                              scope="row" if hp["sparse_metric"] == "wanda" else "matrix",
-                             H=H, seed=seed, power_iters=int(hp["power_iters"]), progress=progress)
+                             H=stats.H32, seed=seed, power_iters=int(hp["power_iters"]))
     elif method == "magnitude":
         dec = magnitude(W, budget.nnz, pattern, seed=seed)
     elif method == "wanda":
         dec = wanda(W, act, budget.nnz, pattern, seed=seed)
     elif method == "sparsegpt":
-        if stats.H is None:
-            raise InputError(f"{where}sparsegpt needs the calibration Gram matrix X X^T")
         dec = sparsegpt(W, stats.H, budget.nnz, pattern, blocksize=int(hp["blocksize"]),
                         percdamp=float(hp["percdamp"]), seed=seed)
     elif method == "svd":
@@ -99,4 +96,4 @@ def decompose(method: str, W: torch.Tensor, stats: InputStats, hp: dict, seed: i
         dec = low_rank(W, budget.rank, act_norm=act, alpha=float(hp["alpha"]))
     else:  # pragma: no cover - check_hyperparameters rejects it first
         raise InputError(f"--method: unknown {method!r}")
-    return dec, budget
+    return dec

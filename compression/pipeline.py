@@ -38,18 +38,17 @@ def _restore_layer(layer, out: Path, entry: dict) -> None:
 def _compress_layer(layer, i: int, chunks: list, method: str, hp: dict, seed: int, out: Path) -> dict:
     """Decompose every projection of layer i, write its file, leave S + U V in its weights;
     returns the layer's manifest entry."""
-    stats = calibration.collect_stats(layer, chunks, want_H=True)
+    stats = calibration.collect_stats(layer, chunks)
     tensors: dict = {}
     entries: list = []
     for name, lin in models.linear_projections(layer).items():
         W = lin.weight.detach().float()
         st = stats[name]
         where = f"layer {i} '{name}': "
-        dec, _ = methods.decompose(method, W, st, hp, seed=seed + i, where=where)
+        dec = methods.decompose(method, W, st, hp, seed=seed + i, where=where)
         Wc = dec.S + dec.U @ dec.V
-        H = st.H.float()  # shared by projections with the same input
-        err = exact_loss(W - Wc, H)
-        ref = exact_loss(W, H)
+        err = exact_loss(W - Wc, st.H32)
+        ref = exact_loss(W, st.H32)
         extra = {"recon_error": err / ref if ref > 0 else 0.0}
         if method == "sslc":
             extra.update(loss_trace=[float(x) for x in dec.exact_trace],
@@ -91,8 +90,7 @@ def compress_model(lm: models.LoadedModel, method: str, hp: dict, seed: int, out
     }
     if overwrite and out.exists():
         for f in list(out.glob("layer_*.safetensors")) + [out / artifact.MANIFEST_NAME]:
-            if f.exists():
-                f.unlink()
+            f.unlink(missing_ok=True)
     old = _resume_check(out, manifest)
     done: dict[int, dict] = {}
     if old is not None:
@@ -112,8 +110,7 @@ def compress_model(lm: models.LoadedModel, method: str, hp: dict, seed: int, out
                 _restore_layer(layer, out, done[i])
             else:
                 entry = _compress_layer(layer, i, chunks, method, hp, seed, out)
-                manifest["layers"] = [e for e in manifest["layers"] if e["index"] != i] + [entry]
-                manifest["layers"].sort(key=lambda e: e["index"])
+                manifest["layers"] = sorted(manifest["layers"] + [entry], key=lambda e: e["index"])
                 manifest["complete"] = len(manifest["layers"]) == n_total
                 artifact.write_manifest(out, manifest)
                 errs = [p["recon_error"] for p in entry["projections"]]

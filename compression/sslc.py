@@ -49,10 +49,6 @@ class Budget:
     nnz: int  # entries of S, preserved included
     preserved: int
 
-    @property
-    def kept_fraction(self) -> float:
-        return (self.nnz + self.rank * (self.m + self.n)) / (self.m * self.n)
-
 
 def default_rank(m: int, n: int, ratio: float, rank_share: float) -> int:
     """Rank that gives the low-rank part `rank_share` of the kept budget.
@@ -136,7 +132,7 @@ def _norm(x: torch.Tensor) -> float:
 def sslc_decompose(W: torch.Tensor, act_norm: torch.Tensor, budget: Budget, *, iters: int = 40,
                    pattern: tuple[int, int] | None = None, metric: str = "salience",
                    scope: str = "matrix", H: torch.Tensor | None = None, seed: int = 0,
-                   power_iters: int = 1, progress=None) -> Decomposition:
+                   power_iters: int = 1) -> Decomposition:
     """Decompose W into S + U V under `budget` (see module docstring).
 
     The iteration runs in the scaled space W^ = W D (D = diag(||X||_2)), where the salience
@@ -246,8 +242,6 @@ def sslc_decompose(W: torch.Tensor, act_norm: torch.Tensor, budget: Budget, *, i
             if best is None or e < best[0]:
                 best = (e, t, Ut, Vt, mask.clone())
             out.best_trace.append(best[0])
-        if progress is not None:
-            progress(t, cur)
     del Rh, Rs, spare
     if best is not None:
         _, out.best_step, Ut, Vt, mask = best

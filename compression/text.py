@@ -39,7 +39,7 @@ def evaluation_text() -> str:
     return _halves()[1]
 
 
-def read_text(path: str | None, default: str = "calibration") -> tuple[str, str]:
+def read_text(path: str | None) -> tuple[str, str]:
     """(text, description): a user text file, or one of the built-in halves."""
     if path in (None, "", "calibration"):
         return calibration_text(), f"{SOURCE} first half"

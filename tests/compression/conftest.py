@@ -11,10 +11,3 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 sys.path.insert(0, os.path.dirname(__file__))
-
-from _tiny_models import loaded  # noqa: E402
-
-
-@pytest.fixture
-def tiny_llama():
-    return loaded("llama")
