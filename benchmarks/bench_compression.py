@@ -21,23 +21,18 @@ import sys
 import time
 from pathlib import Path
 
+from machine_info import cpu_model
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SSLCSIM = [sys.executable, "-m", "sslcsim.cli"]
 
 
 def machine() -> dict:
+    """Taken when a benchmark starts (the load average is the one at its start)."""
     import torch
 
-    cpu = "unknown"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__, "python": platform.python_version(),
             "load_avg_at_start": os.getloadavg()[0]}
 
@@ -48,6 +43,7 @@ def speed(args) -> None:
     from compression.baselines.wanda import wanda
     from compression.sslc import make_budget, sslc_decompose
 
+    mc = machine()
     torch.manual_seed(0)
     m, n = 4096, 11008
     W = torch.randn(m, n) * 0.02
@@ -90,14 +86,13 @@ def speed(args) -> None:
              "W^ - Qy Y2^T (addmm into a reused buffer)": tm(lambda: torch.addmm(Wh, Qy, Y2.T, alpha=-1.0, out=Rh)),
              "sparse step (fused select, mask + next R~ + proxy)": tm(lambda: kernels.select_topk_abs(Rh, P, b.nnz, Wh, M, rest))}
     res_parts = {k: round(v, 4) for k, v in parts.items()}
-    res = {"machine": machine(), "command": " ".join(shlex.quote(a) for a in sys.argv), "step_parts_s": res_parts,
+    res = {"machine": mc, "command": " ".join(shlex.quote(a) for a in sys.argv), "step_parts_s": res_parts,
            "matrix": [m, n], "rank": 128, "iters": 40, "ratio": 0.5, "budget": b.__dict__,
            "sslc_s": t_sslc, "sslc_median_s": statistics.median(t_sslc),
            "wanda_s": t_wanda, "wanda_median_s": statistics.median(t_wanda),
            "proxy_first_last": [d.proxy_trace[0], d.proxy_trace[-1]], "rejected_steps": d.rejected}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "compression_speed.json").write_text(json.dumps(res, indent=1))
-    mc = res["machine"]
     md = [
         "# SSLC speed: one 4096 x 11008 matrix, rank 128, T = 40",
         "",
@@ -144,6 +139,7 @@ def _run(cmd: list[str], log) -> tuple[dict, float]:
 
 
 def smollm2(args) -> None:
+    mc = machine()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     log = open(work / "bench.log", "a")
@@ -158,7 +154,7 @@ def smollm2(args) -> None:
     def record(row):
         rows.append(row)
         RESULTS.mkdir(parents=True, exist_ok=True)
-        res_path.write_text(json.dumps({"machine": machine(), "rows": rows, "eval": ev, "calibration": cal}, indent=1))
+        res_path.write_text(json.dumps({"machine": mc, "rows": rows, "eval": ev, "calibration": cal}, indent=1))
         print(json.dumps(row), flush=True)
 
     if ("dense", None) in done:
@@ -184,11 +180,10 @@ def smollm2(args) -> None:
                     "recon_error": cr["recon_error"],
                     "compress_command": "sslcsim " + " ".join(c[3:]),
                     "eval_command": "sslcsim " + " ".join(e[3:])})
-    write_table(rows, ev, cal)
+    write_table(rows, ev, cal, mc)
 
 
-def write_table(rows, ev, cal) -> None:
-    mc = machine()
+def write_table(rows, ev, cal, mc: dict) -> None:
     ratios = sorted({r["ratio"] for r in rows if r["ratio"] is not None}, reverse=True)
     methods = [m for m in ("magnitude", "wanda", "sparsegpt", "svd", "asvd", "sslc")
                if any(r["method"] == m for r in rows)]

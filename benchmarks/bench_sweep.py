@@ -29,21 +29,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from machine_info import cpu_model  # noqa: E402
 from simulator.report import atomic_write  # noqa: E402
 from sslcsim import __version__  # noqa: E402
 
 SPEC = REPO / "examples" / "sweep-llama2-1000.yaml"
 TARGET_S = 600.0
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> int:
@@ -86,7 +77,7 @@ Recorded {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by `benchma
 - Spec: `examples/sweep-llama2-1000.yaml` (LLaMA-2-7B decode, whole model (32 layers), batch 1;
   5 engine splits x 5 DRAM bandwidths x 8 kept ratios x 5 ranks on `examples/hw-split.yaml`)
 - Command: `{' '.join(['python'] + cmd[1:])}` (fresh database)
-- Machine: {_cpu()}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}, sslcsim {__version__};
+- Machine: {cpu_model()}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}, sslcsim {__version__};
   load average {load_before[0]:.2f} before, {load_after[0]:.2f} after (other jobs shared the machine
   when the load exceeds the worker count)
 - Points: {n} stored, {ok} ok; speedup range {sp[0]:.3f}x - {sp[1]:.3f}x
