@@ -8,7 +8,9 @@ import time
 import torch
 from tqdm import tqdm
 
+from compression import models
 from compression.export import SparseLowRankLinear
+from workloads import artifact
 
 
 def trainable_lowrank(model) -> list[torch.nn.Parameter]:
@@ -46,3 +48,23 @@ def train(model, windows: torch.Tensor, steps: int, lr: float, batch: int, seed:
     model.eval()
     return {"steps": steps, "trainable": sum(p.numel() for p in params), "losses": losses,
             "wall_s": time.time() - t0, "final_loss": losses[-1] if losses else math.nan}
+
+
+def save_artifact(model, src: str, out: str, manifest: dict, finetune_hp: dict) -> None:
+    """Write the fine-tuned artifact at `out` layer by layer: `src`'s S and act_norm, the
+    model's trained U and V; `manifest` (src's) gains the fine-tuning settings."""
+    layers = models.layer_stack(model)
+    new_man = dict(manifest, layers=[], complete=False,
+                   hyperparameters=dict(manifest["hyperparameters"], finetune=finetune_hp))
+    for entry, projs in artifact.iter_layers(src):
+        tensors = {}
+        layer = layers[entry["index"]]
+        for name, p in projs.items():
+            mod = layer.get_submodule(name)
+            assert isinstance(mod, SparseLowRankLinear)
+            tensors.update({f"{name}.U": mod.U.detach().float().numpy(), f"{name}.V": mod.V.detach().float().numpy(),
+                            f"{name}.S.values": p.values, f"{name}.S.indices": p.indices,
+                            f"{name}.S.indptr": p.indptr, f"{name}.act_norm": p.act_norm})
+        new_man["layers"].append(artifact.write_layer(out, entry["index"], tensors, entry["projections"]))
+        new_man["complete"] = len(new_man["layers"]) == manifest["model"]["num_layers"]
+        artifact.write_manifest(out, new_man)

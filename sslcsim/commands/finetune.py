@@ -36,8 +36,6 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from compression import calibration, evaluate, export, finetune, models, text
-    from compression.export import SparseLowRankLinear
-    from workloads import artifact
 
     if Path(args.out).resolve() == Path(args.artifact).resolve():
         raise InputError(f"--out {args.out}: must differ from --artifact")
@@ -53,29 +51,9 @@ def run(args: argparse.Namespace) -> int:
     stats = finetune.train(lm.model, train_w, args.steps, args.lr, args.batch, args.seed,
                            show_progress=not args.no_progress)
     after = evaluate.perplexity(lm.model, eval_w)
-    # write the fine-tuned artifact: same S, new U and V
-    layers = models.layer_stack(lm.model)
-    new_man = dict(man)
-    new_man["hyperparameters"] = dict(man["hyperparameters"], finetune={
+    finetune.save_artifact(lm.model, args.artifact, args.out, man, {
         "text": train_desc, "steps": args.steps, "lr": args.lr, "batch": args.batch, "seqlen": args.seqlen,
         "seed": args.seed})
-    new_man["layers"] = []
-    new_man["complete"] = False
-    for entry, projs in artifact.iter_layers(args.artifact):
-        tensors = {}
-        layer = layers[entry["index"]]
-        for name, p in projs.items():
-            mod = layer.get_submodule(name)
-            assert isinstance(mod, SparseLowRankLinear)
-            U = mod.U.detach().float().numpy()
-            V = mod.V.detach().float().numpy()
-            tensors.update({f"{name}.U": U, f"{name}.V": V, f"{name}.S.values": p.values,
-                            f"{name}.S.indices": p.indices, f"{name}.S.indptr": p.indptr,
-                            f"{name}.act_norm": p.act_norm})
-        new_man["layers"].append(artifact.write_layer(args.out, entry["index"], tensors,
-                                                      entry["projections"]))
-        new_man["complete"] = len(new_man["layers"]) == man["model"]["num_layers"]
-        artifact.write_manifest(args.out, new_man)
     print(json.dumps({"artifact": args.out, "ppl_before": before, "ppl_after": after,
                       "trainable_params": stats["trainable"], "steps": stats["steps"],
                       "final_train_loss": stats.get("final_loss"), "wall_s": round(stats.get("wall_s", 0), 1),
