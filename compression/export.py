@@ -26,14 +26,6 @@ def projection_tensors(name: str, dec: Decomposition, act_norm: torch.Tensor) ->
     }
 
 
-def as_projection(name: str, entry: dict, tensors: dict[str, np.ndarray]) -> artifact.ProjectionTensors:
-    return artifact.ProjectionTensors(
-        name=name, module=entry["module"], shape=tuple(entry["shape"]), rank=entry["rank"],
-        U=tensors[f"{name}.U"], V=tensors[f"{name}.V"], values=tensors[f"{name}.S.values"],
-        indices=tensors[f"{name}.S.indices"], indptr=tensors[f"{name}.S.indptr"],
-        act_norm=tensors[f"{name}.act_norm"])
-
-
 def dense_weight(p: artifact.ProjectionTensors) -> torch.Tensor:
     return torch.from_numpy(p.dense())
 

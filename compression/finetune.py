@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -62,9 +63,8 @@ def save_artifact(model, src: str, out: str, manifest: dict, finetune_hp: dict) 
         for name, p in projs.items():
             mod = layer.get_submodule(name)
             assert isinstance(mod, SparseLowRankLinear)
-            tensors.update({f"{name}.U": mod.U.detach().float().numpy(), f"{name}.V": mod.V.detach().float().numpy(),
-                            f"{name}.S.values": p.values, f"{name}.S.indices": p.indices,
-                            f"{name}.S.indptr": p.indptr, f"{name}.act_norm": p.act_norm})
+            trained = dataclasses.replace(p, U=mod.U.detach().float().numpy(), V=mod.V.detach().float().numpy())
+            tensors.update(trained.tensors())
         new_man["layers"].append(artifact.write_layer(out, entry["index"], tensors, entry["projections"]))
         new_man["complete"] = len(new_man["layers"]) == manifest["model"]["num_layers"]
         artifact.write_manifest(out, new_man)

@@ -60,7 +60,7 @@ def _compress_layer(layer, i: int, chunks: list, method: str, hp: dict, seed: in
         ptensors = export.projection_tensors(name, dec, st.act_norm)
         tensors.update(ptensors)
         with torch.no_grad():  # exactly what a resumed run rebuilds from the file
-            lin.weight.copy_(export.dense_weight(export.as_projection(name, entries[-1], ptensors)))
+            lin.weight.copy_(export.dense_weight(artifact.ProjectionTensors.from_tensors(entries[-1], ptensors)))
     return artifact.write_layer(out, i, tensors, entries)
 
 

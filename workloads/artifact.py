@@ -103,6 +103,21 @@ class ProjectionTensors:
     indptr: np.ndarray
     act_norm: np.ndarray
 
+    @classmethod
+    def from_tensors(cls, entry: dict, tensors: dict[str, np.ndarray]) -> "ProjectionTensors":
+        """A manifest projection entry's arrays, from a layer file's {key: array}."""
+        name = entry["name"]
+        return cls(name=name, module=entry["module"], shape=(entry["shape"][0], entry["shape"][1]),
+                   rank=entry["rank"], U=tensors[f"{name}.U"], V=tensors[f"{name}.V"],
+                   values=tensors[f"{name}.S.values"], indices=tensors[f"{name}.S.indices"],
+                   indptr=tensors[f"{name}.S.indptr"], act_norm=tensors[f"{name}.act_norm"])
+
+    def tensors(self) -> dict[str, np.ndarray]:
+        """{layer-file key: array}: the inverse of `from_tensors`."""
+        n = self.name
+        return {f"{n}.U": self.U, f"{n}.V": self.V, f"{n}.S.values": self.values, f"{n}.S.indices": self.indices,
+                f"{n}.S.indptr": self.indptr, f"{n}.act_norm": self.act_norm}
+
     @property
     def nnz(self) -> int:
         return int(self.indptr[-1])
@@ -373,11 +388,7 @@ def read_layer(path: str | os.PathLike, layer: dict, verify: bool = True) -> dic
             for suffix in TENSOR_SUFFIXES:
                 if f"{name}.{suffix}" not in tensors:
                     raise InputError(f"{where}: missing tensor '{name}.{suffix}'")
-        out[name] = ProjectionTensors(
-            name=name, module=p["module"], shape=(p["shape"][0], p["shape"][1]), rank=p["rank"],
-            U=tensors[f"{name}.U"], V=tensors[f"{name}.V"], values=tensors[f"{name}.S.values"],
-            indices=tensors[f"{name}.S.indices"], indptr=tensors[f"{name}.S.indptr"],
-            act_norm=tensors[f"{name}.act_norm"])
+        out[name] = ProjectionTensors.from_tensors(p, tensors)
     return out
 
 
