@@ -29,10 +29,7 @@ def _resume_check(out: Path, manifest: dict) -> dict | None:
 
 def _restore_layer(layer, out: Path, entry: dict) -> None:
     """Write a finished layer's S + U V (from the artifact) into its nn.Linear weights."""
-    lins = models.linear_projections(layer)
-    with torch.no_grad():
-        for name, p in artifact.read_layer(out, entry, verify=True).items():
-            lins[name].weight.copy_(export.dense_weight(p))
+    export.apply_layer(layer, artifact.read_layer(out, entry, verify=True), str(out / entry["file"]), modules=False)
 
 
 def _compress_layer(layer, i: int, chunks: list, method: str, hp: dict, seed: int, out: Path) -> dict:
