@@ -152,9 +152,17 @@ def _describe(err: dict) -> str:
     for bound, word in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
         if bound in ctx:
             return f"must be {word} {ctx[bound]}"
-    if kind == "literal_error":
-        return f"must be one of {ctx.get('expected', '')}"
+    if "expected" in ctx:
+        return f"must be one of {ctx['expected']}"
     return err["msg"]
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """"key 'a.b': what is wrong (got value)" for the first problem pydantic found."""
+    err = exc.errors()[0]
+    value = err.get("input")
+    shown = "" if err["type"] == "missing" or isinstance(value, (dict, list)) else f" (got {value!r})"
+    return f"key '{_loc(err)}': {_describe(err)}{shown}"
 
 
 def parse_hw(data: object, source: str = "<config>") -> HardwareConfig:
@@ -164,12 +172,9 @@ def parse_hw(data: object, source: str = "<config>") -> HardwareConfig:
     try:
         return HardwareConfig.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        value = err.get("input")
-        shown = "" if err["type"] in ("missing",) or isinstance(value, dict) else f" (got {value!r})"
         more = len(exc.errors()) - 1
         tail = f"; and {more} more problem(s)" if more else ""
-        raise InputError(f"{source}: key '{_loc(err)}': {_describe(err)}{shown}{tail}") from None
+        raise InputError(f"{source}: {describe_validation_error(exc)}{tail}") from None
 
 
 def read_yaml(path: str | Path, what: str) -> object:

@@ -36,7 +36,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import simulator
-from simulator.config import HardwareConfig, parse_hw, read_yaml
+from simulator.config import HardwareConfig, describe_validation_error, parse_hw, read_yaml
 from workloads import artifact as artifact_format
 from workloads.budget import Budget
 from workloads.errors import InputError
@@ -147,22 +147,6 @@ class Sweep:
 def _digest(obj: Any) -> str:
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _pyd_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"]) or "<top level>"
-    ctx = err.get("ctx") or {}
-    if err["type"] == "extra_forbidden":
-        what = "unknown key"
-    elif err["type"] == "missing":
-        what = "missing required key"
-    else:
-        what = next((f"must be {w} {ctx[b]}" for b, w in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
-                     if b in ctx), None) or (f"must be one of {ctx['expected']}" if "expected" in ctx else err["msg"])
-    value = err.get("input")
-    shown = "" if err["type"] == "missing" or isinstance(value, (dict, list)) else f" (got {value!r})"
-    return f"key '{loc}': {what}{shown}"
 
 
 def _unwrap_model(annotation: Any) -> type[BaseModel] | None:
@@ -279,7 +263,7 @@ def _expand_random(source: str, spec: RandomSpec) -> tuple[list[str], list[dict[
         try:
             ax = RandomAxis.model_validate(axis)
         except ValidationError as exc:
-            raise InputError(f"{source}: {where}: {_pyd_error(exc)}") from None
+            raise InputError(f"{source}: {where}: {describe_validation_error(exc)}") from None
         if not ax.low <= ax.high or (ax.scale == "log" and ax.low <= 0):
             raise InputError(f"{source}: {where}: need low <= high (and low > 0 for scale: log), "
                              f"got low={ax.low} high={ax.high}")
@@ -337,7 +321,7 @@ def parse_spec(data: object, source: str, base_dir: Path) -> Sweep:
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as exc:
-        raise InputError(f"{source}: {_pyd_error(exc)}") from None
+        raise InputError(f"{source}: {describe_validation_error(exc)}") from None
     modes = [m for m in ("grid", "list", "random") if getattr(spec, m) is not None]
     if len(modes) != 1:
         raise InputError(f"{source}: give exactly one of grid, list, random (got {', '.join(modes) or 'none'})")
@@ -392,7 +376,7 @@ def parse_spec(data: object, source: str, base_dir: Path) -> Sweep:
         try:
             workload = WorkloadPoint.model_validate(wl)
         except ValidationError as exc:
-            raise InputError(f"{where}: {_pyd_error(exc)}") from None
+            raise InputError(f"{where}: {describe_validation_error(exc)}") from None
         if art is not None:
             wl_art = {"phase": workload.phase, "batch": workload.batch, "seq": workload.seq,
                       "artifact_manifest_sha256": art["manifest_sha256"]}
