@@ -6,9 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
@@ -153,21 +150,6 @@ def _bound(engines: dict, makespan: int) -> str:
 
 
 # ---------------------------------------------------------------- output
-
-
-def atomic_write(path: str | Path, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename over it."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 CSV_FIELDS = ["level", "layer", "name", "dense_cycles", "sparse_cycles", "lowrank_cycles", "total_cycles",

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -12,6 +10,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from simulator.files import atomic_path  # noqa: E402
 
 RC = {
     "font.family": "DejaVu Sans",
@@ -98,15 +98,8 @@ def save(fig: "plt.Figure", out_dir: str | Path, stem: str, formats: tuple[str, 
     try:
         for fmt in formats:
             path = out / f"{stem}.{fmt}"
-            fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{path.name}.", suffix=".tmp")
-            os.close(fd)
-            try:
-                with styled():  # savefig reads the rc (bbox, fonttype) at save time
-                    fig.savefig(tmp, format=fmt, dpi=PNG_DPI if fmt == "png" else None)
-                os.replace(tmp, path)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+            with atomic_path(path) as tmp, styled():  # savefig reads the rc (bbox, fonttype) at save time
+                fig.savefig(tmp, format=fmt, dpi=PNG_DPI if fmt == "png" else None)
             written.append(path)
     finally:
         plt.close(fig)

@@ -10,14 +10,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sqlite3
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
 import simulator
-from simulator.report import atomic_write
+from simulator.files import atomic_path, atomic_write
 from simulator.sweep.spec import Point, Sweep
 from workloads.errors import InputError
 
@@ -174,14 +172,6 @@ def export_parquet(store: Store, path: str | Path) -> int:
         raise InputError(f"{path}: Parquet export needs pyarrow (pip install pyarrow); use --csv") from None
     header, flat = flat_rows(store.rows(status=None))
     table = pa.Table.from_pylist(flat, schema=None) if flat else pa.table({h: [] for h in header})
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return len(flat)

@@ -53,7 +53,7 @@ def render(rows: list[dict]) -> str:
 def main(args: argparse.Namespace) -> int:
     # imported here so that other commands and --help start without numba and pydantic
     from simulator.config import load_hw
-    from simulator.report import atomic_write
+    from simulator.files import atomic_write
     from simulator.table4 import reproduce_table4
 
     hw = load_hw(args.hw)

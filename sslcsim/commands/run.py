@@ -67,7 +67,8 @@ def main(args: argparse.Namespace) -> int:
     from compression import evaluate, export, methods, models, pipeline, text
     from simulator.config import load_hw
     from simulator.plots import report_plots
-    from simulator.report import atomic_write, summarize, to_csv
+    from simulator.files import atomic_write
+    from simulator.report import summarize, to_csv
     from simulator.run import run as run_simulation
     from simulator.table4 import matching_reading, reproduce_table4
     from sslcsim.commands.reproduce import DEFAULT_HW, render

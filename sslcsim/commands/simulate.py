@@ -47,7 +47,8 @@ def main(args: argparse.Namespace) -> int:
     # imported here so that other commands and --help start without numba and pydantic
     from simulator.api import simulate_shape, simulate_workloads
     from simulator.config import load_hw
-    from simulator.report import atomic_write, render_table, to_csv, to_json
+    from simulator.files import atomic_write
+    from simulator.report import render_table, to_csv, to_json
     from workloads.from_artifact import from_artifact
     from workloads.presets import resolve_model
 
