@@ -95,7 +95,7 @@ class DaskExecutor:
             self._cluster.close()
 
 
-def make_executor(kind: str, workers: int, scheduler: str | None = None, processes: bool = True) -> Executor:
+def make_executor(kind: str, workers: int, scheduler: str | None = None) -> Executor:
     """`local` (process pool) or `dask` (LocalCluster of `workers`, or the cluster at `scheduler`)."""
     if workers < 1:
         raise InputError(f"--workers {workers}: expected a positive integer")
@@ -104,5 +104,5 @@ def make_executor(kind: str, workers: int, scheduler: str | None = None, process
             raise InputError("--scheduler: only applies to --executor dask")
         return LocalExecutor(workers)
     if kind == "dask":
-        return DaskExecutor(workers, scheduler, processes)
+        return DaskExecutor(workers, scheduler)
     raise InputError(f"--executor {kind!r}: expected local or dask")

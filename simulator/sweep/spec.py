@@ -136,7 +136,6 @@ class Point:
 @dataclass(frozen=True)
 class Sweep:
     name: str
-    source: str
     axes: tuple[str, ...]  # axis keys in spec order (zipped axes expanded)
     points: tuple[Point, ...]
 
@@ -398,7 +397,7 @@ def parse_spec(data: object, source: str, base_dir: Path) -> Sweep:
         key = _digest({"hardware": hw_json, "model": model, "layers": spec.layers, "workload": wl_json,
                        "version": version})
         points.append(Point(i, key, params, hw_json, model, spec.layers, wl_json))
-    return Sweep(spec.name, source, tuple(axes), tuple(points))
+    return Sweep(spec.name, tuple(axes), tuple(points))
 
 
 def load_spec(path: str | Path) -> Sweep:

@@ -35,8 +35,14 @@ def run(args: argparse.Namespace) -> int:
 
     sweep = load_spec(args.spec)  # every point validated here, before anything runs
     if args.dry_run:
-        store = Store(args.out) if os.path.exists(args.out) else None
-        todo = len(pending(sweep, store)) if store else len({p.key for p in sweep.points})
+        if os.path.exists(args.out):
+            store = Store(args.out)
+            try:
+                todo = len(pending(sweep, store))
+            finally:
+                store.close()
+        else:
+            todo = len({p.key for p in sweep.points})
         print(f"{sweep.name}: {len(sweep.points)} points over axes {', '.join(sweep.axes)}; {todo} to run")
         return 0
     executor = make_executor(args.executor, args.workers, args.scheduler)
