@@ -31,18 +31,14 @@ class Chunk:
     kwargs: dict
 
 
-def token_windows(tokenizer, text: str, seqlen: int, samples: int, seed: int, random: bool = True
-                  ) -> torch.Tensor:
-    """(samples, seqlen) token ids: seeded random windows (or consecutive ones) of the text."""
+def token_windows(tokenizer, text: str, seqlen: int, samples: int, seed: int) -> torch.Tensor:
+    """(samples, seqlen) token ids: seeded random windows of the text."""
     ids = tokenizer(text, add_special_tokens=False, return_attention_mask=False)["input_ids"]
     ids = torch.tensor(ids, dtype=torch.long)
     if ids.numel() < seqlen + 1:
         from workloads.errors import InputError
 
         raise InputError(f"calibration text: {ids.numel()} tokens, fewer than --seqlen {seqlen}")
-    if not random:
-        n = min(samples, ids.numel() // seqlen)
-        return ids[: n * seqlen].reshape(n, seqlen)
     g = torch.Generator().manual_seed(seed)
     starts = torch.randint(0, ids.numel() - seqlen, (samples,), generator=g)
     return torch.stack([ids[s: s + seqlen] for s in starts.tolist()])

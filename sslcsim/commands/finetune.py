@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+MAX_TRAIN_WINDOWS = 4096  # consecutive windows of the training text, at most
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -35,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from compression import calibration, evaluate, export, finetune, models, text
+    from compression import evaluate, export, finetune, models, text
 
     if Path(args.out).resolve() == Path(args.artifact).resolve():
         raise InputError(f"--out {args.out}: must differ from --artifact")
@@ -46,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
     man = export.apply_artifact(lm.model, args.artifact, modules=True)
     eval_w = evaluate.eval_windows(lm.tokenizer, text.evaluation_text(), args.seqlen, args.eval_windows)
     before = evaluate.perplexity(lm.model, eval_w)
-    train_w = calibration.token_windows(lm.tokenizer, train_txt, args.seqlen, 4096, args.seed, random=False)
+    train_w = evaluate.eval_windows(lm.tokenizer, train_txt, args.seqlen, MAX_TRAIN_WINDOWS)
+    if train_w.shape[0] == 0:
+        raise InputError(f"--text {train_desc}: fewer tokens than --seqlen {args.seqlen}")
     torch.manual_seed(args.seed)
     stats = finetune.train(lm.model, train_w, args.steps, args.lr, args.batch, args.seed,
                            show_progress=not args.no_progress)
