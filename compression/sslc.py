@@ -103,6 +103,12 @@ class Decomposition:
     best_step: int = 0
     rejected: int = 0
 
+    @classmethod
+    def sparse_only(cls, S: torch.Tensor, mask: torch.Tensor) -> "Decomposition":
+        """A pruning result: S on `mask`, no low-rank part."""
+        m, n = S.shape
+        return cls(U=S.new_zeros(m, 0), V=S.new_zeros(0, n), S=S, mask=mask, preserved=0)
+
 
 def exact_loss(E: torch.Tensor, H: torch.Tensor) -> float:
     """||E X||_F with H = X X^T (n x n), computed as sqrt(tr(E H E^T))."""
@@ -203,12 +209,11 @@ def sslc_decompose(W: torch.Tensor, act_norm: torch.Tensor, budget: Budget, *, i
         S = torch.addmm(W, U, V, alpha=-1.0).masked_fill_(~mask, 0.0)  # = S^ D^-1 where D > 0
         return U, V, S
 
-    out = Decomposition(U=Ut, V=Vt, S=Rs, mask=mask, preserved=n_pres)
     cur = _norm(Rs)
-    out.proxy_trace.append(cur)
+    proxy_trace, exact_trace, best_trace, rejected = [cur], [], [], 0
     best = None  # (exact loss, step, Ut, Vt, mask) over iterates t >= 1 (init is under budget)
     if H is not None:
-        out.exact_trace.append(exact_loss(W.masked_fill(mask, 0.0), H))
+        exact_trace.append(exact_loss(W.masked_fill(mask, 0.0), H))
     iters_eff = 1 if r == 0 else iters  # rank 0: one sparse step is the whole algorithm
     g = torch.Generator(device="cpu").manual_seed(seed)
     A1 = torch.randn(n, max(r, 1), generator=g)[:, :r].to(W.device) if r else None
@@ -233,21 +238,20 @@ def sslc_decompose(W: torch.Tensor, act_norm: torch.Tensor, budget: Budget, *, i
             if r:
                 Ut, Vt = Qy, Y2.T
         else:
-            out.rejected += 1
+            rejected += 1
             spare = (new_mask, new_Rs)
-        out.proxy_trace.append(cur)
+        proxy_trace.append(cur)
         if H is not None:  # E = W - U V - S is W - U V off the mask, 0 on it
             e = exact_loss(torch.addmm(W, Ut, Vt * Dinv, alpha=-1.0).masked_fill_(mask, 0.0), H)
-            out.exact_trace.append(e)
+            exact_trace.append(e)
             if best is None or e < best[0]:
                 best = (e, t, Ut, Vt, mask.clone())
-            out.best_trace.append(best[0])
+            best_trace.append(best[0])
     del Rh, Rs, spare
+    best_step = iters_eff
     if best is not None:
-        _, out.best_step, Ut, Vt, mask = best
-    else:
-        out.best_step = iters_eff
-    out.U, out.V, out.S = unscale(Ut, Vt, mask)
-    out.mask = mask
-    out.preserved = int(mask.view(-1)[pidx].sum())
-    return out
+        _, best_step, Ut, Vt, mask = best
+    U, V, S = unscale(Ut, Vt, mask)
+    return Decomposition(U=U, V=V, S=S, mask=mask, preserved=int(mask.view(-1)[pidx].sum()),
+                         proxy_trace=proxy_trace, exact_trace=exact_trace, best_trace=best_trace,
+                         best_step=best_step, rejected=rejected)

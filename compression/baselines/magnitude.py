@@ -11,6 +11,4 @@ from compression.sslc import Decomposition
 def magnitude(W: torch.Tensor, nnz: int, pattern=None, seed: int = 0) -> Decomposition:
     W = W.detach().float()
     mask = patterns.select(W.abs(), nnz, pattern, scope="matrix", seed=seed)
-    m, n = W.shape
-    return Decomposition(U=W.new_zeros(m, 0), V=W.new_zeros(0, n),
-                         S=torch.where(mask, W, torch.zeros_like(W)), mask=mask, preserved=0)
+    return Decomposition.sparse_only(torch.where(mask, W, torch.zeros_like(W)), mask)

@@ -61,4 +61,4 @@ def sparsegpt(W: torch.Tensor, H: torch.Tensor, nnz: int, pattern=None, blocksiz
         if i2 < n:
             W[:, i2:] -= Err1 @ Hinv[i1:i2, i2:]
     S = torch.where(keep, W, torch.zeros_like(W))
-    return Decomposition(U=W.new_zeros(m, 0), V=W.new_zeros(0, n), S=S, mask=keep, preserved=0)
+    return Decomposition.sparse_only(S, keep)

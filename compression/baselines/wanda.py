@@ -12,6 +12,4 @@ def wanda(W: torch.Tensor, act_norm: torch.Tensor, nnz: int, pattern=None, seed:
     W = W.detach().float()
     score = W.abs() * act_norm.float().reshape(1, -1)
     mask = patterns.select(score, nnz, pattern, scope="row", seed=seed)
-    m, n = W.shape
-    return Decomposition(U=W.new_zeros(m, 0), V=W.new_zeros(0, n),
-                         S=torch.where(mask, W, torch.zeros_like(W)), mask=mask, preserved=0)
+    return Decomposition.sparse_only(torch.where(mask, W, torch.zeros_like(W)), mask)
