@@ -31,6 +31,10 @@ class DenserEngine(_Strict):
         "physical", description="scalesim: SCALE-Sim 3.0.0's formulas incl. its quirks; physical: without them"
     )
     pipeline_latency: int = Field(0, ge=0, le=1024, description="mac_lines: adder-tree latency per tile, cycles")
+    packing: bool = Field(
+        True, description="mac_lines: a line with more MACs than the reduction length K reduces floor(H / K) "
+        "outputs per step (segmented adder tree); false: one output per line per step (the naive line)"
+    )
 
 
 class SparserEngine(_Strict):
@@ -38,7 +42,9 @@ class SparserEngine(_Strict):
 
     lines: int = Field(64, ge=1, le=4096, description="MAC lines L")
     macs_per_line: int = Field(64, ge=1, le=4096, description="MACs per line P")
-    mapping: Literal["token_parallel", "nnz_parallel"] = "nnz_parallel"
+    mapping: Literal["token_parallel", "nnz_parallel", "adaptive"] = Field(
+        "nnz_parallel", description="adaptive: per tile, the cheaper of token- and non-zero-parallel"
+    )
     format: Literal["csc", "csr", "bitmask"] = Field(
         "csr", description="csc: units are columns of S; csr and bitmask: units are rows"
     )

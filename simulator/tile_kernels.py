@@ -7,44 +7,101 @@ import numpy as np
 from numba import njit
 
 from simulator.engines.sparser import sparse_tile_cycles_pair
-from simulator.engines.systolic import mac_lines_tile_cycles, systolic_tile_cycles
+from simulator.engines.mac_lines import mac_lines_tile_cycles
+from simulator.engines.systolic import systolic_stream_tile_cycles
 
 
 @njit(cache=True)
-def dense_op_tiles(T, K, N, tt, tk, tn, reuse_inputs, wb, ab, kind, dataflow, R, C, physical, latency, quirk):
-    """Tiles of a dense GEMM (M = T tokens, K, N): per tile bytes, cycles and weight bytes, and
-    the op's useful MACs (T K N).
+def _dense_tile(i, mt, kt, nt, load_w, load_x, first, last, wb, ab, kind, dataflow, R, C, physical, latency,
+                packing, nbytes, cycles, wbytes):
+    """Writes tile i's bytes (the weight and input slices it loads), cycles and weight bytes."""
+    w = (kt * nt * wb + 7) // 8 if load_w else 0
+    x = (kt * mt * ab + 7) // 8 if load_x else 0
+    if kind == 0:
+        cycles[i] = systolic_stream_tile_cycles(dataflow, R, C, mt, kt, nt, physical, first, last)
+    else:
+        cycles[i] = mac_lines_tile_cycles(C, R, latency, mt, kt, nt, packing)
+    nbytes[i] = w + x
+    wbytes[i] = w
+
+
+@njit(cache=True)
+def dense_op_tiles(T, K, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, kind, dataflow, R, C, physical, latency,
+                   quirk, packing):
+    """Tiles of a dense GEMM (M = T tokens, K, N) in the order of its loop nest (tile_shapes):
+    per tile bytes, cycles and weight bytes, and the op's useful MACs (T K N).
 
     kind 0: systolic R x C with `dataflow`; kind 1: MAC lines (R = MACs per line, C = lines).
+    A tile loads its weight slice unless the previous tile holds the same one (a stationary
+    operand stays), and its input slice unless that slice is already on chip (reuse_inputs:
+    loaded at its scope's first output tile or block only). A run of tiles along the streamed
+    dimension with one stationary block continues the systolic stream (first/last flags).
     quirk: subtract SCALE-Sim's trailing cycle once, from the op's first tile.
     """
     n_t = -(-T // tt)
     n_n = -(-N // tn)
     n_k = -(-K // tk)
-    total = n_t * n_n * n_k
-    nbytes = np.empty(total, np.int64)
-    cycles = np.empty(total, np.int64)
-    wbytes = np.empty(total, np.int64)
+    nbytes = np.empty(n_t * n_n * n_k + 2 * max(n_n, n_t), np.int64)  # blocks may add partial tiles
+    cycles = np.empty_like(nbytes)
+    wbytes = np.empty_like(nbytes)
     i = 0
-    for a in range(n_t):
-        mt = min(tt, T - a * tt)
-        for b in range(n_n):
-            nt = min(tn, N - b * tn)
-            for c in range(n_k):
-                kt = min(tk, K - c * tk)
-                w = (kt * nt * wb + 7) // 8
-                x = 0 if (reuse_inputs and b > 0) else (kt * mt * ab + 7) // 8
-                if kind == 0:
-                    cyc = systolic_tile_cycles(dataflow, R, C, mt, kt, nt, physical)
-                else:
-                    cyc = mac_lines_tile_cycles(C, R, latency, mt, kt, nt)
-                nbytes[i] = w + x
-                wbytes[i] = w
-                cycles[i] = cyc
-                i += 1
-    if quirk and total > 0 and cycles[0] > 1:
+    if nest == 0:  # TNK: token tile, output tile, reduction tile (streamed)
+        for a in range(n_t):
+            mt = min(tt, T - a * tt)
+            for b in range(n_n):
+                nt = min(tn, N - b * tn)
+                for c in range(n_k):
+                    load_w = not (n_k == 1 and n_n == 1 and a > 0)
+                    _dense_tile(i, mt, min(tk, K - c * tk), nt, load_w, not (reuse_inputs and b > 0), c == 0,
+                                c == n_k - 1, wb, ab, kind, dataflow, R, C, physical, latency, packing,
+                                nbytes, cycles, wbytes)
+                    i += 1
+    elif nest == 1:  # NKT: token block, output tile, reduction tile, token tile (streamed)
+        nbytes, cycles, wbytes = _grow(nbytes, cycles, wbytes, n_n * n_k * (-(-T // block)) * (-(-block // tt)))
+        for t0 in range(0, T, block):
+            tb = min(block, T - t0)
+            n_d = -(-tb // tt)
+            for b in range(n_n):
+                nt = min(tn, N - b * tn)
+                for c in range(n_k):
+                    kt = min(tk, K - c * tk)
+                    for d in range(n_d):
+                        # one weight tile: the stationary weights (and their stream) carry over blocks
+                        same = n_k == 1 and n_n == 1
+                        _dense_tile(i, min(tt, tb - d * tt), kt, nt, d == 0 and not (same and t0 > 0),
+                                    not (reuse_inputs and b > 0), d == 0 and not (same and t0 > 0),
+                                    d == n_d - 1 and not (same and t0 + tb < T), wb, ab, kind, dataflow, R, C,
+                                    physical, latency, packing, nbytes, cycles, wbytes)
+                        i += 1
+    else:  # TKN: output block, token tile, reduction tile, output tile (streamed)
+        nbytes, cycles, wbytes = _grow(nbytes, cycles, wbytes, n_t * n_k * (-(-N // block)) * (-(-block // tn)))
+        for n0 in range(0, N, block):
+            nb = min(block, N - n0)
+            n_e = -(-nb // tn)
+            for a in range(n_t):
+                mt = min(tt, T - a * tt)
+                for c in range(n_k):
+                    kt = min(tk, K - c * tk)
+                    for e in range(n_e):
+                        load_w = not (e == 0 and n_e == 1 and n_k == 1 and a > 0)
+                        load_x = e == 0 and not (reuse_inputs and n0 > 0)
+                        # one input tile: the stationary inputs (and their stream) carry over blocks
+                        same = n_k == 1 and n_t == 1
+                        _dense_tile(i, mt, kt, min(tn, nb - e * tn), load_w, load_x, e == 0 and not (same and n0 > 0),
+                                    e == n_e - 1 and not (same and n0 + nb < N), wb, ab, kind, dataflow, R, C,
+                                    physical, latency, packing, nbytes, cycles, wbytes)
+                        i += 1
+    if quirk and i > 0 and cycles[0] > 1:
         cycles[0] -= 1
-    return nbytes, cycles, T * K * N, wbytes
+    return nbytes[:i], cycles[:i], T * K * N, wbytes[:i]
+
+
+@njit(cache=True)
+def _grow(nbytes, cycles, wbytes, n):
+    """Arrays of at least n entries (a blocked nest's partial tiles can outnumber T/tt)."""
+    if nbytes.shape[0] >= n:
+        return nbytes, cycles, wbytes
+    return np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
 
 
 @njit(cache=True)

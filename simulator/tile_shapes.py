@@ -51,23 +51,53 @@ def _candidates(dim: int, g: int) -> list[int]:
     return out
 
 
-def dense_tile_shape(hw: HardwareConfig, s: Slots, T: int, K: int, N: int, gK: int, gN: int, op: str) -> tuple[int, int, int, bool]:
-    shape = _dense_tile_shape(hw, s, T, K, N, gK, gN)
+# Loop nests of a dense GEMM (T tokens, K reduction, N outputs), outer to inner; the
+# innermost loop is the dimension the array streams, so consecutive tiles keep the
+# stationary operand. TNK: token tile, output tile, reduction tile (output stationary and
+# MAC lines). NKT: token block, output tile, reduction tile, token tile (weight stationary:
+# the partial sums of a token block stay in the output buffer across the reduction). TKN:
+# output block, token tile, reduction tile, output tile (input stationary).
+NEST_TNK, NEST_NKT, NEST_TKN = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class DenseShape:
+    """A dense GEMM's tiling: loop nest, tile extents, the streamed dimension's block (tokens
+    per block for NKT, outputs per block for TKN, unused for TNK) and whether an input slice,
+    once loaded, stays on chip for every later tile of its scope that uses it."""
+
+    nest: int
+    tt: int
+    tk: int
+    tn: int
+    block: int
+    reuse_inputs: bool
+
+    def as_tuple(self) -> tuple[int, int, int]:
+        return self.tt, self.tk, self.tn
+
+
+def dense_tile_shape(hw: HardwareConfig, s: Slots, T: int, K: int, N: int, gK: int, gN: int, op: str) -> DenseShape:
+    d = hw.denser_engine
+    if d.kind == "systolic":
+        shape = _systolic_tile_shape(hw, s, T, K, N)
+    else:
+        shape = _dense_tile_shape(hw, s, T, K, N, gK, gN)
     if shape is None:
         raise _too_small(hw, "weight_kib/input_kib/output_kib", op)
     return shape
 
 
 @functools.lru_cache(maxsize=4096)
-def _dense_tile_shape(hw: HardwareConfig, s: Slots, T: int, K: int, N: int, gK: int, gN: int) -> tuple[int, int, int, bool] | None:
-    """(tt, tk, tn, reuse_inputs) of a dense GEMM (T tokens, K reduction, N outputs).
+def _dense_tile_shape(hw: HardwareConfig, s: Slots, T: int, K: int, N: int, gK: int, gN: int) -> DenseShape | None:
+    """The MAC-line array's tiling (nest TNK).
 
     Picks the tile of largest volume tt tk tn (fewest tiles, least re-fetch) with
     weights tk tn, inputs tk tt and outputs tn tt each within their buffer slot; tk and tn
     are multiples of the array's granularity where the dimension allows.
     """
     if s.unlimited:
-        return T, K, N, True
+        return DenseShape(NEST_TNK, T, K, N, T, True)
     p = hw.precision
     wb, ab, ob = p.weight_bits / 8, p.activation_bits / 8, p.output_bits / 8
     best = None
@@ -88,7 +118,118 @@ def _dense_tile_shape(hw: HardwareConfig, s: Slots, T: int, K: int, N: int, gK: 
     if best is None:
         return None
     _, tt, tk, tn = best
-    return tt, tk, tn, K * tt * ab <= s.input
+    return DenseShape(NEST_TNK, tt, tk, tn, tt, K * tt * ab <= s.input)
+
+
+@functools.lru_cache(maxsize=4096)
+def _systolic_tile_shape(hw: HardwareConfig, s: Slots, T: int, K: int, N: int) -> DenseShape | None:
+    """A systolic array's tiling: the nest of its dataflow, stationary extents in whole folds
+    (multiples of R and C where the dimension allows), the streamed extent as long as the
+    buffers allow (a multiple of the fold size where that dimension is folded).
+
+    Among the shapes that fill the array, the shortest roofline estimate wins: max(DRAM
+    cycles of the bytes it loads, its compute cycles), both in closed form below; then the
+    fewest bytes, then the largest tile volume. WS and IS also choose their block: the streamed extent whose
+    partial sums the output buffer holds across the reduction (one tile, or as many as fit).
+    """
+    R, C, df = hw.denser_engine.rows, hw.denser_engine.cols, hw.denser_engine.dataflow
+    nest = {"os": NEST_TNK, "ws": NEST_NKT, "is": NEST_TKN}[df]
+    if s.unlimited:
+        return DenseShape(nest, T, K, N, T if nest == NEST_NKT else N, True)
+    p = hw.precision
+    wb, ab, ob = p.weight_bits / 8, p.activation_bits / 8, p.output_bits / 8
+    best = None
+    for cand in _systolic_candidates(s, nest, T, K, N, R, C, wb, ab, ob):
+        tt, tk, tn, block = cand
+        reuse = _reuse_inputs(s, nest, T, K, tt, block, ab)
+        fills = {NEST_TNK: tt >= min(T, R) and tn >= min(N, C), NEST_NKT: tk >= min(K, R) and tn >= min(N, C),
+                 NEST_TKN: tk >= min(K, R) and tt >= min(T, C)}[nest]
+        nbytes = _dram_bytes(nest, T, K, N, tt, tk, tn, block, reuse, wb, ab)
+        num, den = hw.dram_cycles_per_byte
+        busy = _compute_cycles_estimate(nest, hw, T, K, N, tt, tk, tn, block)
+        key = (fills, -max(nbytes * num / den, busy), -nbytes, tt * tk * tn, block)
+        if best is None or key > best[0]:
+            best = (key, DenseShape(nest, tt, tk, tn, block, reuse))
+    return None if best is None else best[1]
+
+
+def _systolic_candidates(s: Slots, nest: int, T: int, K: int, N: int, R: int, C: int,
+                         wb: float, ab: float, ob: float):
+    """(tt, tk, tn, block) shapes whose weights, inputs and partial sums fit their slots."""
+    if nest == NEST_TNK:  # OS: tokens folded by R, outputs by C, the reduction streams
+        for tt in _candidates(T, R):
+            for tn in _candidates(N, C):
+                if tt * tn * ob > s.output:
+                    continue
+                tk = min(K, _fit(s.input, tt * ab), _fit(s.weight, tn * wb))
+                if tk >= 1:
+                    yield tt, tk, tn, tt
+    elif nest == NEST_NKT:  # WS: reduction folded by R, outputs by C, tokens stream
+        for tk in _candidates(K, R):
+            for tn in _candidates(min(N, _fit(s.weight, tk * wb)), C):
+                if tn < 1 or tn * tk * wb > s.weight:
+                    continue
+                tb = min(T, _fit(s.output, tn * ob))
+                tt = min(tb, _fit(s.input, tk * ab))
+                if tt >= 1:
+                    yield tt, tk, tn, tt
+                    if tb > tt:
+                        yield tt, tk, tn, tb
+    else:  # IS: reduction folded by R, tokens by C, outputs stream
+        for tk in _candidates(K, R):
+            for tt in _candidates(T, C):
+                if tk * tt * ab > s.input:
+                    continue
+                nb = min(N, _fit(s.output, tt * ob))
+                tn = min(nb, _fit(s.weight, tk * wb))
+                if tn >= 1:
+                    yield tt, tk, tn, tn
+                    if nb > tn:
+                        yield tt, tk, tn, nb
+
+
+def _compute_cycles_estimate(nest: int, hw: HardwareConfig, T: int, K: int, N: int, tt: int, tk: int, tn: int,
+                             block: int) -> int:
+    """Compute cycles of a tiling (used only to choose one): every stationary tile's folds
+    stream the whole streamed extent S; a run of single-fold tiles pays one head + tail per
+    stream block, a multi-fold tile pays it per fold."""
+    d = hw.denser_engine
+    R, C = d.rows, d.cols
+    n_t, n_k, n_n = -(-T // tt), -(-K // tk), -(-N // tn)
+    if nest == NEST_TNK:
+        n_stat, folds, S, ts, sb = n_t * n_n, -(-tt // R) * -(-tn // C), K, tk, K
+    elif nest == NEST_NKT:
+        n_stat, folds, S, ts, sb = n_k * n_n, -(-tk // R) * -(-tn // C), T, tt, block
+    else:
+        n_stat, folds, S, ts, sb = n_k * n_t, -(-tk // R) * -(-tt // C), N, tn, block
+    over = 2 * R + C - 2 + (R if (nest == NEST_TNK and d.timing == "physical") else 0) - (R if nest == NEST_TNK else 0)
+    runs = n_stat * -(-S // sb)
+    return n_stat * folds * S + runs * over * (1 if folds == 1 else folds * -(-sb // ts))
+
+
+def _reuse_inputs(s: Slots, nest: int, T: int, K: int, tt: int, block: int, ab: float) -> bool:
+    """Inputs stay on chip across their scope's output tiles (TNK: a token tile; NKT: a token
+    block) or output blocks (TKN: the whole op) when the scope's K x tokens fit the input slot."""
+    tokens = {NEST_TNK: tt, NEST_NKT: block, NEST_TKN: T}[nest]
+    return K * tokens * ab <= s.input
+
+
+def _dram_bytes(nest: int, T: int, K: int, N: int, tt: int, tk: int, tn: int, block: int, reuse: bool,
+                wb: float, ab: float) -> float:
+    """Operand bytes a tiling loads (used only to choose a tiling): weights once per token tile
+    (TNK) or token block (NKT) or once (TKN, re-read per token tile when K N exceeds one
+    tile); inputs once when reused, else once per output tile (TNK, NKT) or output block (TKN)."""
+    n_n = -(-N // tn)
+    if nest == NEST_TNK:
+        w_loads = 1 if (tk >= K and tn >= N) else -(-T // tt)
+        i_loads = 1 if reuse else n_n
+    elif nest == NEST_NKT:
+        w_loads = -(-T // block)
+        i_loads = 1 if reuse else n_n
+    else:
+        w_loads = -(-T // tt) if (tk < K or tn < N) else 1
+        i_loads = 1 if reuse else -(-N // block)
+    return w_loads * K * N * wb + i_loads * T * K * ab
 
 
 def sparse_tile_shape(hw: HardwareConfig, s: Slots, T: int, m: int, n_sp: int, by_column: bool, op: str) -> tuple[int, int, int, bool]:

@@ -84,6 +84,7 @@ class _Dense:
     physical: bool
     latency: int
     quirk: bool
+    packing: bool
 
     @property
     def macs(self) -> int:
@@ -98,8 +99,9 @@ class _Dense:
 def _dense_engine(hw: HardwareConfig, lines: int | None = None) -> _Dense:
     d = hw.denser_engine
     if d.kind == "mac_lines":
-        return _Dense(1, 0, d.rows, lines if lines is not None else d.cols, False, d.pipeline_latency, False)
-    return _Dense(0, DATAFLOWS[d.dataflow], d.rows, d.cols, d.timing == "physical", 0, d.timing == "scalesim")
+        return _Dense(1, 0, d.rows, lines if lines is not None else d.cols, False, d.pipeline_latency, False,
+                      d.packing)
+    return _Dense(0, DATAFLOWS[d.dataflow], d.rows, d.cols, d.timing == "physical", 0, d.timing == "scalesim", False)
 
 
 def _shared_split(hw: HardwareConfig, dense_macs: int, sparse_macs: int, has_sparse: bool) -> tuple[int, int]:
@@ -204,10 +206,11 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
             empty = np.zeros(0, np.int64)
             return (empty, empty, 0, empty), (0, 0, 0)
         gK, gN = eng.granularity
-        tt, tk, tn, reuse = dense_tile_shape(hw, slots, T, K, N, gK, gN, label)
-        t = dense_op_tiles(T, K, N, tt, tk, tn, reuse, p.weight_bits, p.activation_bits, eng.kind,
-                           eng.dataflow, eng.R, eng.C, eng.physical, eng.latency, eng.quirk)
-        return t, (tt, tk, tn)
+        sh = dense_tile_shape(hw, slots, T, K, N, gK, gN, label)
+        t = dense_op_tiles(T, K, N, sh.nest, sh.tt, sh.tk, sh.tn, sh.block, sh.reuse_inputs, p.weight_bits,
+                           p.activation_bits, eng.kind, eng.dataflow, eng.R, eng.C, eng.physical, eng.latency,
+                           eng.quirk, eng.packing)
+        return t, sh.as_tuple()
 
     for node in program_order(graph):
         attrs = graph.nodes[node]

@@ -4,6 +4,12 @@ A tile is a list of units (columns of S for CSC, rows for CSR/bitmask) with thei
 counts. Units are assigned to lines by a policy; a line runs its units back to back, so
 the tile takes as long as its slowest line plus the pipeline latency: load imbalance is
 real and depends on the actual mask.
+
+An adaptive line runs each tile in whichever of the two mappings takes fewer cycles for it
+(the choice is made offline: the mask and the token count are known when the tile is
+compiled). Its hardware cost over a fixed mapping: each MAC's operand input gets a 2:1 mux
+(one broadcast non-zero against P separate ones, and P separate tokens against one
+broadcast token), and the adder tree gets a bypass to P per-MAC accumulators.
 """
 
 from __future__ import annotations
@@ -11,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-TOKEN_PARALLEL, NNZ_PARALLEL = 0, 1
-MAPPINGS = {"token_parallel": TOKEN_PARALLEL, "nnz_parallel": NNZ_PARALLEL}
+TOKEN_PARALLEL, NNZ_PARALLEL, ADAPTIVE = 0, 1, 2
+MAPPINGS = {"token_parallel": TOKEN_PARALLEL, "nnz_parallel": NNZ_PARALLEL, "adaptive": ADAPTIVE}
 ROUND_ROBIN, GREEDY = 0, 1
 ASSIGNMENTS = {"round_robin": ROUND_ROBIN, "greedy": GREEDY}
 
@@ -34,7 +40,20 @@ def sparse_tile_cycles(
     counts: np.ndarray, tokens: int, L: int, P: int, mapping: int, overhead: int, policy: int, latency: int,
     load: np.ndarray,
 ) -> int:
-    """Cycles of one sparse tile: max over lines of the summed unit cycles + latency.
+    """Cycles of one sparse tile: for a fixed mapping the slowest line (below); adaptive: the
+    fewer of the token-parallel and the non-zero-parallel tile cycles."""
+    if mapping == ADAPTIVE:
+        return min(_fixed_tile_cycles(counts, tokens, L, P, TOKEN_PARALLEL, overhead, policy, latency, load),
+                   _fixed_tile_cycles(counts, tokens, L, P, NNZ_PARALLEL, overhead, policy, latency, load))
+    return _fixed_tile_cycles(counts, tokens, L, P, mapping, overhead, policy, latency, load)
+
+
+@njit(cache=True)
+def _fixed_tile_cycles(
+    counts: np.ndarray, tokens: int, L: int, P: int, mapping: int, overhead: int, policy: int, latency: int,
+    load: np.ndarray,
+) -> int:
+    """Cycles of one sparse tile under one mapping: max over lines of the summed unit cycles + latency.
 
     round_robin: unit i goes to line i mod L. greedy: units in decreasing cost (stable) each
     go to the currently least-loaded line (lowest index on ties). `load` is scratch space
@@ -68,12 +87,27 @@ def sparse_tile_cycles_pair(
     counts: np.ndarray, t1: int, t2: int, L: int, P: int, mapping: int, overhead: int, policy: int, latency: int,
     load: np.ndarray, ceil_p: np.ndarray,
 ) -> tuple[int, int]:
+    """`sparse_tile_cycles` for two token counts t1, t2 of the same tile (full token tiles and
+    the last one); adaptive: each token count takes the fewer cycles of the two mappings.
+    ceil_p[k] = ceil(k / P) for every count k in the tile."""
+    if mapping == ADAPTIVE:
+        a1, a2 = _fixed_tile_cycles_pair(counts, t1, t2, L, P, TOKEN_PARALLEL, overhead, policy, latency, load, ceil_p)
+        b1, b2 = _fixed_tile_cycles_pair(counts, t1, t2, L, P, NNZ_PARALLEL, overhead, policy, latency, load, ceil_p)
+        return min(a1, b1), min(a2, b2)
+    return _fixed_tile_cycles_pair(counts, t1, t2, L, P, mapping, overhead, policy, latency, load, ceil_p)
+
+
+@njit(cache=True)
+def _fixed_tile_cycles_pair(
+    counts: np.ndarray, t1: int, t2: int, L: int, P: int, mapping: int, overhead: int, policy: int, latency: int,
+    load: np.ndarray, ceil_p: np.ndarray,
+) -> tuple[int, int]:
     """`sparse_tile_cycles` for two token counts t1, t2 of the same tile, in one pass when the
     assignment does not depend on the token count (round-robin: a line's load is A f(T) + B,
     linear in f(T) = T or ceil(T / P)). ceil_p[k] = ceil(k / P) for every count k in the tile."""
     if policy != ROUND_ROBIN:
-        return (sparse_tile_cycles(counts, t1, L, P, mapping, overhead, policy, latency, load),
-                sparse_tile_cycles(counts, t2, L, P, mapping, overhead, policy, latency, load))
+        return (_fixed_tile_cycles(counts, t1, L, P, mapping, overhead, policy, latency, load),
+                _fixed_tile_cycles(counts, t2, L, P, mapping, overhead, policy, latency, load))
     n = counts.shape[0]
     acc = load[:L]
     acc[:] = 0

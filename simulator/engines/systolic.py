@@ -53,12 +53,33 @@ def systolic_tile_cycles(dataflow: int, R: int, C: int, M: int, K: int, N: int, 
     return systolic_folds(dataflow, R, C, M, K, N) * systolic_fold_cycles(dataflow, R, C, M, K, N, physical)
 
 
-@njit(cache=True)
-def mac_lines_tile_cycles(W: int, H: int, latency: int, M: int, K: int, N: int) -> int:
-    """ViTCoD-style array of W lines x H MACs, each line an inner product with an adder tree.
 
-    Each of the M x N outputs goes to one line and takes ceil(K / H) cycles; the lines work
-    in parallel: ceil(M N / W) ceil(K / H) + latency cycles. A GEMV (M = 1) runs at full
-    rate when N is a multiple of W and K of H.
+@njit(cache=True)
+def systolic_head_tail(dataflow: int, R: int, C: int, physical: bool) -> tuple[int, int]:
+    """A fold's cycles besides its streamed extent, in cycles, as (head, tail): the head comes
+    before the first streamed element enters (WS/IS: R cycles to preload the stationary
+    operand; OS: none), the tail after the last one entered (the skew across R rows and C
+    columns, R + C - 2, plus in physical OS mode the R-cycle drain of the stationary outputs).
+    head + streamed extent + tail = systolic_fold_cycles."""
+    if dataflow == OS:
+        return 0, R + C - 2 + (R if physical else 0)
+    return R, R + C - 2
+
+
+@njit(cache=True)
+def systolic_stream_tile_cycles(dataflow: int, R: int, C: int, M: int, K: int, N: int, physical: bool,
+                                first: bool, last: bool) -> int:
+    """Compute cycles of one tile in a run of tiles along the streamed dimension (WS: tokens M,
+    OS: reduction K, IS: outputs N) that share one stationary block.
+
+    A single-fold tile continues its run's stream: it pays the head only when it is the run's
+    first tile and the tail only when it is the last, so a run costs exactly one fold,
+    head + sum of streamed extents + tail. A tile of several folds runs them one after the
+    other, each a full fold: folds x (head + streamed extent + tail).
     """
-    return ceil_div(M * N, W) * ceil_div(K, H) + latency
+    folds = systolic_folds(dataflow, R, C, M, K, N)
+    head, tail = systolic_head_tail(dataflow, R, C, physical)
+    stream = M if dataflow == WS else (K if dataflow == OS else N)
+    if folds == 1:
+        return (head if first else 0) + stream + (tail if last else 0)
+    return folds * (head + stream + tail)

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from simulator.config import HardwareConfig
-from simulator.tile_shapes import buffer_slots, dense_tile_shape, sparse_tile_shape
+from simulator.tile_shapes import NEST_NKT, NEST_TNK, buffer_slots, dense_tile_shape, sparse_tile_shape
 from workloads.graph import op_graph, program_order
 
 
@@ -56,8 +56,10 @@ def systolic_tile_time(dataflow: str, R: int, C: int, M: int, K: int, N: int, ph
     return total
 
 
-def mac_lines_tile_time(W: int, H: int, latency: int, M: int, K: int, N: int) -> int:
-    """W lines, each takes the next output and spends ceil(K/H) cycles on it; stepped."""
+def mac_lines_tile_time(W: int, H: int, latency: int, M: int, K: int, N: int, packing: bool) -> int:
+    """W lines; a free line takes the next outputs (as many as fit side by side in its H MACs
+    when packing and K < H, else one) and spends ceil(K/H) cycles on them; stepped."""
+    per_step = H // K if (packing and K < H) else 1
     outputs = M * N
     remaining = [0] * W
     cycle = 0
@@ -65,12 +67,33 @@ def mac_lines_tile_time(W: int, H: int, latency: int, M: int, K: int, N: int) ->
         for ln in range(W):
             if remaining[ln] == 0 and outputs > 0:
                 remaining[ln] = math.ceil(K / H)
-                outputs -= 1
+                outputs -= min(per_step, outputs)
         for ln in range(W):
             if remaining[ln] > 0:
                 remaining[ln] -= 1
         cycle += 1
     return cycle + latency
+
+
+def systolic_run_times(dataflow: str, R: int, C: int, streamed: list[int], physical: bool) -> list[int]:
+    """Cycles of each tile of a run of single-fold tiles streaming `streamed` elements each
+    through one stationary block, by stepping the wavefront: streamed element i enters at
+    cycle head + i and passes PE (r, c) at head + i + r + c. A tile's time ends when its last
+    element has entered, the run's last tile when the last event is done (+ the OS drain in
+    physical mode); each tile is charged from the previous tile's end."""
+    head = 0 if dataflow == "os" else R
+    total = sum(streamed)
+    last_event = 0
+    for i in range(total):
+        for r in range(R):
+            for c in range(C):
+                last_event = max(last_event, head + i + r + c)
+    run_end = last_event + 1 + (R if (physical and dataflow == "os") else 0)
+    ends, entered = [], 0
+    for k, n in enumerate(streamed):
+        entered += n
+        ends.append(run_end if k == len(streamed) - 1 else head + entered)
+    return [e - (ends[k - 1] if k else 0) for k, e in enumerate(ends)]
 
 
 def sparse_line_work(nnz: int, tokens: int, P: int, mapping: str, overhead: int) -> int:
@@ -93,6 +116,10 @@ def sparse_line_work(nnz: int, tokens: int, P: int, mapping: str, overhead: int)
 
 def sparse_tile_time(units: list[int], tokens: int, L: int, P: int, mapping: str, overhead: int,
                      assignment: str, latency: int) -> int:
+    """The tile stepped under its mapping; adaptive: the fewer cycles of the two fixed ones."""
+    if mapping == "adaptive":
+        return min(sparse_tile_time(units, tokens, L, P, m, overhead, assignment, latency)
+                   for m in ("token_parallel", "nnz_parallel"))
     work = [sparse_line_work(u, tokens, P, mapping, overhead) for u in units]
     queues: list[list[int]] = [[] for _ in range(L)]
     if assignment == "round_robin":
@@ -123,8 +150,61 @@ def sparse_tile_time(units: list[int], tokens: int, L: int, P: int, mapping: str
 # ------------------------------------------------------------------ tiles
 
 
+def _nest_tiles(shape, T: int, K: int, N: int) -> list[tuple[tuple, tuple, tuple, int]]:
+    """((t0, t1), (k0, k1), (n0, n1), scope) of every tile in the shape's loop nest order; the
+    scope is what an input slice stays on chip for: the token tile (TNK), the token block (NKT),
+    or the whole op (TKN)."""
+    tt, tk, tn, blk = shape.tt, shape.tk, shape.tn, shape.block
+    rng = lambda lo, hi, step: [(a, min(a + step, hi)) for a in range(lo, hi, step)]  # noqa: E731
+    out = []
+    if shape.nest == NEST_TNK:
+        for t in rng(0, T, tt):
+            for n in rng(0, N, tn):
+                for k in rng(0, K, tk):
+                    out.append((t, k, n, t))
+    elif shape.nest == NEST_NKT:
+        for b in rng(0, T, blk):
+            for n in rng(0, N, tn):
+                for k in rng(0, K, tk):
+                    for t in rng(b[0], b[1], tt):
+                        out.append((t, k, n, b))
+    else:
+        for b in rng(0, N, blk):
+            for t in rng(0, T, tt):
+                for k in rng(0, K, tk):
+                    for n in rng(b[0], b[1], tn):
+                        out.append((t, k, n, 0))
+    return out
+
+
+def _systolic_cycles(d, tiles: list[tuple]) -> list[int]:
+    """Per tile: runs of consecutive single-fold tiles on one stationary block share one
+    stepped stream; every other tile runs its folds one by one."""
+    R, C, physical = d.rows, d.cols, d.timing == "physical"
+    span = lambda x: x[1] - x[0]  # noqa: E731
+    dims = [(span(t), span(k), span(n)) for t, k, n, _ in tiles]
+    stationary = [{"ws": (k, n), "os": (t, n), "is": (k, t)}[d.dataflow] for t, k, n, _ in tiles]
+    cycles, i = [], 0
+    while i < len(tiles):
+        M, K, N = dims[i]
+        extents = {"ws": (K, N), "os": (M, N), "is": (K, M)}[d.dataflow]
+        if extents[0] > R or extents[1] > C:  # several folds
+            cycles.append(systolic_tile_time(d.dataflow, R, C, M, K, N, physical))
+            i += 1
+            continue
+        j = i + 1
+        while j < len(tiles) and stationary[j] == stationary[i]:
+            j += 1
+        pick = {"ws": 0, "os": 1, "is": 2}[d.dataflow]
+        cycles += systolic_run_times(d.dataflow, R, C, [dims[x][pick] for x in range(i, j)], physical)
+        i = j
+    return cycles
+
+
 def dense_tiles(hw: HardwareConfig, slots, T: int, K: int, N: int, lines: int | None) -> list[tuple[int, int, int]]:
-    """(bytes, cycles, weight bytes) per tile of a dense GEMM, in loop order."""
+    """(bytes, cycles, weight bytes) per tile of a dense GEMM, in loop order. A tile loads its
+    weight slice unless the previous tile held the same one, and its input slice unless reused
+    and already loaded within its scope."""
     d = hw.denser_engine
     p = hw.precision
     if d.kind == "mac_lines":
@@ -132,24 +212,24 @@ def dense_tiles(hw: HardwareConfig, slots, T: int, K: int, N: int, lines: int | 
         gK, gN = H, W
     else:
         gK, gN = d.rows, d.cols
-    tt, tk, tn, reuse = dense_tile_shape(hw, slots, T, K, N, gK, gN, "golden")
-    tiles = []
-    for a in range(0, T, tt):
-        mt = min(tt, T - a)
-        for b in range(0, N, tn):
-            nt = min(tn, N - b)
-            for c in range(0, K, tk):
-                kt = min(tk, K - c)
-                w = math.ceil(kt * nt * p.weight_bits / 8)
-                x = 0 if (reuse and b > 0) else math.ceil(kt * mt * p.activation_bits / 8)
-                if d.kind == "mac_lines":
-                    cyc = mac_lines_tile_time(W, H, d.pipeline_latency, mt, kt, nt)
-                else:
-                    cyc = systolic_tile_time(d.dataflow, d.rows, d.cols, mt, kt, nt, d.timing == "physical")
-                tiles.append([w + x, cyc, w])
-    if d.kind == "systolic" and d.timing == "scalesim" and tiles and tiles[0][1] > 1:
-        tiles[0][1] -= 1
-    return [tuple(t) for t in tiles]
+    shape = dense_tile_shape(hw, slots, T, K, N, gK, gN, "golden")
+    tiles = _nest_tiles(shape, T, K, N)
+    if d.kind == "mac_lines":
+        cycles = [mac_lines_tile_time(W, H, d.pipeline_latency, t[1] - t[0], k[1] - k[0], n[1] - n[0], d.packing)
+                  for t, k, n, _ in tiles]
+    else:
+        cycles = _systolic_cycles(d, tiles)
+    out, prev_w, loaded = [], None, set()
+    for (t, k, n, scope), cyc in zip(tiles, cycles):
+        w = math.ceil((k[1] - k[0]) * (n[1] - n[0]) * p.weight_bits / 8) if (k, n) != prev_w else 0
+        x = 0 if (shape.reuse_inputs and (k, t, scope) in loaded) else \
+            math.ceil((k[1] - k[0]) * (t[1] - t[0]) * p.activation_bits / 8)
+        prev_w = (k, n)
+        loaded.add((k, t, scope))
+        out.append([w + x, cyc, w])
+    if d.kind == "systolic" and d.timing == "scalesim" and out and out[0][1] > 1:
+        out[0][1] -= 1
+    return [tuple(t) for t in out]
 
 
 def sparse_tiles(hw: HardwareConfig, slots, T: int, mask: np.ndarray, order: np.ndarray, lines: int) -> list[tuple[int, int, int]]:

@@ -17,7 +17,7 @@ from workloads.masks import CsrMask
 from workloads.presets import ModelShape
 from workloads.workload import Projection, Workload
 
-N_CASES = 230
+N_CASES = 320
 
 
 def random_hw(rng: np.random.Generator) -> dict:
@@ -31,9 +31,9 @@ def random_hw(rng: np.random.Generator) -> dict:
         "denser_engine": {"kind": kind, "rows": rows, "cols": max(cols, 2) if policy == "shared_width" else cols,
                           "dataflow": str(rng.choice(["ws", "os", "is"])),
                           "timing": str(rng.choice(["scalesim", "physical"])),
-                          "pipeline_latency": int(rng.integers(0, 3))},
+                          "pipeline_latency": int(rng.integers(0, 3)), "packing": bool(rng.random() < 0.7)},
         "sparser_engine": {"lines": int(rng.integers(1, 7)), "macs_per_line": P,
-                           "mapping": str(rng.choice(["token_parallel", "nnz_parallel"])),
+                           "mapping": str(rng.choice(["token_parallel", "nnz_parallel", "adaptive"])),
                            "format": str(rng.choice(["csc", "csr", "bitmask"])),
                            "index_bits": int(rng.integers(3, 9)), "pointer_bits": int(rng.choice([8, 16])),
                            "unit_overhead": int(rng.integers(0, 3)), "pipeline_latency": int(rng.integers(0, 3)),
@@ -43,8 +43,8 @@ def random_hw(rng: np.random.Generator) -> dict:
                       "output_bits": int(rng.choice([8, 16, 32]))},
     }
     if rng.random() < 0.7:
-        hw["buffers"] = {"weight_kib": float(rng.choice([0.25, 0.5, 1, 2])), "input_kib": float(rng.choice([0.25, 0.5, 1])),
-                         "output_kib": float(rng.choice([0.25, 0.5, 1])), "index_kib": float(rng.choice([0.125, 0.25, 0.5])),
+        hw["buffers"] = {"weight_kib": float(rng.choice([0.25, 0.5, 1, 2])), "input_kib": float(rng.choice([0.03125, 0.0625, 0.25, 0.5, 1])),
+                         "output_kib": float(rng.choice([0.03125, 0.0625, 0.25, 0.5, 1])), "index_kib": float(rng.choice([0.125, 0.25, 0.5])),
                          "double_buffering": bool(rng.random() < 0.6)}
     if rng.random() < 0.7:
         hw["dram"] = {"bandwidth_gbps": float(rng.choice([0.4, 1.6, 4.0, 12.8])), "latency_ns": float(rng.choice([0, 10, 50]))}
@@ -58,7 +58,7 @@ def random_case(rng: np.random.Generator):
     shape = ModelShape("golden", int(rng.integers(3, 25)), int(rng.integers(3, 31)), heads, kv,
                        int(rng.integers(1, 3)), head_dim)
     dense_model = rng.random() < 0.15
-    tokens = int(rng.integers(1, 6))
+    tokens = int(rng.integers(1, 6)) if rng.random() < 0.6 else int(rng.integers(6, 40))
     layers = []
     for layer in range(shape.num_layers):
         projs = []
