@@ -83,11 +83,32 @@ class Buffers(_Strict):
     double_buffering: bool = True
 
 
-class Dram(_Strict):
-    """One DRAM channel."""
+class Ports(_Strict):
+    """Dedicated per-operand DRAM ports (SCALE-Sim's filter, ifmap and ofmap interfaces)."""
 
-    bandwidth_gbps: float = Field(..., gt=0, le=100000, description="GB/s (10^9 bytes per second)")
+    weight_gbps: float = Field(..., gt=0, le=100000, description="weights, S values and indices, GB/s")
+    input_gbps: float = Field(..., gt=0, le=100000, description="input activations, GB/s")
+    output_gbps: float = Field(..., gt=0, le=100000, description="outputs written back, GB/s")
+
+
+class Dram(_Strict):
+    """Shared channels with address interleaving, or dedicated per-operand ports."""
+
+    bandwidth_gbps: Optional[float] = Field(
+        None, gt=0, le=100000, description="all channels together, GB/s (10^9 bytes per second); each has 1/channels"
+    )
     latency_ns: float = Field(0.0, ge=0, le=1e6, description="request-to-first-byte latency, ns")
+    channels: int = Field(1, ge=1, le=1024, description="independent channels (HBM pseudo-channels)")
+    interleave_bytes: int = Field(256, ge=1, le=1 << 20, description="bytes per chunk dealt round-robin over channels")
+    ports: Optional[Ports] = Field(None, description="per-operand ports instead of shared channels")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "Dram":
+        if (self.bandwidth_gbps is None) == (self.ports is None):
+            raise ValueError("give exactly one of dram.bandwidth_gbps (shared channels) and dram.ports")
+        if self.ports is not None and self.channels != 1:
+            raise ValueError("dram.channels applies to shared channels, not to dram.ports")
+        return self
 
 
 class Precision(_Strict):
@@ -125,17 +146,6 @@ class HardwareConfig(_Strict):
                     "denser_engine.rows == sparser_engine.macs_per_line and at least 2 lines (one array of lines)"
                 )
         return self
-
-    # Derived quantities, integers so the cycle model stays exact.
-    @property
-    def dram_cycles_per_byte(self) -> tuple[int, int]:
-        """(numerator, denominator) with cycles = ceil(bytes * num / den)."""
-        if self.dram is None:
-            return (0, 1)
-        num = round(self.clock_mhz * 1000)  # cycles per ms
-        den = round(self.dram.bandwidth_gbps * 1_000_000)  # bytes per ms
-        g = math.gcd(num, den)
-        return (num // g, den // g)
 
     @property
     def dram_latency_cycles(self) -> int:

@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 
+from simulator.memory.dram import memory_spec
 from simulator.run import RunResult
 
 SPARSE_PARTS = ("S_dense", "S_sparse")
@@ -32,6 +33,7 @@ def summarize(comp: RunResult, dense: RunResult) -> dict:
     """The report dictionary (JSON-ready)."""
     pc, pd = comp.program, dense.program
     hw = comp.hw
+    n_res = len(memory_spec(hw).num)  # DRAM channels or ports: utilization is over all of them
     makespan_c, makespan_d = comp.makespan, dense.makespan
     part_c = np.asarray(pc.op_part)
     eng_c = np.asarray(pc.op_engine)
@@ -113,8 +115,8 @@ def summarize(comp: RunResult, dense: RunResult) -> dict:
         "seconds": makespan_c / (hw.clock_mhz * 1e6),
         "dram_bytes": dram_total,
         "dense_dram_bytes": int(dense.op_dram.sum()),
-        "dram_bandwidth_utilization": comp.channel_busy / makespan_c if makespan_c and hw.dram else 0.0,
-        "dense_dram_bandwidth_utilization": dense.channel_busy / makespan_d if makespan_d and hw.dram else 0.0,
+        "dram_bandwidth_utilization": comp.channel_busy / (makespan_c * n_res) if makespan_c and hw.dram else 0.0,
+        "dense_dram_bandwidth_utilization": dense.channel_busy / (makespan_d * n_res) if makespan_d and hw.dram else 0.0,
         "bound": _bound(engines, makespan_c),
         "peak_buffer_bytes": comp.peak_buffer_bytes,
         "dense_peak_buffer_bytes": dense.peak_buffer_bytes,

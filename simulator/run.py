@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.config import HardwareConfig
+from simulator.memory.buffers import slot_count
+from simulator.memory.dram import memory_spec
 from simulator.scheduler import peak_by_sort, schedule
 from simulator.tiling import Program, build_program
 from workloads.workload import Workload
@@ -29,9 +31,9 @@ class RunResult:
     op_done: np.ndarray
     op_grant: np.ndarray
     op_busy: np.ndarray  # compute cycles
-    op_dram: np.ndarray  # bytes over the DRAM channel
+    op_dram: np.ndarray  # bytes over the DRAM
     op_stall: np.ndarray  # memory-stall cycles
-    channel_busy: int
+    channel_busy: int  # busy cycles summed over the DRAM's channels or ports
     peak_buffer_bytes: int  # peak on-chip weight+index bytes
 
     @property
@@ -43,13 +45,12 @@ def run(workload: Workload, hw: HardwareConfig, record_tiles: bool = False) -> R
     """Tile and schedule `workload` on `hw`; `record_tiles` keeps every tile's times."""
     prog = build_program(workload, hw)
     a = prog.arrays()
-    num, den = hw.dram_cycles_per_byte
-    slots = 2 if (hw.buffers is None or hw.buffers.double_buffering) else 1
+    m = memory_spec(hw)
 
     def go(record: bool) -> tuple:
         return schedule(a["op_stream"], a["op_dep_ptr"], a["op_dep_idx"], a["op_wb_bytes"], a["op_tile_ptr"],
-                        a["tile_bytes"], a["tile_cycles"], a["tile_weight_bytes"], slots, hw.dram is None, num, den,
-                        hw.dram_latency_cycles, record)
+                        a["tile_bytes"], a["tile_cycles"], a["tile_weight_bytes"], slot_count(hw), m.ideal, m.kind,
+                        m.num, m.den, m.interleave, m.latency, record)
 
     out = go(record_tiles)
     peak = int(out[11])

@@ -9,30 +9,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.config import HardwareConfig
+from simulator.memory.buffers import Slots
 from workloads.errors import InputError
 
 
 def _fit(limit: float, per: float) -> int:
     return int(limit // per) if per > 0 else 1 << 40
-
-
-@dataclass(frozen=True)
-class Slots:
-    weight: float
-    input: float
-    output: float
-    index: float
-    unlimited: bool
-
-
-def buffer_slots(hw: HardwareConfig, whole: bool) -> Slots:
-    if hw.buffers is None:
-        return Slots(0, 0, 0, 0, True)
-    b = hw.buffers
-    slots = 2 if b.double_buffering else 1
-    k = 1024.0 / ((1 if whole else 2) * slots)
-    # only the sparser engine reads indices: the index buffer is all its own
-    return Slots(b.weight_kib * k, b.input_kib * k, b.output_kib * k, b.index_kib * 1024.0 / slots, False)
 
 
 def _too_small(hw: HardwareConfig, what: str, op: str) -> InputError:
@@ -144,10 +126,10 @@ def _systolic_tile_shape(hw: HardwareConfig, s: Slots, T: int, K: int, N: int) -
         reuse = _reuse_inputs(s, nest, T, K, tt, block, ab)
         fills = {NEST_TNK: tt >= min(T, R) and tn >= min(N, C), NEST_NKT: tk >= min(K, R) and tn >= min(N, C),
                  NEST_TKN: tk >= min(K, R) and tt >= min(T, C)}[nest]
-        nbytes = _dram_bytes(nest, T, K, N, tt, tk, tn, block, reuse, wb, ab)
-        num, den = hw.dram_cycles_per_byte
+        w_bytes, x_bytes = _dram_bytes(nest, T, K, N, tt, tk, tn, block, reuse, wb, ab)
         busy = _compute_cycles_estimate(nest, hw, T, K, N, tt, tk, tn, block)
-        key = (fills, -max(nbytes * num / den, busy), -nbytes, tt * tk * tn, block)
+        key = (fills, -max(_dram_cycles_estimate(hw, w_bytes, x_bytes), busy), -(w_bytes + x_bytes),
+               tt * tk * tn, block)
         if best is None or key > best[0]:
             best = (key, DenseShape(nest, tt, tk, tn, block, reuse))
     return None if best is None else best[1]
@@ -215,8 +197,8 @@ def _reuse_inputs(s: Slots, nest: int, T: int, K: int, tt: int, block: int, ab: 
 
 
 def _dram_bytes(nest: int, T: int, K: int, N: int, tt: int, tk: int, tn: int, block: int, reuse: bool,
-                wb: float, ab: float) -> float:
-    """Operand bytes a tiling loads (used only to choose a tiling): weights once per token tile
+                wb: float, ab: float) -> tuple[float, float]:
+    """(weight, input) bytes a tiling loads (used only to choose a tiling): weights once per token tile
     (TNK) or token block (NKT) or once (TKN, re-read per token tile when K N exceeds one
     tile); inputs once when reused, else once per output tile (TNK, NKT) or output block (TKN)."""
     n_n = -(-N // tn)
@@ -229,7 +211,18 @@ def _dram_bytes(nest: int, T: int, K: int, N: int, tt: int, tk: int, tn: int, bl
     else:
         w_loads = -(-T // tt) if (tk < K or tn < N) else 1
         i_loads = 1 if reuse else -(-N // block)
-    return w_loads * K * N * wb + i_loads * T * K * ab
+    return w_loads * K * N * wb, i_loads * T * K * ab
+
+
+def _dram_cycles_estimate(hw: HardwareConfig, w_bytes: float, x_bytes: float) -> float:
+    """Cycles the DRAM needs for these bytes at full bandwidth (0 without DRAM)."""
+    d = hw.dram
+    if d is None:
+        return 0.0
+    per_cycle = 1000.0 / hw.clock_mhz  # GB/s -> bytes per cycle: gbps * per_cycle
+    if d.ports is not None:
+        return max(w_bytes / (d.ports.weight_gbps * per_cycle), x_bytes / (d.ports.input_gbps * per_cycle))
+    return (w_bytes + x_bytes) / (d.bandwidth_gbps * per_cycle)
 
 
 def sparse_tile_shape(hw: HardwareConfig, s: Slots, T: int, m: int, n_sp: int, by_column: bool, op: str) -> tuple[int, int, int, bool]:

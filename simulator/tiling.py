@@ -24,7 +24,8 @@ from simulator.config import HardwareConfig
 from simulator.engines.sparser import ASSIGNMENTS, MAPPINGS
 from simulator.engines.systolic import DATAFLOWS
 from simulator.tile_kernels import dense_op_tiles, sparse_op_tiles
-from simulator.tile_shapes import buffer_slots, Slots, dense_tile_shape, sparse_tile_shape
+from simulator.memory.buffers import Slots, buffer_slots
+from simulator.tile_shapes import dense_tile_shape, sparse_tile_shape
 from workloads.graph import op_graph, program_order
 from workloads.masks import column_order
 from workloads.workload import Projection, Workload

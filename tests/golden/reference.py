@@ -15,7 +15,8 @@ import math
 import numpy as np
 
 from simulator.config import HardwareConfig
-from simulator.tile_shapes import NEST_NKT, NEST_TNK, buffer_slots, dense_tile_shape, sparse_tile_shape
+from simulator.memory.buffers import buffer_slots
+from simulator.tile_shapes import NEST_NKT, NEST_TNK, dense_tile_shape, sparse_tile_shape
 from workloads.graph import op_graph, program_order
 
 
@@ -330,15 +331,45 @@ def build(hw: HardwareConfig, projections_per_layer: list[list[dict]], T: int, d
 # ------------------------------------------------------------------ schedule, stepped
 
 
+def dram_resources(hw: HardwareConfig) -> list[dict]:
+    """The DRAM's channels or ports, each with its cycles per byte as an exact fraction
+    (cycles per ms over bytes per ms), a queue of parts and the part it is moving."""
+    d = hw.dram
+    clock = round(hw.clock_mhz * 1000)
+    if d.ports is not None:
+        rates = [(clock, round(g * 1_000_000)) for g in (d.ports.weight_gbps, d.ports.input_gbps, d.ports.output_gbps)]
+    else:
+        rates = [(clock * d.channels, round(d.bandwidth_gbps * 1_000_000))] * d.channels
+    return [{"num": n, "den": m, "queue": [], "busy_until": 0} for n, m in rates]
+
+
+def split_parts(hw: HardwareConfig, w: int, x: int, o: int, pointer: list[int]) -> list[tuple[int, int]]:
+    """(resource, bytes) parts of a transfer: per-operand ports, or interleave-byte chunks dealt
+    one by one over the channels from pointer[0] (which moves on past the last chunk)."""
+    d = hw.dram
+    if d.ports is not None:
+        return [(r, b) for r, b in enumerate((w, x, o)) if b > 0]
+    per = [0] * d.channels
+    left = w + x + o
+    while left > 0:
+        chunk = min(d.interleave_bytes, left)
+        per[pointer[0]] += chunk
+        left -= chunk
+        pointer[0] = (pointer[0] + 1) % d.channels
+    return [(r, b) for r, b in enumerate(per) if b > 0]
+
+
 def run(hw: HardwareConfig, ops: list[dict]) -> dict:
     """Advance a clock one cycle at a time. Within a cycle: (1) finish what ends now,
     (2) post every request that is now allowed (repeated until nothing changes, since a
-    zero-byte write-back finishing now can allow more), (3) grant the channel to the oldest
-    pending request, (4) start computes."""
+    zero-byte write-back finishing now can allow more), then cut this cycle's new transfers
+    into parts in order (stream, then program order), (3) give every free DRAM resource the
+    oldest part waiting for it, (4) start computes."""
     ideal = hw.dram is None
     slots = 2 if (hw.buffers is None or hw.buffers.double_buffering) else 1
-    num, den = hw.dram_cycles_per_byte
     latency = hw.dram_latency_cycles
+    resources = [] if ideal else dram_resources(hw)
+    pointer = [0]
     streams = {0: [], 1: []}
     for o, op in enumerate(ops):
         if op["stream"] < 2:
@@ -346,11 +377,9 @@ def run(hw: HardwareConfig, ops: list[dict]) -> dict:
                 streams[op["stream"]].append((o, k))
     wbs = [o for o, op in enumerate(ops) if op["stream"] == 2]
     req, grant, arrive, start, end, op_done, wb_req = {}, {}, {}, {}, {}, {}, {}
-    granted = set()
+    parts_left, parts_end = {}, {}
     requested = {0: 0, 1: 0}  # tiles of the stream requested so far
     computed = {0: 0, 1: 0}  # tiles of the stream started so far
-    served = {0: 0, 1: 0}  # tiles of the stream the channel is done with
-    in_flight = None  # (key, cycle the channel frees)
     channel_cycles = 0
     last_tiles = {(o, len(op["tiles"]) - 1): o for o, op in enumerate(ops) if op["stream"] < 2}
     t = 0
@@ -361,15 +390,16 @@ def run(hw: HardwareConfig, ops: list[dict]) -> dict:
                 key = streams[s][computed[s] - 1]
                 if end[key] == t and key in last_tiles:
                     op_done[last_tiles[key]] = t
-        if in_flight is not None and in_flight[1] == t:
-            if in_flight[0][0] == "wb":
-                op_done[in_flight[0][1]] = t
-            in_flight = None
+        for key, left in list(parts_left.items()):
+            if left == 0 and parts_end[key] == t and key[0] == "wb":
+                op_done[key[1]] = t
+                del parts_left[key]
 
         def inputs_done(o: int) -> bool:
             return all(d in op_done for d in ops[o]["deps"])
 
         # (2) requests
+        new = []
         changed = True
         while changed:
             changed = False
@@ -386,6 +416,8 @@ def run(hw: HardwareConfig, ops: list[dict]) -> dict:
                     if ideal or ops[o]["tiles"][k][0] == 0:
                         grant[(o, k)] = t
                         arrive[(o, k)] = t
+                    else:
+                        new.append((s, i, (o, k)))
             for o in wbs:
                 if o not in wb_req and inputs_done(o):
                     wb_req[o] = t
@@ -393,27 +425,34 @@ def run(hw: HardwareConfig, ops: list[dict]) -> dict:
                     if ideal or ops[o]["wb"] == 0:
                         grant[("wb", o)] = t
                         op_done[o] = t
-        # (3) the channel
-        if not ideal and in_flight is None:
-            pending = []
-            for s in (0, 1):  # a stream is served in order: only its oldest ungranted request
-                while served[s] < requested[s] and (streams[s][served[s]] in arrive or streams[s][served[s]] in granted):
-                    served[s] += 1
-                if served[s] < requested[s]:
-                    pending.append((req[streams[s][served[s]]], s, 0, streams[s][served[s]]))
-            for o in wbs:
-                if o in wb_req and ("wb", o) not in granted and o not in op_done:
-                    pending.append((wb_req[o], 2, o, ("wb", o)))
-            if pending:
-                key = min(pending)[3]
-                granted.add(key)
-                grant[key] = t
-                nbytes = ops[key[1]]["wb"] if key[0] == "wb" else ops[key[0]]["tiles"][key[1]][0]
-                occ = -(-nbytes * num // den)
+                    else:
+                        new.append((2, o, ("wb", o)))
+        for s, seq, key in sorted(new):
+            if key[0] == "wb":
+                w, x, out = 0, 0, ops[key[1]]["wb"]
+            else:
+                tile = ops[key[0]]["tiles"][key[1]]
+                w, x, out = tile[2], tile[0] - tile[2], 0
+            parts = split_parts(hw, w, x, out, pointer)
+            parts_left[key] = len(parts)
+            parts_end[key] = 0
+            for r, nbytes in parts:
+                resources[r]["queue"].append(((t, s, seq), key, nbytes))
+        # (3) the DRAM: each free resource moves the oldest part waiting for it
+        for res in resources:
+            if res["busy_until"] <= t and res["queue"]:
+                part = min(res["queue"])
+                res["queue"].remove(part)
+                _, key, nbytes = part
+                occ = -(-nbytes * res["num"] // res["den"])
                 channel_cycles += occ
-                in_flight = (key, t + occ)
-                if key[0] != "wb":
-                    arrive[key] = t + occ + latency
+                res["busy_until"] = t + occ
+                grant.setdefault(key, t)
+                parts_left[key] -= 1
+                parts_end[key] = max(parts_end[key], t + occ)
+                if parts_left[key] == 0 and key[0] != "wb":
+                    arrive[key] = parts_end[key] + latency
+                    del parts_left[key]
         # (4) computes (every tile takes at least one cycle, so one start per stream per cycle)
         for s in (0, 1):
             i = computed[s]

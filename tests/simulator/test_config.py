@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from simulator.config import load_hw, parse_hw
+from simulator.memory.dram import memory_spec
 from workloads.errors import InputError
 
 HW = Path(__file__).resolve().parents[2] / "hwconfigs"
@@ -58,6 +59,8 @@ def test_missing_file_and_bad_yaml(tmp_path):
 
 def test_dram_cycles_are_exact_integers():
     hw = load_hw(HW / "vitcod.yaml")  # 500 MHz, 76.8 GB/s: 153.6 bytes per cycle
-    num, den = hw.dram_cycles_per_byte
-    assert (1536 * num + den - 1) // den == 10
+    m = memory_spec(hw)
+    assert len(m.num) == 1 and (1536 * m.num[0] + m.den[0] - 1) // m.den[0] == 10
+    four = memory_spec(hw.model_copy(update={"dram": hw.dram.model_copy(update={"channels": 4})}))
+    assert len(four.num) == 4 and (1536 * four.num[0] + four.den[0] - 1) // four.den[0] == 40  # 19.2 GB/s each
     assert hw.dram_latency_cycles == 50  # 100 ns at 500 MHz

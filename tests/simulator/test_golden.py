@@ -47,7 +47,15 @@ def random_hw(rng: np.random.Generator) -> dict:
                          "output_kib": float(rng.choice([0.03125, 0.0625, 0.25, 0.5, 1])), "index_kib": float(rng.choice([0.125, 0.25, 0.5])),
                          "double_buffering": bool(rng.random() < 0.6)}
     if rng.random() < 0.7:
-        hw["dram"] = {"bandwidth_gbps": float(rng.choice([0.4, 1.6, 4.0, 12.8])), "latency_ns": float(rng.choice([0, 10, 50]))}
+        hw["dram"] = {"latency_ns": float(rng.choice([0, 10, 50]))}
+        kind = rng.random()
+        if kind < 0.25:  # per-operand ports
+            hw["dram"]["ports"] = {f"{k}_gbps": float(rng.choice([0.4, 1.6, 4.0, 12.8])) for k in ("weight", "input", "output")}
+        else:
+            hw["dram"]["bandwidth_gbps"] = float(rng.choice([0.4, 1.6, 4.0, 12.8]))
+            if kind < 0.6:  # several interleaved channels
+                hw["dram"]["channels"] = int(rng.integers(2, 5))
+                hw["dram"]["interleave_bytes"] = int(rng.choice([1, 4, 16, 64]))
     return hw
 
 
@@ -153,9 +161,10 @@ def test_fast_model_equals_golden_reference_on_random_cases():
         assert expect[4] == fast.peak_buffer_bytes, f"case {ran}: peak on-chip bytes differ"
         assert fast_unrecorded.op_first.tolist() == fast.op_first.tolist()
         assert fast_unrecorded.peak_buffer_bytes == fast.peak_buffer_bytes
-        kinds.add((hw.denser_engine.kind, hw.split.policy, hw.dram is None, hw.sparser_engine.format))
+        memory = "ideal" if hw.dram is None else ("ports" if hw.dram.ports else f"channels>1:{hw.dram.channels > 1}")
+        kinds.add((hw.denser_engine.kind, hw.split.policy, memory, hw.sparser_engine.format))
         ran += 1
-    assert len(kinds) >= 12  # the cases really cover the configuration space
+    assert len(kinds) >= 30  # the cases really cover the configuration space
 
 
 @pytest.mark.parametrize("dataflow,R,C,M,K,N,physical", [

@@ -105,7 +105,7 @@ def test_peak_when_a_grant_runs_backwards():
     i64 = lambda *x: np.asarray(x, np.int64)  # noqa: E731
     # op 0 (denser): two 100-byte tiles; op 1 (sparser): one zero-byte tile; no dependencies
     out = schedule(i64(0, 1), i64(0, 0, 0), i64(), i64(0, 0), i64(0, 2, 3), i64(100, 100, 0), i64(50, 50, 10),
-                   i64(100, 100, 40), 2, False, 1, 1, 0, True)
+                   i64(100, 100, 40), 2, False, 0, i64(1), i64(1), 256, 0, True)
     grant, end, exact = out[1], out[3], out[12]
     assert grant.tolist() == [0, 100, 0] and not exact
     assert peak_by_sort(grant, end, i64(100, 100, 40)) == _plain_peak(grant, end, i64(100, 100, 40)) == 200

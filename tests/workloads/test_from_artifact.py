@@ -9,7 +9,7 @@ import pytest
 
 from simulator.config import load_hw
 from simulator.run import run
-from simulator.tile_shapes import buffer_slots
+from simulator.memory.buffers import buffer_slots
 from simulator.tiling import split_S
 from sslcsim.cli import main
 from tests.workloads.artifact_fixture import SHAPE, write_artifact

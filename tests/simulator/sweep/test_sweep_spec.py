@@ -72,7 +72,8 @@ def test_grid_zip_list_and_random_expansion(tmp_path):
     assert len({q.key for q in grid.points}) == 6
     # a null section (dram: null in the base) is created by a dotted key
     bw = load_spec(write_spec(tmp_path / "b.yaml", "fixed: {rank: 16}\ngrid:\n  dram.bandwidth_gbps: [25.6]\n"))
-    assert bw.points[0].hardware["dram"] == {"bandwidth_gbps": 25.6, "latency_ns": 0.0}
+    assert bw.points[0].hardware["dram"] == {"bandwidth_gbps": 25.6, "latency_ns": 0.0, "channels": 1,
+                                             "interleave_bytes": 256, "ports": None}
     lst = load_spec(write_spec(tmp_path / "l.yaml", "list:\n  - {rank: 8}\n  - {rank: 16, ratio: 0.3}\n"))
     assert [q.workload["ratio"] for q in lst.points] == [0.5, 0.3]
     body = "random:\n  samples: 7\n  seed: 3\n  axes: {ratio: {low: 0.3, high: 0.6}, rank: [8, 16, 32], " \
