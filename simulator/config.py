@@ -52,8 +52,9 @@ class SparserEngine(_Strict):
     pointer_bits: int = Field(32, ge=1, le=64, description="bits per column/row pointer (csc/csr)")
     unit_overhead: int = Field(0, ge=0, le=1024, description="cycles per column/row (pointer fetch)")
     pipeline_latency: int = Field(0, ge=0, le=1024, description="cycles added once per tile")
-    assignment: Literal["round_robin", "greedy"] = Field(
-        "round_robin", description="unit -> line policy: unit i to line i mod L, or longest-first to least loaded"
+    assignment: Literal["round_robin", "greedy", "interleaved"] = Field(
+        "round_robin", description="unit -> line policy: unit i to line i mod L, longest-first to least loaded, "
+        "or interleaved: the tile's work items (non-zeros or P-groups) dealt one per line across units (ViTCoD)"
     )
 
 

@@ -3,7 +3,11 @@
 A tile is a list of units (columns of S for CSC, rows for CSR/bitmask) with their non-zero
 counts. Units are assigned to lines by a policy; a line runs its units back to back, so
 the tile takes as long as its slowest line plus the pipeline latency: load imbalance is
-real and depends on the actual mask.
+real and depends on the actual mask. The interleaved policy instead deals the tile's work
+items (a non-zero token-parallel, a group of up to P non-zeros of one unit non-zero-parallel)
+one per line round-robin across unit boundaries, as ViTCoD's sparser engine takes the next
+kept element on each line; partial sums of one output then come from several lines and
+meet in the output buffer.
 
 An adaptive line runs each tile in whichever of the two mappings takes fewer cycles for it
 (the choice is made offline: the mask and the token count are known when the tile is
@@ -19,8 +23,8 @@ from numba import njit
 
 TOKEN_PARALLEL, NNZ_PARALLEL, ADAPTIVE = 0, 1, 2
 MAPPINGS = {"token_parallel": TOKEN_PARALLEL, "nnz_parallel": NNZ_PARALLEL, "adaptive": ADAPTIVE}
-ROUND_ROBIN, GREEDY = 0, 1
-ASSIGNMENTS = {"round_robin": ROUND_ROBIN, "greedy": GREEDY}
+ROUND_ROBIN, GREEDY, INTERLEAVED = 0, 1, 2
+ASSIGNMENTS = {"round_robin": ROUND_ROBIN, "greedy": GREEDY, "interleaved": INTERLEAVED}
 
 
 @njit(cache=True)
@@ -56,9 +60,11 @@ def _fixed_tile_cycles(
     """Cycles of one sparse tile under one mapping: max over lines of the summed unit cycles + latency.
 
     round_robin: unit i goes to line i mod L. greedy: units in decreasing cost (stable) each
-    go to the currently least-loaded line (lowest index on ties). `load` is scratch space
-    of at least L entries.
+    go to the currently least-loaded line (lowest index on ties). interleaved: see
+    `_interleaved_tile_cycles_pair`. `load` is scratch space of at least L entries.
     """
+    if policy == INTERLEAVED:
+        return _interleaved_tile_cycles_pair(counts, tokens, tokens, L, P, mapping, overhead, latency, load)[0]
     load[:L] = 0
     n = counts.shape[0]
     if policy == ROUND_ROBIN:
@@ -105,6 +111,8 @@ def _fixed_tile_cycles_pair(
     """`sparse_tile_cycles` for two token counts t1, t2 of the same tile, in one pass when the
     assignment does not depend on the token count (round-robin: a line's load is A f(T) + B,
     linear in f(T) = T or ceil(T / P)). ceil_p[k] = ceil(k / P) for every count k in the tile."""
+    if policy == INTERLEAVED:
+        return _interleaved_tile_cycles_pair(counts, t1, t2, L, P, mapping, overhead, latency, load)
     if policy != ROUND_ROBIN:
         return (_fixed_tile_cycles(counts, t1, L, P, mapping, overhead, policy, latency, load),
                 _fixed_tile_cycles(counts, t2, L, P, mapping, overhead, policy, latency, load))
@@ -130,4 +138,30 @@ def _fixed_tile_cycles_pair(
             w1 = c1
         if c2 > w2:
             w2 = c2
+    return w1 + latency, w2 + latency
+
+
+@njit(cache=True)
+def _interleaved_tile_cycles_pair(counts: np.ndarray, t1: int, t2: int, L: int, P: int, mapping: int, overhead: int,
+                                  latency: int, load: np.ndarray) -> tuple[int, int]:
+    """Interleaved assignment, for token counts t1 and t2: the I work items of the tile, units
+    in order, go to lines 0, 1, ..., L - 1, 0, ... (line l gets ceil((I - l) / L) of them),
+    each costing ceil(T / P) cycles (token-parallel: one non-zero on P tokens) or T cycles
+    (non-zero-parallel: up to P non-zeros of one unit reduced per token); a unit's overhead is
+    paid by the line that takes its first item. Tile: the slowest line + latency, i.e.
+    ceil(nnz / L) ceil(T / P) token-parallel without overheads (ViTCoD's sparse rule)."""
+    load[:L] = 0  # overhead cycles per line
+    items, ptr = 0, 0
+    for i in range(counts.shape[0]):
+        c = counts[i] if mapping == TOKEN_PARALLEL else -(-counts[i] // P)
+        load[ptr] += overhead
+        ptr = (ptr + c) % L
+        items += c
+    f1 = -(-t1 // P) if mapping == TOKEN_PARALLEL else t1
+    f2 = -(-t2 // P) if mapping == TOKEN_PARALLEL else t2
+    w1, w2 = 0, 0
+    for ln in range(L):
+        n_items = -(-(items - ln) // L) if items > ln else 0
+        w1 = max(w1, n_items * f1 + load[ln])
+        w2 = max(w2, n_items * f2 + load[ln])
     return w1 + latency, w2 + latency

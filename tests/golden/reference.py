@@ -123,7 +123,15 @@ def sparse_tile_time(units: list[int], tokens: int, L: int, P: int, mapping: str
                    for m in ("token_parallel", "nnz_parallel"))
     work = [sparse_line_work(u, tokens, P, mapping, overhead) for u in units]
     queues: list[list[int]] = [[] for _ in range(L)]
-    if assignment == "round_robin":
+    if assignment == "interleaved":  # items one per line across units; overhead on a unit's first line
+        line = 0
+        for u in units:
+            queues[line].append(overhead)
+            items = [P] * (u // P) + ([u % P] if u % P else []) if mapping == "nnz_parallel" else [1] * u
+            for item in items:
+                queues[line].append(sparse_line_work(item, tokens, P, mapping, 0))
+                line = (line + 1) % L
+    elif assignment == "round_robin":
         for i, w in enumerate(work):
             queues[i % L].append(w)
     else:

@@ -37,7 +37,7 @@ def random_hw(rng: np.random.Generator) -> dict:
                            "format": str(rng.choice(["csc", "csr", "bitmask"])),
                            "index_bits": int(rng.integers(3, 9)), "pointer_bits": int(rng.choice([8, 16])),
                            "unit_overhead": int(rng.integers(0, 3)), "pipeline_latency": int(rng.integers(0, 3)),
-                           "assignment": str(rng.choice(["round_robin", "greedy"]))},
+                           "assignment": str(rng.choice(["round_robin", "greedy", "interleaved"]))},
         "split": {"policy": str(policy), "density_threshold": float(rng.choice([0.3, 0.6, 0.9, 1.0]))},
         "precision": {"weight_bits": int(rng.choice([4, 8, 16])), "activation_bits": int(rng.choice([8, 16])),
                       "output_bits": int(rng.choice([8, 16, 32]))},

@@ -1,0 +1,274 @@
+"""Generate SCALE-Sim 3.0.0 reference runs (GEMM layers, with and without DRAM stalls).
+
+Needs SCALE-Sim 3.0.0 in its OWN virtual environment, outside the repository
+(the sslcsim project never depends on it):
+
+    python3 -m venv /work/scalesim-venv
+    /work/scalesim-venv/bin/pip install 'scalesim==3.0.0' 'numpy<2.3'
+
+Run from the repository root (sequential, single process, about 3-5 minutes):
+
+    /work/scalesim-venv/bin/python benchmarks/scalesim_reference/make_reference.py
+
+Options: --out PATH (default benchmarks/results/scalesim_reference.csv),
+--only ID[,ID...] (run a subset, print rows, write nothing), --list (print the cases).
+
+It imports scalesim, never the sslcsim project.  Every case is one GEMM layer run
+through SCALE-Sim's own top-level API (scalesim.scale_sim.scalesim, GEMM input,
+USER bandwidth mode, no custom layout, no sparsity, no Ramulator), in a temporary
+directory.  The output CSV has one row per run: the inputs, every column of
+COMPUTE_REPORT.csv, BANDWIDTH_REPORT.csv and DETAILED_ACCESS_REPORT.csv under
+SCALE-Sim's own header names, and the wall time of the run.  It is written
+atomically (temp file + rename); the first line is a '#' comment with the command.
+
+Bandwidth keys (USER mode, verified in scalesim/single_layer_sim.py):
+  ifmap DRAM->SRAM words/cycle  = [layout] IfmapSRAMBankBandwidth
+  filter DRAM->SRAM words/cycle = [layout] FilterSRAMBankBandwidth
+  ofmap SRAM->DRAM words/cycle  = first entry of [architecture_presets] Bandwidth
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import math
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+
+COMMAND = "/work/scalesim-venv/bin/python benchmarks/scalesim_reference/make_reference.py"
+SEED = 20240611
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEFAULT_OUT = os.path.join(REPO, "benchmarks", "results", "scalesim_reference.csv")
+
+INPUT_COLS = ["case_id", "regime", "dataflow", "R", "C", "M", "N", "K",
+              "ifmap_kb", "filter_kb", "ofmap_kb", "ifmap_bw", "filter_bw", "ofmap_bw"]
+COMPUTE_COLS = ["Total Cycles (incl. prefetch)", "Total Cycles", "Stall Cycles",
+                "Overall Util %", "Mapping Efficiency %", "Compute Util %"]
+BANDWIDTH_COLS = ["Avg IFMAP SRAM BW", "Avg FILTER SRAM BW", "Avg OFMAP SRAM BW",
+                  "Avg IFMAP DRAM BW", "Avg FILTER DRAM BW", "Avg OFMAP DRAM BW"]
+DETAIL_COLS = [f"{a} {b} {c}" for a in ("SRAM",) for b in ("IFMAP", "Filter", "OFMAP")
+               for c in ("Start Cycle", "Stop Cycle",
+                         "Writes" if b == "OFMAP" else "Reads")]
+DETAIL_COLS += [f"DRAM {b} {c}" for b in ("IFMAP", "Filter", "OFMAP")
+                for c in ("Start Cycle", "Stop Cycle", "Writes" if b == "OFMAP" else "Reads")]
+ALL_COLS = INPUT_COLS + COMPUTE_COLS + BANDWIDTH_COLS + DETAIL_COLS + ["wall_s"]
+
+
+# --------------------------------------------------------------------------------------
+# Case list
+# --------------------------------------------------------------------------------------
+
+def _kb_holding(nbytes, factor=1):
+    """Smallest integer KB that holds factor*nbytes bytes (word size 1 byte)."""
+    return max(1, math.ceil(factor * nbytes / 1024))
+
+
+def build_cases():
+    """Deterministic list of cases (seeded)."""
+    rng = random.Random(SEED)
+    arrays = [(4, 4), (8, 8), (16, 16), (32, 32), (8, 16), (16, 8), (4, 8)]
+    cases = []
+
+    def add(regime, df, R, C, M, N, K, ikb, fkb, okb, ibw, fbw, obw):
+        cases.append(dict(case_id=len(cases), regime=regime, dataflow=df, R=R, C=C,
+                          M=M, N=N, K=K, ifmap_kb=ikb, filter_kb=fkb, ofmap_kb=okb,
+                          ifmap_bw=ibw, filter_bw=fbw, ofmap_bw=obw))
+
+    dims = [32, 48, 64, 80, 96, 128, 160]
+    # 1. Small SRAMs: operands much larger than the 1-4 KB buffers, re-read from DRAM.
+    for df in ("os", "ws", "is"):
+        for i in range(12):
+            R, C = arrays[(i + "owi".index(df[0])) % len(arrays)]
+            M, N, K = (rng.choice(dims) for _ in range(3))
+            ikb, fkb, okb = (rng.choice([1, 1, 2, 4]) for _ in range(3))
+            ibw, fbw, obw = (rng.choice([1, 2, 4, 8]) for _ in range(3))
+            add("small", df, R, C, M, N, K, ikb, fkb, okb, ibw, fbw, obw)
+    # 2. Large SRAMs: each SRAM just holds its whole operand (KB = ceil(bytes/1024)).
+    for df in ("os", "ws", "is"):
+        for i in range(7):
+            R, C = arrays[(2 * i + len(df)) % len(arrays)]
+            M, N, K = (rng.choice(dims) for _ in range(3))
+            ibw, fbw, obw = (rng.choice([1, 2, 4]) for _ in range(3))
+            add("large", df, R, C, M, N, K, _kb_holding(M * K), _kb_holding(K * N),
+                _kb_holding(M * N), ibw, fbw, obw)
+    # 3. Large-2x SRAMs: the whole operand fits in the ACTIVE half (KB = ceil(2*bytes/1024)).
+    for df in ("os", "ws", "is"):
+        for i in range(5):
+            R, C = arrays[(3 * i + len(df)) % len(arrays)]
+            M, N, K = (rng.choice(dims) for _ in range(3))
+            ibw, fbw = rng.choice([1, 2]), rng.choice([1, 2])
+            obw = rng.choice([1, 2])
+            add("large2x", df, R, C, M, N, K, _kb_holding(M * K, 2), _kb_holding(K * N, 2),
+                _kb_holding(M * N, 2), ibw, fbw, obw)
+    # 4. Mixed: one small buffer, the others large-2x.
+    for i, df in enumerate(("os", "ws", "is", "os", "ws", "is")):
+        R, C = arrays[i % len(arrays)]
+        M, N, K = (rng.choice(dims) for _ in range(3))
+        kbs = [_kb_holding(M * K, 2), _kb_holding(K * N, 2), _kb_holding(M * N, 2)]
+        kbs[i % 3] = 1
+        bws = [16, 16, 16]
+        bws[i % 3] = rng.choice([1, 2])
+        add("mixed", df, R, C, M, N, K, *kbs, *bws)
+    # 5. Controls: bandwidth so high that no stall can occur (small and large SRAMs).
+    for i in range(10):
+        df = ("os", "ws", "is")[i % 3]
+        R, C = arrays[i % len(arrays)]
+        M, N, K = (rng.choice(dims) for _ in range(3))
+        if i % 2:
+            kbs = (1, 1, 1)
+        else:
+            kbs = (_kb_holding(M * K), _kb_holding(K * N), _kb_holding(M * N))
+        add("nostall", df, R, C, M, N, K, *kbs, 4096, 4096, 4096)
+    return cases
+
+
+# --------------------------------------------------------------------------------------
+# One SCALE-Sim run
+# --------------------------------------------------------------------------------------
+
+CFG_TEMPLATE = """[general]
+run_name = ref
+
+[architecture_presets]
+ArrayHeight : {R}
+ArrayWidth : {C}
+IfmapSramSzkB : {ifmap_kb}
+FilterSramSzkB : {filter_kb}
+OfmapSramSzkB : {ofmap_kb}
+IfmapOffset : 0
+FilterOffset : 10000000
+OfmapOffset : 20000000
+Bandwidth : {ofmap_bw}
+Dataflow : {dataflow}
+ReadRequestBuffer : 32
+WriteRequestBuffer : 32
+
+[layout]
+IfmapCustomLayout : False
+IfmapSRAMBankBandwidth : {ifmap_bw}
+IfmapSRAMBankNum : 1
+IfmapSRAMBankPort : 2
+FilterCustomLayout : False
+FilterSRAMBankBandwidth : {filter_bw}
+FilterSRAMBankNum : 1
+FilterSRAMBankPort : 2
+
+[sparsity]
+SparsitySupport : false
+SparseRep : ellpack_block
+OptimizedMapping : false
+BlockSize : 8
+RandomNumberGeneratorSeed : 40
+
+[run_presets]
+InterfaceBandwidth : USER
+UseRamulatorTrace : False
+"""
+
+
+def _read_report(path):
+    with open(path) as f:
+        lines = [ln for ln in f.read().splitlines() if ln.strip()]
+    header = [h.strip() for h in lines[0].split(",") if h.strip()]
+    values = [v.strip() for v in lines[1].split(",") if v.strip()]
+    return dict(zip(header, values))
+
+
+def run_case(case):
+    from scalesim.scale_sim import scalesim  # only available in the SCALE-Sim venv
+
+    tmp = tempfile.mkdtemp(prefix="scalesim_ref_")
+    try:
+        cfg = os.path.join(tmp, "ref.cfg")
+        topo = os.path.join(tmp, "gemm.csv")
+        layout = os.path.join(tmp, "layout.csv")
+        with open(cfg, "w") as f:
+            f.write(CFG_TEMPLATE.format(**case))
+        with open(topo, "w") as f:
+            f.write("Layer, M, N, K,\n")
+            f.write(f"gemm0, {case['M']}, {case['N']}, {case['K']},\n")
+        with open(layout, "w") as f:  # required by the loader, unused without custom layout
+            f.write("Layer," + ",".join(f"x{i}" for i in range(20)) + ",\n")
+            f.write("gemm0," + ",".join(["1"] * 20) + ",\n")
+        t0 = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            sim = scalesim(save_disk_space=True, verbose=False, config=cfg, topology=topo,
+                           layout=layout, input_type_gemm=True)
+            sim.run_scale(top_path=os.path.join(tmp, "out"))
+        wall = time.perf_counter() - t0
+        rep = os.path.join(tmp, "out", "ref")
+        row = dict(case)
+        for name, cols in (("COMPUTE_REPORT", COMPUTE_COLS), ("BANDWIDTH_REPORT", BANDWIDTH_COLS),
+                           ("DETAILED_ACCESS_REPORT", DETAIL_COLS)):
+            rep_row = _read_report(os.path.join(rep, name + ".csv"))
+            for col in cols:
+                row[col] = rep_row[col]
+        row["wall_s"] = f"{wall:.2f}"
+        return row
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=DEFAULT_OUT)
+    ap.add_argument("--only", default="")
+    ap.add_argument("--list", action="store_true")
+    args = ap.parse_args(argv)
+
+    cases = build_cases()
+    if args.list:
+        for c in cases:
+            print(c)
+        return 0
+    if args.only:
+        ids = {int(x) for x in args.only.split(",")}
+        for c in cases:
+            if c["case_id"] in ids:
+                print(run_case(c))
+        return 0
+
+    import numpy
+    import scalesim  # noqa: F401
+    from importlib.metadata import version
+    ver = version("scalesim")
+    if ver != "3.0.0":
+        print(f"warning: scalesim {ver} installed, this reference is for 3.0.0", file=sys.stderr)
+
+    rows = []
+    t_all = time.perf_counter()
+    for c in cases:
+        row = run_case(c)
+        rows.append(row)
+        print(f"[{c['case_id']:3d}] {c['regime']:8s} {c['dataflow']} {c['R']}x{c['C']} "
+              f"M{c['M']} N{c['N']} K{c['K']} kb={c['ifmap_kb']},{c['filter_kb']},"
+              f"{c['ofmap_kb']} bw={c['ifmap_bw']},{c['filter_bw']},{c['ofmap_bw']} -> "
+              f"total={row['Total Cycles']} stall={row['Stall Cycles']} "
+              f"({row['wall_s']} s)", flush=True)
+
+    out = os.path.abspath(args.out)
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".scalesim_reference.", dir=os.path.dirname(out))
+    with os.fdopen(fd, "w", newline="") as f:
+        f.write(f"# {COMMAND}  (scalesim=={ver}, numpy=={numpy.__version__}, seed {SEED})\n")
+        w = csv.DictWriter(f, fieldnames=ALL_COLS)
+        w.writeheader()
+        w.writerows(rows)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, out)
+    n_stall = sum(int(r["Stall Cycles"]) > 0 for r in rows)
+    print(f"wrote {len(rows)} runs ({n_stall} with stalls) to {out} "
+          f"in {time.perf_counter() - t_all:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
