@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -64,3 +65,29 @@ def test_dram_cycles_are_exact_integers():
     four = memory_spec(hw.model_copy(update={"dram": hw.dram.model_copy(update={"channels": 4})}))
     assert len(four.num) == 4 and (1536 * four.num[0] + four.den[0] - 1) // four.den[0] == 40  # 19.2 GB/s each
     assert hw.dram_latency_cycles == 50  # 100 ns at 500 MHz
+
+
+@pytest.mark.parametrize("mutate,words", [
+    (lambda d: d["dram"].pop("bandwidth_gbps"), "exactly one of dram.bandwidth_gbps"),
+    (lambda d: d["dram"].update(ports={"weight_gbps": 1, "input_gbps": 1, "output_gbps": 1}), "exactly one of"),
+    (lambda d: (d["dram"].pop("bandwidth_gbps"), d["dram"].update(
+        channels=4, ports={"weight_gbps": 1, "input_gbps": 1, "output_gbps": 1})), "dram.channels"),
+    (lambda d: d["dram"].update(channels=0), "dram.channels"),
+    (lambda d: d["sparser_engine"].update(mapping="sometimes"), "sparser_engine.mapping"),
+])
+def test_memory_and_mapping_keys_are_checked(mutate, words):
+    d = base()
+    mutate(d)
+    with pytest.raises(InputError) as e:
+        parse_hw(d, "x.yaml")
+    assert "\n" not in str(e.value) and words in str(e.value)
+
+
+def test_channel_bytes_deal_chunks_round_robin_and_continue():
+    from simulator.memory.dram import channel_bytes
+    out = np.zeros(4, np.int64)
+    # 1000 bytes in 256-byte chunks from channel 2: chunks on 2, 3, 0, 1 (the last one 232 bytes)
+    assert channel_bytes(1000, 2, 4, 256, out) == 2
+    assert out.tolist() == [256, 232, 256, 256]
+    assert channel_bytes(1300, 2, 4, 256, out) == 0  # 6 chunks: 2, 3, 0, 1, 2, 3 (the last 20 bytes)
+    assert out.tolist() == [256, 256, 512, 276]
