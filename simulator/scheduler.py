@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from simulator.memory.buffers import hold, release_until, slot_free_at
+from simulator.memory.buffers import hold, new_slot_state, release_until, slot_free_at
 from simulator.memory.dram import dram_request
 
 INF = np.int64(1) << np.int64(62)
@@ -118,7 +118,7 @@ def _reverse_edges(op_dep_ptr: np.ndarray, op_dep_idx: np.ndarray) -> tuple:
     return rev_ptr, rev_idx
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _complete(o: int, t: int, op_done: np.ndarray, op_stream: np.ndarray, rev_ptr: np.ndarray, rev_idx: np.ndarray,
               pending: np.ndarray, ready_at: np.ndarray, ht: np.ndarray, hw: np.ndarray, st: np.ndarray) -> None:
     """Marks op o done at t and moves write-backs whose inputs are now all done to the heap."""
@@ -134,7 +134,7 @@ def _complete(o: int, t: int, op_done: np.ndarray, op_stream: np.ndarray, rev_pt
             st[HSIZE] = _heap_push(ht, hw, st[HSIZE], ready_at[d], d)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _inputs_done(o: int, op_dep_ptr: np.ndarray, op_dep_idx: np.ndarray, op_done: np.ndarray) -> int:
     """Cycle every predecessor of op o is done, or -1 while one is not."""
     req = 0
@@ -146,103 +146,43 @@ def _inputs_done(o: int, op_dep_ptr: np.ndarray, op_dep_idx: np.ndarray, op_done
     return req
 
 
-@njit(cache=True)
-def _stream_request(s: int, cur: np.ndarray, sop_ptr: np.ndarray, sop: np.ndarray, op_ready: np.ndarray,
-                    op_dep_ptr: np.ndarray, op_dep_idx: np.ndarray, op_done: np.ndarray, ring: np.ndarray,
-                    rix: np.ndarray) -> int:
-    """Request cycle of stream s's next tile, or INF when the stream is finished or its op's
-    inputs are not all done yet."""
-    if cur[s] >= sop_ptr[s + 1]:
-        return INF
-    o = sop[cur[s]]
-    if op_ready[o] < 0:
-        op_ready[o] = _inputs_done(o, op_dep_ptr, op_dep_idx, op_done)
-        if op_ready[o] < 0:
-            return INF
-    return max(op_ready[o], slot_free_at(ring, rix, s))
-
-
-@njit(cache=True)
-def _track_occupancy(s: int, g: int, end: int, wt: int, ring: np.ndarray, ring_w: np.ndarray, rix: np.ndarray,
-                     held: np.ndarray, st: np.ndarray) -> None:
-    """On-chip occupancy: release the tiles that ended by this grant, hold this one, keep the
-    peak. Exact while grants come in time order (else EXACT is cleared)."""
-    if g < st[LAST_GRANT]:
-        st[EXACT] = 0
-    st[LAST_GRANT] = g
-    st[OCC] = release_until(g, ring, ring_w, rix, held, st[OCC])
-    if not hold(s, end, wt, ring, ring_w, rix, held):
-        st[EXACT] = 0
-    st[OCC] += wt
-    st[PEAK] = max(st[PEAK], st[OCC])
-
-
-@njit(cache=True)
-def _issue_writeback(req: int, op_wb_bytes: np.ndarray, ideal: bool, kind: int, num: np.ndarray, den: np.ndarray,
-                     interleave: int, mem: tuple, op_first: np.ndarray, op_grant: np.ndarray, op_dram: np.ndarray,
-                     op_done: np.ndarray, op_stream: np.ndarray, rev: tuple, pending: np.ndarray,
-                     ready_at: np.ndarray, ht: np.ndarray, hw: np.ndarray, st: np.ndarray) -> None:
-    """Sends the oldest ready write-back to the DRAM; it is done when its bytes have left."""
-    o = hw[0]
+@njit(cache=True, inline="always")
+def _writeback(ideal: bool, kind: int, num: np.ndarray, den: np.ndarray, interleave: int, m_free: np.ndarray,
+               m_busy: np.ndarray, m_ptr: np.ndarray, m_scratch: np.ndarray, op_wb_bytes: np.ndarray,
+               op_first: np.ndarray, op_grant: np.ndarray, op_dram: np.ndarray, ht: np.ndarray, hw: np.ndarray,
+               st: np.ndarray) -> tuple[int, int]:
+    """Sends the oldest ready write-back to the DRAM; returns (op, cycle its bytes have left)."""
+    req, o = ht[0], hw[0]
     st[HSIZE] = _heap_pop(ht, hw, st[HSIZE])
-    g, leave = dram_request(req, 0, 0, op_wb_bytes[o], ideal, kind, num, den, interleave, *mem)
+    g, leave = dram_request(req, 0, 0, op_wb_bytes[o], ideal, kind, num, den, interleave, m_free, m_busy, m_ptr,
+                            m_scratch)
     op_grant[o] = g
     op_first[o] = g
     if not ideal:
         op_dram[o] = op_wb_bytes[o]
-    _complete(o, leave, op_done, op_stream, rev[0], rev[1], pending, ready_at, ht, hw, st)
-    st[REMAINING] -= 1
+    return o, leave
 
 
 @njit(cache=True)
-def _issue_stream(s: int, req: int, prog: tuple, ideal: bool, kind: int, num: np.ndarray, den: np.ndarray,
-                  interleave: int, latency: int, mem: tuple, walk: tuple, slots_state: tuple, ops: tuple,
-                  rec: tuple, record: bool, heap: tuple, st: np.ndarray) -> None:
-    """Issues stream s's tiles from its next one while the main loop would pick them anyway:
-    the other stream's candidate cannot change until an op completes (same decisions)."""
-    op_tile_ptr, tile_bytes, tile_cycles, tile_weight_bytes, op_stream, rev, pending, ready_at = prog
-    cur, nxt, sop_ptr, sop, op_ready, last_end = walk
-    ring, ring_w, rix, held = slots_state
-    op_first, op_done, op_busy, op_dram, op_stall = ops
-    ht, hw = heap
-    o = sop[cur[s]]
-    t = nxt[s]
-    if t == op_tile_ptr[o]:
-        op_first[o] = req
-    ready = op_ready[o]
-    other = 1 - s
-    other_req = INF
-    if cur[other] < sop_ptr[other + 1] and op_ready[sop[cur[other]]] >= 0:
-        other_req = max(op_ready[sop[cur[other]]], slot_free_at(ring, rix, other))
-    busy, dram, stall = 0, 0, 0
-    while True:
-        wt = tile_weight_bytes[t]
-        g, leave = dram_request(req, wt, tile_bytes[t] - wt, 0, ideal, kind, num, den, interleave, *mem)
-        arrival = req if (ideal or tile_bytes[t] == 0) else leave + latency
-        st_ = max(arrival, last_end[s])
-        end = st_ + tile_cycles[t]
-        busy += tile_cycles[t]
-        dram += 0 if ideal else tile_bytes[t]
-        stall += max(0, st_ - max(last_end[s], ready))
-        if record:
-            rec[0][t], rec[1][t], rec[2][t], rec[3][t] = req, g, st_, end
-        last_end[s] = end
-        _track_occupancy(s, g, end, wt, ring, ring_w, rix, held, st)
-        st[REMAINING] -= 1
-        if t == op_tile_ptr[o + 1] - 1:
-            _complete(o, end, op_done, op_stream, rev[0], rev[1], pending, ready_at, ht, hw, st)
-            cur[s] += 1
-            if cur[s] < sop_ptr[s + 1]:
-                nxt[s] = op_tile_ptr[sop[cur[s]]]
-            break
-        t += 1  # same op: its inputs are known to be done
-        nxt[s] = t
-        req = max(ready, slot_free_at(ring, rix, s))
-        if req > other_req or (req == other_req and other < s) or (st[HSIZE] > 0 and ht[0] < req):
-            break
-    op_busy[o] += busy
-    op_dram[o] += dram
-    op_stall[o] += stall
+def _init(op_stream: np.ndarray, op_dep_ptr: np.ndarray, op_dep_idx: np.ndarray, op_tile_ptr: np.ndarray,
+          n_tiles: int) -> tuple:
+    """Start state: the streams' op lists, successor edges, each write-back's inputs not yet
+    done, the write-back heap (those with none), the scalar state, and each stream's cursor
+    (current op as an index into sop, next tile)."""
+    sop_ptr, sop, n_wb = _stream_ops(op_stream, op_tile_ptr)
+    rev_ptr, rev_idx = _reverse_edges(op_dep_ptr, op_dep_idx)
+    pending = op_dep_ptr[1:] - op_dep_ptr[:-1]
+    ht, hw = np.empty(n_wb + 1, np.int64), np.empty(n_wb + 1, np.int64)
+    st = np.zeros(6, np.int64)
+    st[EXACT], st[REMAINING] = 1, n_tiles + n_wb
+    for o in range(op_stream.shape[0]):
+        if op_stream[o] == 2 and pending[o] == 0:
+            st[HSIZE] = _heap_push(ht, hw, st[HSIZE], 0, o)
+    cur, nxt = sop_ptr[:2].copy(), np.zeros(2, np.int64)
+    for s in range(2):
+        if cur[s] < sop_ptr[s + 1]:
+            nxt[s] = op_tile_ptr[sop[cur[s]]]
+    return sop_ptr, sop, rev_ptr, rev_idx, pending, ht, hw, st, cur, nxt
 
 
 @njit(cache=True)
@@ -277,46 +217,81 @@ def schedule(
     bytes, a tile holding its slot from grant to compute end (releases first on ties), kept
     online; peak_exact is False if a grant ever ran backwards, and the caller then recomputes
     the peak from the recorded times."""
-    n_ops = op_stream.shape[0]
-    n_rec = tile_bytes.shape[0] if record else 0
-    rec = (np.empty(n_rec, np.int64), np.empty(n_rec, np.int64), np.empty(n_rec, np.int64), np.empty(n_rec, np.int64))
-    op_first, op_done, op_grant = np.full(n_ops, -1, np.int64), np.full(n_ops, -1, np.int64), np.full(n_ops, -1, np.int64)
-    op_busy, op_dram, op_stall = np.zeros(n_ops, np.int64), np.zeros(n_ops, np.int64), np.zeros(n_ops, np.int64)
-    sop_ptr, sop, n_wb = _stream_ops(op_stream, op_tile_ptr)
-    rev = _reverse_edges(op_dep_ptr, op_dep_idx)
-    pending = op_dep_ptr[1:] - op_dep_ptr[:-1]
-    ready_at = np.zeros(n_ops, np.int64)
-    ht, hw = np.empty(n_wb + 1, np.int64), np.empty(n_wb + 1, np.int64)
-    st = np.zeros(6, np.int64)
-    st[EXACT], st[REMAINING] = 1, tile_bytes.shape[0] + n_wb
-    for o in range(n_ops):
-        if op_stream[o] == 2 and pending[o] == 0:
-            st[HSIZE] = _heap_push(ht, hw, st[HSIZE], 0, o)
-    op_ready = np.full(n_ops, -1, np.int64)  # cycle all inputs of the op are done, once known
-    cur, nxt = sop_ptr[:2].copy(), np.zeros(2, np.int64)  # per stream: current op (index into sop), next tile
-    for s in range(2):
-        if cur[s] < sop_ptr[s + 1]:
-            nxt[s] = op_tile_ptr[sop[cur[s]]]
-    walk = (cur, nxt, sop_ptr, sop, op_ready, np.zeros(2, np.int64))
-    slots_state = (np.zeros((2, slots), np.int64), np.zeros((2, slots), np.int64), np.zeros(2, np.int64),
-                   np.zeros(2, np.int64))
-    n_res = num.shape[0]
-    mem = (np.zeros(n_res, np.int64), np.zeros(n_res, np.int64), np.zeros(1, np.int64), np.zeros(max(n_res, 3), np.int64))
-    prog = (op_tile_ptr, tile_bytes, tile_cycles, tile_weight_bytes, op_stream, rev, pending, ready_at)
-    ops = (op_first, op_done, op_busy, op_dram, op_stall)
-    while st[REMAINING] > 0:
-        r0 = _stream_request(0, cur, sop_ptr, sop, op_ready, op_dep_ptr, op_dep_idx, op_done, slots_state[0],
-                             slots_state[2])
-        r1 = _stream_request(1, cur, sop_ptr, sop, op_ready, op_dep_ptr, op_dep_idx, op_done, slots_state[0],
-                             slots_state[2])
-        best_req, best = (r0, 0) if r0 <= r1 else (r1, 1)
-        if st[HSIZE] > 0 and (ht[0] < best_req or best_req == INF):
-            _issue_writeback(ht[0], op_wb_bytes, ideal, kind, num, den, interleave, mem, op_first, op_grant,
-                             op_dram, op_done, op_stream, rev, pending, ready_at, ht, hw, st)
-        elif best_req == INF:
+    n_ops, n_rec = op_stream.shape[0], tile_bytes.shape[0] if record else 0
+    times = np.empty((4, n_rec), np.int64)  # per tile: request, grant, start, end (when recorded)
+    tile_req, tile_grant, tile_start, tile_end = times[0], times[1], times[2], times[3]
+    per_op = np.full((4, n_ops), -1, np.int64)
+    op_first, op_done, op_grant, op_ready = per_op[0], per_op[1], per_op[2], per_op[3]
+    sums = np.zeros((4, n_ops), np.int64)
+    op_busy, op_dram, op_stall, ready_at = sums[0], sums[1], sums[2], sums[3]
+    sop_ptr, sop, rev_ptr, rev_idx, pending, ht, hw, st, cur, nxt = _init(op_stream, op_dep_ptr, op_dep_idx,
+                                                                          op_tile_ptr, tile_bytes.shape[0])
+    last_end, slot = np.zeros(2, np.int64), new_slot_state(slots)
+    m_free, m_busy, m_ptr = np.zeros(num.shape[0], np.int64), np.zeros(num.shape[0], np.int64), np.zeros(1, np.int64)
+    m_scratch = np.zeros(max(num.shape[0], 3), np.int64)
+    occ, peak, g_last, exact, remaining = 0, 0, 0, True, st[REMAINING]
+    while remaining > 0:
+        # each stream's next request (rule 2), written out here: numba's inliner costs ~60% of the loop
+        r0, r1 = INF, INF
+        for q in range(2):
+            if cur[q] < sop_ptr[q + 1]:
+                oo = sop[cur[q]]
+                if op_ready[oo] < 0:
+                    op_ready[oo] = _inputs_done(oo, op_dep_ptr, op_dep_idx, op_done)
+                if op_ready[oo] >= 0:
+                    rq = max(op_ready[oo], slot_free_at(slot, q))
+                    r0, r1 = (rq, r1) if q == 0 else (r0, rq)
+        req, s = (r0, 0) if r0 <= r1 else (r1, 1)
+        if st[HSIZE] > 0 and (ht[0] < req or req == INF):
+            o, leave = _writeback(ideal, kind, num, den, interleave, m_free, m_busy, m_ptr, m_scratch, op_wb_bytes,
+                                  op_first, op_grant, op_dram, ht, hw, st)
+            _complete(o, leave, op_done, op_stream, rev_ptr, rev_idx, pending, ready_at, ht, hw, st)
+            remaining -= 1
+            continue
+        if req == INF:
             raise RuntimeError("scheduler deadlock: the op graph is not in topological order")
-        else:
-            _issue_stream(best, best_req, prog, ideal, kind, num, den, interleave, latency, mem, walk, slots_state,
-                          ops, rec, record, (ht, hw), st)
-    return (rec[0], rec[1], rec[2], rec[3], op_first, op_done, op_grant, op_busy, op_dram, op_stall,
-            mem[1].sum(), st[PEAK], st[EXACT] == 1)
+        # Issue stream s's tiles while the main loop would pick them anyway: the other stream's
+        # candidate cannot change until an op completes (same decisions).
+        o, t = sop[cur[s]], nxt[s]
+        if t == op_tile_ptr[o]:
+            op_first[o] = req
+        other = 1 - s
+        other_req = INF
+        if cur[other] < sop_ptr[other + 1] and op_ready[sop[cur[other]]] >= 0:
+            other_req = max(op_ready[sop[cur[other]]], slot_free_at(slot, other))
+        busy, dram, stall = 0, 0, 0
+        while True:
+            wt = tile_weight_bytes[t]
+            g, leave = dram_request(req, wt, tile_bytes[t] - wt, 0, ideal, kind, num, den, interleave, m_free, m_busy,
+                                    m_ptr, m_scratch)
+            start = max(req if (ideal or tile_bytes[t] == 0) else leave + latency, last_end[s])
+            end = start + tile_cycles[t]
+            busy += tile_cycles[t]
+            dram += 0 if ideal else tile_bytes[t]
+            stall += max(0, start - max(last_end[s], op_ready[o]))
+            if record:
+                tile_req[t], tile_grant[t], tile_start[t], tile_end[t] = req, g, start, end
+            last_end[s] = end
+            # on-chip occupancy (buffers.py): release the tiles that ended by this grant, hold this
+            # one; the online peak is exact while grants come in time order
+            occ = release_until(g, slot, occ) + wt
+            exact = hold(s, end, wt, slot) and exact and g >= g_last
+            peak = max(peak, occ)
+            g_last = g
+            remaining -= 1
+            if t == op_tile_ptr[o + 1] - 1:
+                _complete(o, end, op_done, op_stream, rev_ptr, rev_idx, pending, ready_at, ht, hw, st)
+                cur[s] += 1
+                if cur[s] < sop_ptr[s + 1]:
+                    nxt[s] = op_tile_ptr[sop[cur[s]]]
+                break
+            t += 1  # same op: its inputs are known to be done
+            nxt[s] = t
+            req = max(op_ready[o], slot_free_at(slot, s))
+            if req > other_req or (req == other_req and other < s) or (st[HSIZE] > 0 and ht[0] < req):
+                break
+        op_busy[o] += busy
+        op_dram[o] += dram
+        op_stall[o] += stall
+    return (tile_req, tile_grant, tile_start, tile_end, op_first, op_done, op_grant, op_busy, op_dram, op_stall,
+            m_busy.sum(), peak, exact)

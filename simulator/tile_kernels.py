@@ -129,7 +129,7 @@ def sparse_op_tiles(counts, by_column, order, m, T, tt, tm, tk, reuse_inputs, wb
     cyc_full = np.empty(per, np.int64)
     cyc_last = np.empty(per, np.int64)
     unit = np.empty(max(tm, tk), np.int64)
-    scratch = np.empty(L, np.int64)
+    scratch = np.empty(2 * L, np.int64)  # the adaptive interleaved kernel uses two rows
     ceil_p = np.empty(max(tm, tk) + 1, np.int64)
     for k in range(ceil_p.shape[0]):
         ceil_p[k] = -(-k // P)

@@ -96,6 +96,8 @@ def sparse_tile_cycles_pair(
     """`sparse_tile_cycles` for two token counts t1, t2 of the same tile (full token tiles and
     the last one); adaptive: each token count takes the fewer cycles of the two mappings.
     ceil_p[k] = ceil(k / P) for every count k in the tile."""
+    if mapping == ADAPTIVE and policy == INTERLEAVED:
+        return _interleaved_adaptive_pair(counts, t1, t2, L, P, overhead, latency, load, ceil_p)
     if mapping == ADAPTIVE:
         a1, a2 = _fixed_tile_cycles_pair(counts, t1, t2, L, P, TOKEN_PARALLEL, overhead, policy, latency, load, ceil_p)
         b1, b2 = _fixed_tile_cycles_pair(counts, t1, t2, L, P, NNZ_PARALLEL, overhead, policy, latency, load, ceil_p)
@@ -160,8 +162,41 @@ def _interleaved_tile_cycles_pair(counts: np.ndarray, t1: int, t2: int, L: int, 
     f1 = -(-t1 // P) if mapping == TOKEN_PARALLEL else t1
     f2 = -(-t2 // P) if mapping == TOKEN_PARALLEL else t2
     w1, w2 = 0, 0
+    q, r = items // L, items % L  # line l takes q + (l < r) items
     for ln in range(L):
-        n_items = -(-(items - ln) // L) if items > ln else 0
+        n_items = q + (1 if ln < r else 0)
         w1 = max(w1, n_items * f1 + load[ln])
         w2 = max(w2, n_items * f2 + load[ln])
     return w1 + latency, w2 + latency
+
+
+@njit(cache=True)
+def _interleaved_adaptive_pair(counts: np.ndarray, t1: int, t2: int, L: int, P: int, overhead: int, latency: int,
+                               load: np.ndarray, ceil_p: np.ndarray) -> tuple[int, int]:
+    """`_interleaved_tile_cycles_pair` for both mappings in one pass over the units (the
+    adaptive line's two candidates), each token count taking the fewer cycles."""
+    if load.shape[0] < 2 * L:
+        load = np.empty(2 * L, np.int64)
+    load[:2 * L] = 0  # overhead cycles per line: token-parallel [0, L), non-zero-parallel [L, 2L)
+    i_tp, i_np, p_tp, p_np = 0, 0, 0, 0
+    for i in range(counts.shape[0]):
+        load[p_tp] += overhead
+        load[L + p_np] += overhead
+        c_tp, c_np = counts[i], ceil_p[counts[i]]
+        p_tp += c_tp
+        p_np += c_np
+        while p_tp >= L:  # a unit spans few rounds of the lines: subtract, do not divide
+            p_tp -= L
+        while p_np >= L:
+            p_np -= L
+        i_tp += c_tp
+        i_np += c_np
+    f1, f2 = -(-t1 // P), -(-t2 // P)
+    q_tp, r_tp, q_np, r_np = i_tp // L, i_tp % L, i_np // L, i_np % L  # line l: q + (l < r) items
+    a1, a2, b1, b2 = 0, 0, 0, 0
+    for ln in range(L):
+        n_tp = q_tp + (1 if ln < r_tp else 0)
+        n_np = q_np + (1 if ln < r_np else 0)
+        a1, a2 = max(a1, n_tp * f1 + load[ln]), max(a2, n_tp * f2 + load[ln])
+        b1, b2 = max(b1, n_np * t1 + load[L + ln]), max(b2, n_np * t2 + load[L + ln])
+    return min(a1, b1) + latency, min(a2, b2) + latency

@@ -44,41 +44,47 @@ def slot_count(hw: HardwareConfig) -> int:
 
 
 @njit(cache=True)
-def slot_free_at(ring: np.ndarray, rix: np.ndarray, s: int) -> int:
-    """Cycle stream s's next slot is free: the compute end of the tile that used it last
-    (0 before the first `slots` tiles)."""
-    return ring[s, rix[s]]
+def new_slot_state(slots: int) -> np.ndarray:
+    """Per engine stream s, row s holds: the compute ends of its last `slots` tiles
+    [0, slots), their weight bytes [slots, 2 slots), the index of its next slot (2 slots) and
+    how many of its tiles are still on chip (2 slots + 1). Ends are 0 before the first
+    `slots` tiles: a free slot never delays a request."""
+    return np.zeros((2, 2 * slots + 2), np.int64)
 
 
-@njit(cache=True)
-def release_until(g: int, ring: np.ndarray, ring_w: np.ndarray, rix: np.ndarray, held: np.ndarray,
-                  occ_bytes: int) -> int:
+@njit(cache=True, inline="always")
+def slot_free_at(state: np.ndarray, s: int) -> int:
+    """Cycle stream s's next slot is free: the compute end of the tile that used it last."""
+    return state[s, state[s, state.shape[1] - 2]]
+
+
+@njit(cache=True, inline="always")
+def release_until(g: int, state: np.ndarray, occ_bytes: int) -> int:
     """Releases, oldest first, every held tile whose compute ended by cycle g; returns the
     on-chip bytes left (a stream's tiles end in order, so its oldest held tile ends first)."""
-    slots = ring.shape[1]
-    for q in range(ring.shape[0]):
-        while held[q] > 0:
-            k = rix[q] - held[q]
+    slots = (state.shape[1] - 2) // 2
+    for q in range(2):
+        while state[q, 2 * slots + 1] > 0:
+            k = state[q, 2 * slots] - state[q, 2 * slots + 1]
             k = k + slots if k < 0 else k
-            if ring[q, k] > g:
+            if state[q, k] > g:
                 break
-            occ_bytes -= ring_w[q, k]
-            held[q] -= 1
+            occ_bytes -= state[q, slots + k]
+            state[q, 2 * slots + 1] -= 1
     return occ_bytes
 
 
-@njit(cache=True)
-def hold(s: int, end: int, wbytes: int, ring: np.ndarray, ring_w: np.ndarray, rix: np.ndarray,
-         held: np.ndarray) -> bool:
+@njit(cache=True, inline="always")
+def hold(s: int, end: int, wbytes: int, state: np.ndarray) -> bool:
     """Puts stream s's newest tile (compute end, weight bytes) into its next slot; False when
     that slot still held a tile (grants out of time order: the online peak is then not exact)."""
-    slots = ring.shape[1]
-    ok = held[s] < slots
+    slots = (state.shape[1] - 2) // 2
+    ok = state[s, 2 * slots + 1] < slots
     if ok:
-        held[s] += 1
-    r = rix[s]
-    ring[s, r] = end
-    ring_w[s, r] = wbytes
+        state[s, 2 * slots + 1] += 1
+    r = state[s, 2 * slots]
+    state[s, r] = end
+    state[s, slots + r] = wbytes
     r += 1
-    rix[s] = 0 if r == slots else r
+    state[s, 2 * slots] = 0 if r == slots else r
     return ok

@@ -79,7 +79,7 @@ def channel_bytes(nbytes: int, ptr: int, n: int, g: int, out: np.ndarray) -> int
     return (ptr + chunks) % n
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _take(r: int, req: int, nbytes: int, num: np.ndarray, den: np.ndarray, free: np.ndarray,
           busy: np.ndarray) -> tuple[int, int]:
     """Grants resource r to a part of nbytes at max(req, free[r]); returns (grant, leave)."""
@@ -90,7 +90,7 @@ def _take(r: int, req: int, nbytes: int, num: np.ndarray, den: np.ndarray, free:
     return g, g + occ
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def dram_request(req: int, w_bytes: int, x_bytes: int, o_bytes: int, ideal: bool, kind: int, num: np.ndarray,
                  den: np.ndarray, interleave: int, free: np.ndarray, busy: np.ndarray, ptr: np.ndarray,
                  scratch: np.ndarray) -> tuple[int, int]:
@@ -103,6 +103,9 @@ def dram_request(req: int, w_bytes: int, x_bytes: int, o_bytes: int, ideal: bool
     grant, leave = np.int64(1) << np.int64(62), np.int64(0)
     if kind == PORTS:
         scratch[WEIGHT_PORT], scratch[INPUT_PORT], scratch[OUTPUT_PORT] = w_bytes, x_bytes, o_bytes
+    elif num.shape[0] == 1:  # one channel takes every chunk (no divisions on the hot path)
+        g, e = _take(0, req, total, num, den, free, busy)
+        return g, e
     else:
         ptr[0] = channel_bytes(total, ptr[0], num.shape[0], interleave, scratch)
     for r in range(num.shape[0]):
