@@ -6,12 +6,14 @@ Needs SCALE-Sim 3.0.0 in its OWN virtual environment, outside the repository
     python3 -m venv /work/scalesim-venv
     /work/scalesim-venv/bin/pip install 'scalesim==3.0.0' 'numpy<2.3'
 
-Run from the repository root (sequential, single process, about 3-5 minutes):
+Run from the repository root (sequential, single process, about 2.5 minutes):
 
     /work/scalesim-venv/bin/python benchmarks/scalesim_reference/make_reference.py
 
 Options: --out PATH (default benchmarks/results/scalesim_reference.csv),
---only ID[,ID...] (run a subset, print rows, write nothing), --list (print the cases).
+--only ID[,ID...] (run a subset, print rows, write nothing), --list (print the cases),
+--random N (instead of the fixed list, N random cases with wider ranges: arrays 1..32,
+dims 1..160, SRAMs 1..32 KB, bandwidths 1..100; seeded by --seed; use with --out).
 
 It imports scalesim, never the sslcsim project.  Every case is one GEMM layer run
 through SCALE-Sim's own top-level API (scalesim.scale_sim.scalesim, GEMM input,
@@ -69,6 +71,17 @@ def _kb_holding(nbytes, factor=1):
     return max(1, math.ceil(factor * nbytes / 1024))
 
 
+def _demand_rows(df, R, C, M, N, K):
+    """Stall-free SCALE-Sim cycles + 1 (one demand row per cycle); used to bound run time."""
+    c = lambda a, b: -(-a // b)
+    return {"os": c(M, R) * c(N, C) * (R + C + K - 2),
+            "ws": c(K, R) * c(N, C) * (2 * R + C + M - 2),
+            "is": c(K, R) * c(M, C) * (2 * R + C + N - 2)}[df]
+
+
+MAX_ROWS = 100_000   # SCALE-Sim needs ~70 us per demand row: keeps each run under ~10 s
+
+
 def build_cases():
     """Deterministic list of cases (seeded)."""
     rng = random.Random(SEED)
@@ -76,16 +89,29 @@ def build_cases():
     cases = []
 
     def add(regime, df, R, C, M, N, K, ikb, fkb, okb, ibw, fbw, obw):
+        assert _demand_rows(df, R, C, M, N, K) <= MAX_ROWS
         cases.append(dict(case_id=len(cases), regime=regime, dataflow=df, R=R, C=C,
                           M=M, N=N, K=K, ifmap_kb=ikb, filter_kb=fkb, ofmap_kb=okb,
                           ifmap_bw=ibw, filter_bw=fbw, ofmap_bw=obw))
 
     dims = [32, 48, 64, 80, 96, 128, 160]
+
+    def pick(df, R, C):
+        """Draw M, N, K; halve the largest until the run stays under MAX_ROWS demand rows."""
+        M, N, K = (rng.choice(dims) for _ in range(3))
+        while _demand_rows(df, R, C, M, N, K) > MAX_ROWS:
+            if K >= max(M, N):
+                K //= 2
+            elif N >= M:
+                N //= 2
+            else:
+                M //= 2
+        return M, N, K
     # 1. Small SRAMs: operands much larger than the 1-4 KB buffers, re-read from DRAM.
     for df in ("os", "ws", "is"):
         for i in range(12):
             R, C = arrays[(i + "owi".index(df[0])) % len(arrays)]
-            M, N, K = (rng.choice(dims) for _ in range(3))
+            M, N, K = pick(df, R, C)
             ikb, fkb, okb = (rng.choice([1, 1, 2, 4]) for _ in range(3))
             ibw, fbw, obw = (rng.choice([1, 2, 4, 8]) for _ in range(3))
             add("small", df, R, C, M, N, K, ikb, fkb, okb, ibw, fbw, obw)
@@ -93,7 +119,7 @@ def build_cases():
     for df in ("os", "ws", "is"):
         for i in range(7):
             R, C = arrays[(2 * i + len(df)) % len(arrays)]
-            M, N, K = (rng.choice(dims) for _ in range(3))
+            M, N, K = pick(df, R, C)
             ibw, fbw, obw = (rng.choice([1, 2, 4]) for _ in range(3))
             add("large", df, R, C, M, N, K, _kb_holding(M * K), _kb_holding(K * N),
                 _kb_holding(M * N), ibw, fbw, obw)
@@ -101,7 +127,7 @@ def build_cases():
     for df in ("os", "ws", "is"):
         for i in range(5):
             R, C = arrays[(3 * i + len(df)) % len(arrays)]
-            M, N, K = (rng.choice(dims) for _ in range(3))
+            M, N, K = pick(df, R, C)
             ibw, fbw = rng.choice([1, 2]), rng.choice([1, 2])
             obw = rng.choice([1, 2])
             add("large2x", df, R, C, M, N, K, _kb_holding(M * K, 2), _kb_holding(K * N, 2),
@@ -109,7 +135,7 @@ def build_cases():
     # 4. Mixed: one small buffer, the others large-2x.
     for i, df in enumerate(("os", "ws", "is", "os", "ws", "is")):
         R, C = arrays[i % len(arrays)]
-        M, N, K = (rng.choice(dims) for _ in range(3))
+        M, N, K = pick(df, R, C)
         kbs = [_kb_holding(M * K, 2), _kb_holding(K * N, 2), _kb_holding(M * N, 2)]
         kbs[i % 3] = 1
         bws = [16, 16, 16]
@@ -119,12 +145,30 @@ def build_cases():
     for i in range(10):
         df = ("os", "ws", "is")[i % 3]
         R, C = arrays[i % len(arrays)]
-        M, N, K = (rng.choice(dims) for _ in range(3))
+        M, N, K = pick(df, R, C)
         if i % 2:
             kbs = (1, 1, 1)
         else:
             kbs = (_kb_holding(M * K), _kb_holding(K * N), _kb_holding(M * N))
         add("nostall", df, R, C, M, N, K, *kbs, 4096, 4096, 4096)
+    return cases
+
+
+def random_cases(n, seed):
+    """Wider random sample (edge cases: 1-wide arrays, dims < array, odd bandwidths)."""
+    rng = random.Random(seed)
+    cases = []
+    while len(cases) < n:
+        df = rng.choice(["os", "ws", "is"])
+        R, C = rng.choice([1, 2, 3, 4, 8, 16, 32]), rng.choice([1, 2, 4, 5, 8, 16, 32])
+        M, N, K = (rng.randint(1, 160) for _ in range(3))
+        if _demand_rows(df, R, C, M, N, K) > MAX_ROWS:
+            continue
+        kbs = [rng.choice([1, 1, 2, 3, 8, 32]) for _ in range(3)]
+        bws = [rng.choice([1, 2, 3, 4, 8, 16, 100]) for _ in range(3)]
+        cases.append(dict(case_id=len(cases), regime="random", dataflow=df, R=R, C=C, M=M,
+                          N=N, K=K, ifmap_kb=kbs[0], filter_kb=kbs[1], ofmap_kb=kbs[2],
+                          ifmap_bw=bws[0], filter_bw=bws[1], ofmap_bw=bws[2]))
     return cases
 
 
@@ -222,9 +266,11 @@ def main(argv=None):
     ap.add_argument("--out", default=DEFAULT_OUT)
     ap.add_argument("--only", default="")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--random", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=SEED)
     args = ap.parse_args(argv)
 
-    cases = build_cases()
+    cases = random_cases(args.random, args.seed) if args.random else build_cases()
     if args.list:
         for c in cases:
             print(c)
@@ -258,7 +304,10 @@ def main(argv=None):
     os.makedirs(os.path.dirname(out), exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".scalesim_reference.", dir=os.path.dirname(out))
     with os.fdopen(fd, "w", newline="") as f:
-        f.write(f"# {COMMAND}  (scalesim=={ver}, numpy=={numpy.__version__}, seed {SEED})\n")
+        cmd = COMMAND + (f" --random {args.random} --seed {args.seed} --out {args.out}"
+                         if args.random else "")
+        f.write(f"# {cmd}  (scalesim=={ver}, numpy=={numpy.__version__}, "
+                f"seed {args.seed})\n")
         w = csv.DictWriter(f, fieldnames=ALL_COLS)
         w.writeheader()
         w.writerows(rows)
