@@ -18,7 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="preset name or transformers config.json path (optional with --artifact: "
                                      "then it must match the artifact's model)")
     p.add_argument("--artifact", help="compressed artifact directory (real S/U/V); the budget flags are then ignored")
-    p.add_argument("--hw", required=True, help="hardware YAML (hwconfigs/*.yaml)")
+    p.add_argument("--hw", help="hardware YAML (hwconfigs/*.yaml); required unless --scalesim-config")
+    p.add_argument("--scalesim-config", metavar="CFG", help="a SCALE-Sim 3.0.0 .cfg: time the --topology GEMM layers as "
+                   "SCALE-Sim does and print its COMPUTE_REPORT (plus this project's physical cycles)")
+    p.add_argument("--topology", metavar="CSV", help="a SCALE-Sim GEMM (or conv) topology .csv, with --scalesim-config")
     p.add_argument("--ratio", type=float, default=0.5, help="kept fraction p = sparse + low-rank (+ preserved)")
     p.add_argument("--rank", type=int, default=128, help="rank r of U V")
     p.add_argument("--preserve", type=float, default=0.01, help="preserved top-salience fraction q")
@@ -52,6 +55,10 @@ def main(args: argparse.Namespace) -> int:
     from workloads.from_artifact import from_artifact
     from workloads.presets import resolve_model
 
+    if args.scalesim_config or args.topology:
+        return scalesim_main(args)
+    if not args.hw:
+        raise InputError("simulate: give --hw X.yaml (or --scalesim-config X.cfg --topology T.csv)")
     hw = load_hw(args.hw)
     seq = args.seq if args.phase == "prefill" else 1
     if args.artifact:
@@ -68,4 +75,26 @@ def main(args: argparse.Namespace) -> int:
         atomic_write(args.json, to_json(report))
     if args.csv:
         atomic_write(args.csv, to_csv(report))
+    return 0
+
+
+def scalesim_main(args: argparse.Namespace) -> int:
+    """SCALE-Sim's own config and topology files in, its COMPUTE_REPORT out."""
+    import json
+
+    from simulator.files import atomic_write
+    from simulator.scalesim_files import read_gemm_topology, read_scalesim_config
+    from simulator.scalesim_report import compute_report, render_compute_report, report_json
+
+    if not (args.scalesim_config and args.topology):
+        raise InputError("simulate: --scalesim-config and --topology go together")
+    if args.hw or args.model or args.artifact:
+        raise InputError("simulate: --scalesim-config/--topology take no --hw, --model or --artifact")
+    rows = compute_report(read_scalesim_config(args.scalesim_config), read_gemm_topology(args.topology))
+    text = render_compute_report(rows)
+    print(text, end="")
+    if args.json:
+        atomic_write(args.json, json.dumps(report_json(rows), indent=2) + "\n")
+    if args.csv:
+        atomic_write(args.csv, text)
     return 0
