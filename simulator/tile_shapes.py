@@ -135,20 +135,31 @@ def _systolic_tile_shape(hw: HardwareConfig, s: Slots, T: int, K: int, N: int) -
     return None if best is None else best[1]
 
 
+def _fold_candidates(dim: int, g: int) -> list[int]:
+    """Extents along a folded dimension: whole folds (_candidates), and for buffers too small
+    for one fold, halves, quarters, ... of a fold (the tiling key prefers whole folds)."""
+    part, x = [], g // 2
+    while x >= 1:
+        if x < dim:
+            part.append(x)
+        x //= 2
+    return sorted(set(_candidates(dim, g)) | set(part))
+
+
 def _systolic_candidates(s: Slots, nest: int, T: int, K: int, N: int, R: int, C: int,
                          wb: float, ab: float, ob: float):
     """(tt, tk, tn, block) shapes whose weights, inputs and partial sums fit their slots."""
     if nest == NEST_TNK:  # OS: tokens folded by R, outputs by C, the reduction streams
-        for tt in _candidates(T, R):
-            for tn in _candidates(N, C):
+        for tt in _fold_candidates(T, R):
+            for tn in _fold_candidates(N, C):
                 if tt * tn * ob > s.output:
                     continue
                 tk = min(K, _fit(s.input, tt * ab), _fit(s.weight, tn * wb))
                 if tk >= 1:
                     yield tt, tk, tn, tt
     elif nest == NEST_NKT:  # WS: reduction folded by R, outputs by C, tokens stream
-        for tk in _candidates(K, R):
-            for tn in _candidates(min(N, _fit(s.weight, tk * wb)), C):
+        for tk in _fold_candidates(K, R):
+            for tn in _fold_candidates(min(N, _fit(s.weight, tk * wb)), C):
                 if tn < 1 or tn * tk * wb > s.weight:
                     continue
                 tb = min(T, _fit(s.output, tn * ob))
@@ -158,8 +169,8 @@ def _systolic_candidates(s: Slots, nest: int, T: int, K: int, N: int, R: int, C:
                     if tb > tt:
                         yield tt, tk, tn, tb
     else:  # IS: reduction folded by R, tokens by C, outputs stream
-        for tk in _candidates(K, R):
-            for tt in _candidates(T, C):
+        for tk in _fold_candidates(K, R):
+            for tt in _fold_candidates(T, C):
                 if tk * tt * ab > s.input:
                     continue
                 nb = min(N, _fit(s.output, tt * ob))
