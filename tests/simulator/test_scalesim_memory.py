@@ -41,7 +41,7 @@ def cdiv(a: int, b: int) -> int:
 # ------------------------------------------------------------------ identity with the golden
 
 
-def random_cases(n: int = 240, seed: int = 20240611) -> list[tuple]:
+def random_cases(n: int = 300, seed: int = 20240611) -> list[tuple]:
     """(dataflow, R, C, M, N, K, ifmap_kb, filter_kb, ofmap_kb, ifmap_bw, filter_bw, ofmap_bw).
 
     Arrays 1..16, M, N, K 1..60, SRAMs 1..8 KB, bandwidths 1..20 words/cycle. Sizes lean
