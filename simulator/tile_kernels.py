@@ -27,9 +27,10 @@ def _dense_tile(i, mt, kt, nt, load_w, load_x, first, last, wb, ab, kind, datafl
 
 @njit(cache=True)
 def dense_op_tiles(T, K, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, kind, dataflow, R, C, physical, latency,
-                   quirk, packing):
+                   quirk, packing, nbytes, cycles, wbytes, off):
     """Tiles of a dense GEMM (M = T tokens, K, N) in the order of its loop nest (tile_shapes):
-    per tile bytes, cycles and weight bytes, and the op's useful MACs (T K N).
+    per tile bytes, cycles and weight bytes, written from index `off` of the three arrays
+    (which have room for dense_tile_count tiles); returns (tiles written, useful MACs T K N).
 
     kind 0: systolic R x C with `dataflow`; kind 1: MAC lines (R = MACs per line, C = lines).
     A tile loads its weight slice unless the previous tile holds the same one (a stationary
@@ -41,10 +42,7 @@ def dense_op_tiles(T, K, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, kind,
     n_t = -(-T // tt)
     n_n = -(-N // tn)
     n_k = -(-K // tk)
-    nbytes = np.empty(n_t * n_n * n_k + 2 * max(n_n, n_t), np.int64)  # blocks may add partial tiles
-    cycles = np.empty_like(nbytes)
-    wbytes = np.empty_like(nbytes)
-    i = 0
+    i = off
     if nest == 0:  # TNK: token tile, output tile, reduction tile (streamed)
         for a in range(n_t):
             mt = min(tt, T - a * tt)
@@ -57,7 +55,6 @@ def dense_op_tiles(T, K, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, kind,
                                 nbytes, cycles, wbytes)
                     i += 1
     elif nest == 1:  # NKT: token block, output tile, reduction tile, token tile (streamed)
-        nbytes, cycles, wbytes = _grow(nbytes, cycles, wbytes, n_n * n_k * (-(-T // block)) * (-(-block // tt)))
         for t0 in range(0, T, block):
             tb = min(block, T - t0)
             n_d = -(-tb // tt)
@@ -74,7 +71,6 @@ def dense_op_tiles(T, K, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, kind,
                                     physical, latency, packing, nbytes, cycles, wbytes)
                         i += 1
     else:  # TKN: output block, token tile, reduction tile, output tile (streamed)
-        nbytes, cycles, wbytes = _grow(nbytes, cycles, wbytes, n_t * n_k * (-(-N // block)) * (-(-block // tn)))
         for n0 in range(0, N, block):
             nb = min(block, N - n0)
             n_e = -(-nb // tn)
@@ -91,24 +87,17 @@ def dense_op_tiles(T, K, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, kind,
                                     e == n_e - 1 and not (same and n0 + nb < N), wb, ab, kind, dataflow, R, C,
                                     physical, latency, packing, nbytes, cycles, wbytes)
                         i += 1
-    if quirk and i > 0 and cycles[0] > 1:
-        cycles[0] -= 1
-    return nbytes[:i], cycles[:i], T * K * N, wbytes[:i]
-
-
-@njit(cache=True)
-def _grow(nbytes, cycles, wbytes, n):
-    """Arrays of at least n entries (a blocked nest's partial tiles can outnumber T/tt)."""
-    if nbytes.shape[0] >= n:
-        return nbytes, cycles, wbytes
-    return np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
+    if quirk and i > off and cycles[off] > 1:
+        cycles[off] -= 1
+    return i - off, T * K * N
 
 
 @njit(cache=True)
 def sparse_op_tiles(counts, by_column, order, m, T, tt, tm, tk, reuse_inputs, wb, ab, ib, pb, bitmask,
-                    L, P, mapping, overhead, policy, latency):
+                    L, P, mapping, overhead, policy, latency, nbytes, cycles, wbytes, off):
     """Tiles of the sparse GEMM on the sparser engine: per tile bytes, cycles and weight
-    (+index) bytes, and the op's useful MACs (non-zeros x tokens).
+    (+index) bytes, written from index `off` of the three arrays (room for n_t n_r n_c
+    tiles); returns (tiles written, useful MACs = non-zeros x tokens).
 
     counts: (row blocks, n) per-column counts when `by_column` (units = columns of S),
     else (column blocks, m) per-row counts over the sparse columns in `order` (units = rows).
@@ -121,11 +110,8 @@ def sparse_op_tiles(counts, by_column, order, m, T, tt, tm, tk, reuse_inputs, wb
     n_r = -(-m // tm)
     n_c = -(-n_sp // tk)
     per = n_r * n_c
-    total = n_t * per
-    nbytes = np.empty(total, np.int64)
-    cycles = np.empty(total, np.int64)
-    wbytes = np.empty(total, np.int64)
     nnz_rc = np.empty(per, np.int64)
+    w_rc = np.empty(per, np.int64)
     cyc_full = np.empty(per, np.int64)
     cyc_last = np.empty(per, np.int64)
     unit = np.empty(max(tm, tk), np.int64)
@@ -155,24 +141,24 @@ def sparse_op_tiles(counts, by_column, order, m, T, tt, tm, tk, reuse_inputs, wb
             else:
                 idx_bytes = (nnz * ib + (nu + 1) * pb + 7) // 8
             nnz_rc[i] = nnz
-            wbytes[i] = (nnz * wb + 7) // 8 + idx_bytes
+            w_rc[i] = (nnz * wb + 7) // 8 + idx_bytes
             c_full, c_last = sparse_tile_cycles_pair(unit[:nu], tt, last_mt, L, P, mapping, overhead, policy,
                                                      latency, scratch, ceil_p)
             cyc_full[i] = max(c_full, 1)  # a tile takes at least its issue cycle
             cyc_last[i] = max(c_last, 1)
             i += 1
-    i = 0
+    i = off
     for a in range(n_t):
         mt = min(tt, T - a * tt)
         j = 0
         for r in range(n_r):
             for c in range(n_c):
                 cols = min(tk, n_sp - c * tk)
-                w = wbytes[j]
+                w = w_rc[j]
                 x = 0 if (reuse_inputs and r > 0) else (cols * mt * ab + 7) // 8
                 nbytes[i] = w + x
                 wbytes[i] = w
                 cycles[i] = cyc_last[j] if a == n_t - 1 else cyc_full[j]
                 i += 1
                 j += 1
-    return nbytes, cycles, nnz_rc.sum() * T, wbytes
+    return i - off, nnz_rc.sum() * T

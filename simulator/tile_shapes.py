@@ -59,6 +59,19 @@ class DenseShape:
         return self.tt, self.tk, self.tn
 
 
+def dense_tile_count(sh: DenseShape, T: int, K: int, N: int) -> int:
+    """Tiles of a dense GEMM under its tiling (the streamed dimension's blocks may end in a
+    partial tile each)."""
+    n_t, n_k, n_n = -(-T // sh.tt), -(-K // sh.tk), -(-N // sh.tn)
+    if sh.nest == NEST_NKT:
+        full, rest = divmod(T, sh.block)
+        return n_n * n_k * (full * -(-sh.block // sh.tt) + -(-rest // sh.tt))
+    if sh.nest == NEST_TKN:
+        full, rest = divmod(N, sh.block)
+        return n_t * n_k * (full * -(-sh.block // sh.tn) + -(-rest // sh.tn))
+    return n_t * n_n * n_k
+
+
 def dense_tile_shape(hw: HardwareConfig, s: Slots, T: int, K: int, N: int, gK: int, gN: int, op: str) -> DenseShape:
     d = hw.denser_engine
     if d.kind == "systolic":

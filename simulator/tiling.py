@@ -25,7 +25,7 @@ from simulator.engines.sparser import ASSIGNMENTS, MAPPINGS
 from simulator.engines.systolic import DATAFLOWS
 from simulator.tile_kernels import dense_op_tiles, sparse_op_tiles
 from simulator.memory.buffers import Slots, buffer_slots
-from simulator.tile_shapes import dense_tile_shape, sparse_tile_shape
+from simulator.tile_shapes import dense_tile_count, dense_tile_shape, sparse_tile_shape
 from workloads.graph import op_graph, program_order
 from workloads.masks import column_order
 from workloads.workload import Projection, Workload
@@ -48,28 +48,38 @@ class Program:
     op_deps: list[list[int]] = field(default_factory=list)
     op_wb_bytes: list[int] = field(default_factory=list)
     op_tile_shape: list[tuple[int, int, int]] = field(default_factory=list)
-    tile_bytes: list[np.ndarray] = field(default_factory=list)
-    tile_cycles: list[np.ndarray] = field(default_factory=list)
+    op_tile_count: list[int] = field(default_factory=list)
     op_macs: list[int] = field(default_factory=list)  # useful MACs
-    tile_weight_bytes: list[np.ndarray] = field(default_factory=list)
+    # every tile's bytes, compute cycles and weight bytes (rows), in program order; the kernels
+    # write into it directly: a whole 7B prefill is ~16 M tiles, and concatenating per-op
+    # arrays afterwards cost as much as the scheduling
+    tiles: np.ndarray = field(default_factory=lambda: np.empty((3, 1 << 16), np.int64))
+    n_tiles: int = 0
+
+    def room(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The tile rows, with space for n more tiles after n_tiles (grown geometrically)."""
+        if self.n_tiles + n > self.tiles.shape[1]:
+            grown = np.empty((3, max(2 * self.tiles.shape[1], self.n_tiles + n)), np.int64)
+            grown[:, :self.n_tiles] = self.tiles[:, :self.n_tiles]
+            self.tiles = grown
+        return self.tiles[0], self.tiles[1], self.tiles[2]
 
     def arrays(self) -> dict[str, np.ndarray]:
         n = len(self.op_name)
         dep_ptr = np.zeros(n + 1, np.int64)
         dep_ptr[1:] = np.cumsum([len(d) for d in self.op_deps])
         tile_ptr = np.zeros(n + 1, np.int64)
-        tile_ptr[1:] = np.cumsum([len(t) for t in self.tile_cycles])
-        cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64)  # noqa: E731  (already int64)
+        tile_ptr[1:] = np.cumsum(self.op_tile_count)
         return {
             "op_stream": np.asarray(self.op_stream, np.int64),
             "op_dep_ptr": dep_ptr,
             "op_dep_idx": np.asarray([d for ds in self.op_deps for d in ds], np.int64),
             "op_wb_bytes": np.asarray(self.op_wb_bytes, np.int64),
             "op_tile_ptr": tile_ptr,
-            "tile_bytes": cat(self.tile_bytes),
-            "tile_cycles": cat(self.tile_cycles),
+            "tile_bytes": self.tiles[0, :self.n_tiles],
+            "tile_cycles": self.tiles[1, :self.n_tiles],
             "op_macs": np.asarray(self.op_macs, np.int64),
-            "tile_weight_bytes": cat(self.tile_weight_bytes),
+            "tile_weight_bytes": self.tiles[2, :self.n_tiles],
         }
 
 
@@ -176,12 +186,12 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
     layer_loaded = 0
 
     def add_op(node: str, q: Projection, part: str, stream: int, engine: int, macs: int,
-               tiles: tuple | None, shape: tuple[int, int, int], wb_bytes: int = 0) -> None:
+               tiles: tuple[int, int] | None, shape: tuple[int, int, int], wb_bytes: int = 0) -> None:
+        """Records an op whose tiles (count, useful MACs) the kernel just wrote at n_tiles."""
         deps = inputs_done_by(node)
-        if tiles is not None and len(tiles[1]) == 0:
+        if tiles is not None and tiles[0] == 0:
             return
-        empty = np.zeros(0, np.int64)
-        b, c, mc, w = tiles if tiles is not None else (empty, empty, 0, empty)
+        count, mc = tiles if tiles is not None else (0, 0)
         prog.op_name.append(f"L{q.layer}.{q.name}.{part}")
         prog.op_layer.append(q.layer)
         prog.op_proj.append(q.name)
@@ -193,30 +203,31 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
         prog.op_deps.append(deps)
         prog.op_wb_bytes.append(wb_bytes)
         prog.op_tile_shape.append(shape)
-        prog.tile_bytes.append(b)
-        prog.tile_cycles.append(c)
+        prog.op_tile_count.append(int(count))
         prog.op_macs.append(int(mc))
-        prog.tile_weight_bytes.append(w)
+        prog.n_tiles += int(count)
         done_by[node].append(len(prog.op_name) - 1)
 
     def inputs_done_by(node: str) -> list[int]:
         return sorted({op for pred in graph.predecessors(node) for op in done_by[pred]})
 
-    def dense_tiles(eng: _Dense, K: int, N: int, label: str) -> tuple[tuple, tuple[int, int, int]]:
+    def dense_tiles(eng: _Dense, K: int, N: int, label: str) -> tuple[tuple[int, int], tuple[int, int, int]]:
         if K == 0 or N == 0:
-            empty = np.zeros(0, np.int64)
-            return (empty, empty, 0, empty), (0, 0, 0)
+            return (0, 0), (0, 0, 0)
         gK, gN = eng.granularity
         sh = dense_tile_shape(hw, slots, T, K, N, gK, gN, label)
+        out = prog.room(dense_tile_count(sh, T, K, N))
         t = dense_op_tiles(T, K, N, sh.nest, sh.tt, sh.tk, sh.tn, sh.block, sh.reuse_inputs, p.weight_bits,
                            p.activation_bits, eng.kind, eng.dataflow, eng.R, eng.C, eng.physical, eng.latency,
-                           eng.quirk, eng.packing)
+                           eng.quirk, eng.packing, *out, prog.n_tiles)
         return t, sh.as_tuple()
 
     for node in program_order(graph):
         attrs = graph.nodes[node]
         layer, part = attrs["layer"], attrs["part"]
         if layer != layer_loaded:  # stream: one layer's projections (and masks) at a time
+            if layer == 1:  # layers repeat: size the tile rows for all of them at once
+                prog.room(prog.n_tiles * (workload.model.num_layers - 1) * 9 // 8)
             projections = {q.name: q for q in workload.layer_projections(layer)}
             splits.clear()
             layer_loaded = layer
@@ -246,10 +257,11 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
                 add_op(node, q, "S_dense", DENSER, DENSER, deng.macs, t, shape)
             if len(sp.order):
                 tt, tm, tk, reuse = sparse_tile_shape(hw, slots, T, q.m, len(sp.order), sp.by_column, label)
+                out = prog.room(-(-T // tt) * -(-q.m // tm) * -(-len(sp.order) // tk))
                 t = sparse_op_tiles(sp.unit_counts(tm, tk), sp.by_column, sp.order, q.m, T, tt, tm, tk, reuse,
                                     p.weight_bits, p.activation_bits, e.index_bits, e.pointer_bits,
                                     e.format == "bitmask", sw, e.macs_per_line, MAPPINGS[e.mapping],
-                                    e.unit_overhead, ASSIGNMENTS[e.assignment], e.pipeline_latency)
+                                    e.unit_overhead, ASSIGNMENTS[e.assignment], e.pipeline_latency, *out, prog.n_tiles)
                 add_op(node, q, "S_sparse", sp_stream, SPARSER, sw * e.macs_per_line, t, (tt, tm, tk))
         elif part == "V":
             t, shape = dense_tiles(deng, q.n, q.rank, label + ".V")
