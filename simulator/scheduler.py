@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from simulator.memory.buffers import hold, new_slot_state, release_until, slot_free_at
+from simulator.memory.buffers import new_slot_state, occupy, slot_free_at
 from simulator.memory.dram import dram_request
 
 INF = np.int64(1) << np.int64(62)
@@ -274,8 +274,8 @@ def schedule(
             last_end[s] = end
             # on-chip occupancy (buffers.py): release the tiles that ended by this grant, hold this
             # one; the online peak is exact while grants come in time order
-            occ = release_until(g, slot, occ) + wt
-            exact = hold(s, end, wt, slot) and exact and g >= g_last
+            occ, held_ok = occupy(s, g, end, wt, slot, occ)
+            exact = held_ok and exact and g >= g_last
             peak = max(peak, occ)
             g_last = g
             remaining -= 1

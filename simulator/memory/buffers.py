@@ -59,9 +59,12 @@ def slot_free_at(state: np.ndarray, s: int) -> int:
 
 
 @njit(cache=True, inline="always")
-def release_until(g: int, state: np.ndarray, occ_bytes: int) -> int:
-    """Releases, oldest first, every held tile whose compute ended by cycle g; returns the
-    on-chip bytes left (a stream's tiles end in order, so its oldest held tile ends first)."""
+def occupy(s: int, g: int, end: int, wbytes: int, state: np.ndarray, occ_bytes: int) -> tuple[int, bool]:
+    """Stream s's new tile is granted at g and computes until `end`: first every held tile whose
+    compute ended by g is released (oldest first: a stream's tiles end in order), then the new
+    tile takes the stream's next slot with its weight bytes. Returns (on-chip bytes now, ok);
+    ok is False when that slot still held a tile (grants out of time order: the online peak
+    is then not exact)."""
     slots = (state.shape[1] - 2) // 2
     for q in range(2):
         while state[q, 2 * slots + 1] > 0:
@@ -71,20 +74,11 @@ def release_until(g: int, state: np.ndarray, occ_bytes: int) -> int:
                 break
             occ_bytes -= state[q, slots + k]
             state[q, 2 * slots + 1] -= 1
-    return occ_bytes
-
-
-@njit(cache=True, inline="always")
-def hold(s: int, end: int, wbytes: int, state: np.ndarray) -> bool:
-    """Puts stream s's newest tile (compute end, weight bytes) into its next slot; False when
-    that slot still held a tile (grants out of time order: the online peak is then not exact)."""
-    slots = (state.shape[1] - 2) // 2
     ok = state[s, 2 * slots + 1] < slots
     if ok:
         state[s, 2 * slots + 1] += 1
     r = state[s, 2 * slots]
     state[s, r] = end
     state[s, slots + r] = wbytes
-    r += 1
-    state[s, 2 * slots] = 0 if r == slots else r
-    return ok
+    state[s, 2 * slots] = 0 if r + 1 == slots else r + 1
+    return occ_bytes + wbytes, ok
