@@ -35,7 +35,6 @@ import os
 import re
 import stat
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 from workloads.errors import InputError

@@ -95,7 +95,7 @@ def os_fold(A, B, R, C, K, fr, fc):
 
 def ws_fold(A, B, R, C, M, fr, fc):
     """One weight-stationary fold: R weight rows loaded (bottom first), A streamed in."""
-    K, N = A.shape[1], B.shape[1]
+    N = B.shape[1]
     a = np.concatenate([nulls(R, R), pad(A[:, fr * R : (fr + 1) * R], M, R), nulls(C - 1, R)])
     w = pad(B[fr * R : (fr + 1) * R, fc * C : (fc + 1) * C], R, C)[::-1]
     w = np.concatenate([w, nulls(R + C + M - 2, C)])

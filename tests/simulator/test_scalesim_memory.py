@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import math
 import random
 from pathlib import Path
 
