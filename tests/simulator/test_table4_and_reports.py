@@ -127,3 +127,28 @@ def test_run_falls_back_to_sorting_when_the_online_peak_is_not_exact(monkeypatch
     r = run_mod.run(work, load_hw(HW / "vitcod.yaml"))
     assert calls == [False, True]  # re-run with every tile's times recorded
     assert r.peak_buffer_bytes == _plain_peak(r.tile_grant, r.tile_end, r.arrays["tile_weight_bytes"]) > 0
+
+
+def test_pooled_tile_rows_never_overwrite_a_live_result():
+    """Large tile-row buffers are reused only once nothing refers to them: a result kept by
+    the caller keeps its tiles while later runs build theirs; a dropped one is reused."""
+    import gc
+
+    import simulator.tiling as tiling
+    from simulator.run import run
+    from workloads.workload import from_shape
+
+    hw = load_hw(HW / "vitcod.yaml")
+    work = lambda seed: from_shape(PRESETS["llama-2-7b"], Budget(0.5, 128), "prefill", 1, 2048, seed, layers=3)  # noqa: E731
+    first = run(work(0), hw)
+    assert first.arrays["tile_cycles"].size >= tiling._POOLED  # large enough to be pooled
+    kept = {k: first.arrays[k].copy() for k in ("tile_bytes", "tile_cycles", "tile_weight_bytes")}
+    second = run(work(1), hw)
+    assert second.program.tiles is not first.program.tiles
+    for k, v in kept.items():
+        assert np.array_equal(first.arrays[k], v), k
+    base = id(second.program.tiles)  # an id, not a reference: a reference would keep it in use
+    del second
+    gc.collect()
+    third = run(work(1), hw)  # the same size as the dropped one
+    assert id(third.program.tiles) == base  # the dropped result's buffer was reused
