@@ -17,7 +17,8 @@ from workloads.errors import InputError
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a YAML `true` or '64' is not a number (no silent coercion); no inf/nan anywhere
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class DenserEngine(_Strict):
@@ -194,15 +195,35 @@ def parse_hw(data: object, source: str = "<config>") -> HardwareConfig:
         raise InputError(f"{source}: {describe_validation_error(exc)}{tail}") from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (line {key_node.start_mark.line + 1})", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: str | Path, what: str) -> object:
-    """The parsed content of a YAML file; InputError (one line) when missing or malformed."""
+    """The parsed content of a YAML file; InputError (one line) when missing, not a regular
+    file, not UTF-8, too deeply nested, malformed, or with a key given twice."""
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"{p}: {what} not found")
+        raise InputError(f"{p}: {what} not found (or not a regular file)")
     try:
-        return yaml.safe_load(p.read_text())
+        text = p.read_text(encoding="utf-8")
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506  (a SafeLoader subclass)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{p}: {what} is not UTF-8 text (byte {exc.start})") from None
+    except RecursionError:
+        raise InputError(f"{p}: {what} is nested too deeply") from None
     except yaml.YAMLError as exc:
-        raise InputError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        raise InputError(f"{p}: not valid YAML ({' '.join(str(exc).split())})") from None
 
 
 def load_hw(path: str | Path) -> HardwareConfig:

@@ -91,3 +91,35 @@ def test_channel_bytes_deal_chunks_round_robin_and_continue():
     assert out.tolist() == [256, 232, 256, 256]
     assert channel_bytes(1300, 2, 4, 256, out) == 0  # 6 chunks: 2, 3, 0, 1, 2, 3 (the last 20 bytes)
     assert out.tolist() == [256, 256, 512, 276]
+
+
+@pytest.mark.parametrize("mutate,key,words", [
+    (lambda d: d["denser_engine"].update(rows=True), "denser_engine.rows", "valid integer"),  # YAML true is not 1
+    (lambda d: d["denser_engine"].update(rows="64"), "denser_engine.rows", "valid integer"),  # nor is '64'
+    (lambda d: d["dram"].update(bandwidth_gbps="76.8"), "dram.bandwidth_gbps", "valid number"),
+    (lambda d: d["buffers"].update(double_buffering=1), "buffers.double_buffering", "valid boolean"),
+    (lambda d: d.update(energy={"mac_pj": float("inf"), "sram_pj_per_byte": 1.0, "dram_pj_per_byte": 1.0}),
+     "energy.mac_pj", "finite"),
+])
+def test_no_coercion_and_no_infinities(mutate, key, words):
+    d = base()
+    mutate(d)
+    with pytest.raises(InputError) as e:
+        parse_hw(d, "x.yaml")
+    msg = str(e.value)
+    assert "\n" not in msg and key in msg and words in msg
+
+
+def test_yaml_text_that_is_not_a_config(tmp_path):
+    text = (HW / "vitcod.yaml").read_text()
+    dup = tmp_path / "dup.yaml"
+    dup.write_text(text + "sparser_engine:\n  lines: 8\n  macs_per_line: 8\n")  # a section given twice
+    binary = tmp_path / "bin.yaml"
+    binary.write_bytes(b"name: \xff\xfe\x00bad\n")
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    for path, words in ((dup, "duplicate key 'sparser_engine'"), (binary, "not UTF-8"), (tmp_path, "not a regular file"),
+                        (deep, "")):
+        with pytest.raises(InputError) as e:
+            load_hw(path)
+        assert "\n" not in str(e.value) and str(path) in str(e.value) and words in str(e.value)
