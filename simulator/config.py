@@ -7,6 +7,7 @@ error names the file, the dotted key, the value and the allowed range in one lin
 from __future__ import annotations
 
 import math
+import typing
 from pathlib import Path
 from typing import Literal, Optional
 
@@ -24,9 +25,9 @@ class _Strict(BaseModel):
 class DenserEngine(_Strict):
     """Dense GEMM engine: a systolic array or a ViTCoD-style MAC-line array."""
 
-    kind: Literal["systolic", "mac_lines"] = "systolic"
-    rows: int = Field(64, ge=1, le=4096, description="systolic: PE rows R; mac_lines: MACs per line H")
-    cols: int = Field(64, ge=1, le=4096, description="systolic: PE columns C; mac_lines: lines W")
+    kind: Literal["systolic", "mac_lines"]  # required: the two kinds time GEMMs very differently
+    rows: int = Field(..., ge=1, le=4096, description="systolic: PE rows R; mac_lines: MACs per line H")
+    cols: int = Field(..., ge=1, le=4096, description="systolic: PE columns C; mac_lines: lines W")
     dataflow: Literal["ws", "os", "is"] = Field("ws", description="systolic dataflow")
     timing: Literal["scalesim", "physical"] = Field(
         "physical", description="scalesim: SCALE-Sim 3.0.0's formulas incl. its quirks; physical: without them"
@@ -41,8 +42,8 @@ class DenserEngine(_Strict):
 class SparserEngine(_Strict):
     """L MAC lines x P MACs per line over a compressed format."""
 
-    lines: int = Field(64, ge=1, le=4096, description="MAC lines L")
-    macs_per_line: int = Field(64, ge=1, le=4096, description="MACs per line P")
+    lines: int = Field(..., ge=1, le=4096, description="MAC lines L")
+    macs_per_line: int = Field(..., ge=1, le=4096, description="MACs per line P")
     mapping: Literal["token_parallel", "nnz_parallel", "adaptive"] = Field(
         "nnz_parallel", description="adaptive: per tile, the cheaper of token- and non-zero-parallel"
     )
@@ -154,6 +155,28 @@ class HardwareConfig(_Strict):
         if self.dram is None:
             return 0
         return math.ceil(self.dram.latency_ns * self.clock_mhz / 1000.0)
+
+
+def key_defaults(model: type[BaseModel] = None, prefix: str = "") -> list[tuple[str, str]]:
+    """(dotted key, "required" | its default as YAML would write it) for every hardware key;
+    docs/hardware-config.md lists the same table (tests check they agree)."""
+    model = HardwareConfig if model is None else model
+    out = []
+    for name, f in model.model_fields.items():
+        key = prefix + name
+        sub = [a for a in (f.annotation, *typing.get_args(f.annotation)) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if f.is_required():
+            shown = "required"
+        elif f.default is None:
+            shown = "null"
+        elif sub:
+            shown = "the defaults below"
+        else:
+            shown = str(f.default).lower() if isinstance(f.default, bool) else str(f.default)
+        out.append((key, shown))
+        if sub:
+            out += key_defaults(sub[0], key + ".")
+    return out
 
 
 def _loc(err: dict) -> str:

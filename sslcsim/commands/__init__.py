@@ -13,4 +13,5 @@ COMMANDS = [
     "run",
     "sweep",
     "plot",
+    "hw",
 ]

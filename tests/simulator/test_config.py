@@ -123,3 +123,29 @@ def test_yaml_text_that_is_not_a_config(tmp_path):
         with pytest.raises(InputError) as e:
             load_hw(path)
         assert "\n" not in str(e.value) and str(path) in str(e.value) and words in str(e.value)
+
+
+def test_docs_list_every_key_as_required_or_with_its_default():
+    from simulator.config import key_defaults
+
+    doc = (HW.parent / "docs" / "hardware-config.md").read_text()
+    table = doc[doc.index("## Required keys and defaults"):]
+    for key, shown in key_defaults():
+        assert f"| `{key}` | {shown} |" in table, key
+
+
+def test_hw_show_prints_the_resolved_config(capsys, tmp_path):
+    from sslcsim.cli import main
+
+    d = base()
+    del d["denser_engine"]["packing"], d["split"]  # defaulted keys appear resolved
+    p = tmp_path / "h.yaml"
+    p.write_text(yaml.safe_dump(d))
+    assert main(["hw", "show", str(p)]) == 0
+    shown = yaml.safe_load(capsys.readouterr().out)
+    assert shown["denser_engine"]["packing"] is True and shown["split"] == {"policy": "fixed", "density_threshold": 1.0}
+    assert parse_hw(shown, "shown") == parse_hw(d, "given")
+    del d["denser_engine"]["kind"]  # a dropped required key is an error, never a default
+    p.write_text(yaml.safe_dump(d))
+    assert main(["hw", "show", str(p)]) == 2
+    assert "denser_engine.kind" in capsys.readouterr().err
