@@ -61,3 +61,23 @@ def test_bad_hw_file(capsys, tmp_path):
 def test_unknown_subcommand_option_is_one_line(capsys):
     code, err = run_cli(capsys, "simulate", "--bogus")
     assert code == 2 and err.count("\n") == 1
+
+
+def test_outputs_never_replace_what_is_not_a_regular_file(capsys, tmp_path):
+    """--json/--csv at a directory, a device, a FIFO or a symlink: one line, exit 2, before any
+    table is printed, and the path is left as it was."""
+    import os
+
+    target = tmp_path / "kept.txt"
+    target.write_text("precious")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    base = ["simulate", "--model", "smollm2-135m", "--hw", str(HW / "vitcod.yaml"), "--rank", "16", "--layers", "1"]
+    for flag, out in (("--json", tmp_path), ("--json", "/dev/null"), ("--csv", link), ("--json", fifo)):
+        code = main(base + [flag, str(out)])
+        captured = capsys.readouterr()
+        assert code == 2 and captured.out == "" and captured.err.count("\n") == 1, out
+    assert target.read_text() == "precious" and link.is_symlink() and fifo.is_fifo()
+    assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")

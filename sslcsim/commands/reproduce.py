@@ -53,9 +53,11 @@ def render(rows: list[dict]) -> str:
 def main(args: argparse.Namespace) -> int:
     # imported here so that other commands and --help start without numba and pydantic
     from simulator.config import load_hw
-    from simulator.files import atomic_write
+    from simulator.files import atomic_write, check_output_path
     from simulator.table4 import reproduce_table4
 
+    if args.json:
+        check_output_path(args.json)  # before any work
     hw = load_hw(args.hw)
     rows = reproduce_table4(hw, args.ratio, args.rank, args.preserve, args.seed)
     print(render(rows), end="")

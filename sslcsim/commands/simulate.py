@@ -55,6 +55,11 @@ def main(args: argparse.Namespace) -> int:
     from workloads.from_artifact import from_artifact
     from workloads.presets import resolve_model
 
+    from simulator.files import check_output_path
+
+    for out in (args.json, args.csv):  # before any work: never print a table and then fail
+        if out:
+            check_output_path(out)
     if args.scalesim_config or args.topology:
         return scalesim_main(args)
     if not args.hw:
