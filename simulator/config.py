@@ -89,16 +89,16 @@ class Buffers(_Strict):
 class Ports(_Strict):
     """Dedicated per-operand DRAM ports (SCALE-Sim's filter, ifmap and ofmap interfaces)."""
 
-    weight_gbps: float = Field(..., gt=0, le=100000, description="weights, S values and indices, GB/s")
-    input_gbps: float = Field(..., gt=0, le=100000, description="input activations, GB/s")
-    output_gbps: float = Field(..., gt=0, le=100000, description="outputs written back, GB/s")
+    weight_gbps: float = Field(..., ge=0.001, le=100000, description="weights, S values and indices, GB/s")
+    input_gbps: float = Field(..., ge=0.001, le=100000, description="input activations, GB/s")
+    output_gbps: float = Field(..., ge=0.001, le=100000, description="outputs written back, GB/s")
 
 
 class Dram(_Strict):
     """Shared channels with address interleaving, or dedicated per-operand ports."""
 
     bandwidth_gbps: Optional[float] = Field(
-        None, gt=0, le=100000, description="all channels together, GB/s (10^9 bytes per second); each has 1/channels"
+        None, ge=0.001, le=100000, description="all channels together, GB/s (10^9 bytes per second); each has 1/channels"
     )
     latency_ns: float = Field(0.0, ge=0, le=1e6, description="request-to-first-byte latency, ns")
     channels: int = Field(1, ge=1, le=1024, description="independent channels (HBM pseudo-channels)")

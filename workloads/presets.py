@@ -60,11 +60,25 @@ PRESETS: dict[str, ModelShape] = {
 }
 
 
+# the largest shape the simulator holds: sizes up to 2^20 features, 4096 layers, 2^16 heads
+LIMITS = {"num_hidden_layers": 4096, "num_attention_heads": 1 << 16, "num_key_value_heads": 1 << 16}
+MAX_FEATURES = 1 << 20
+
+
 def _int_key(cfg: dict, key: str, source: str, default: int | None = None) -> int:
     value = cfg.get(key, default)
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise InputError(f"{source}: key '{key}': expected a positive integer, got {value!r}")
+    top = LIMITS.get(key, MAX_FEATURES)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= top:
+        raise InputError(f"{source}: key '{key}': expected an integer in 1..{top}, got {value!r}")
     return value
+
+
+def _check_heads(h: int, heads: int, kv: int, head_dim_given: bool, source: str) -> None:
+    if heads % kv:
+        raise InputError(f"{source}: num_attention_heads {heads} is not a multiple of num_key_value_heads {kv}")
+    if not head_dim_given and h % heads:
+        raise InputError(f"{source}: hidden_size {h} is not divisible by num_attention_heads {heads} "
+                         "(and no head_dim is given)")
 
 
 def shape_from_config(path: str | Path) -> ModelShape:
@@ -72,10 +86,14 @@ def shape_from_config(path: str | Path) -> ModelShape:
     p = Path(path)
     if p.is_dir():
         p = p / "config.json"
+    if not p.is_file():
+        raise InputError(f"{p}: model config not found (or not a regular file)")
     try:
-        cfg = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{p}: model config not found") from None
+        cfg = json.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{p}: not UTF-8 text (byte {exc.start})") from None
+    except RecursionError:
+        raise InputError(f"{p}: nested too deeply") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{p}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(cfg, dict):
@@ -83,6 +101,7 @@ def shape_from_config(path: str | Path) -> ModelShape:
     src = str(p)
     h = _int_key(cfg, "hidden_size", src)
     heads = _int_key(cfg, "num_attention_heads", src)
+    _check_heads(h, heads, _int_key(cfg, "num_key_value_heads", src, heads), cfg.get("head_dim") is not None, src)
     return ModelShape(
         name=str(cfg.get("_name_or_path") or cfg.get("model_type") or p.parent.name),
         hidden_size=h,

@@ -30,7 +30,8 @@ def base() -> dict:
     (lambda d: d["sparser_engine"].update(colour="red"), "sparser_engine.colour", "unknown key"),
     (lambda d: d["buffers"].update(weight_kib=-3), "buffers.weight_kib", "> 0"),
     (lambda d: d["denser_engine"].update(dataflow="xy"), "denser_engine.dataflow", "one of"),
-    (lambda d: d["dram"].update(bandwidth_gbps=0), "dram.bandwidth_gbps", "> 0"),
+    (lambda d: d["dram"].update(bandwidth_gbps=0), "dram.bandwidth_gbps", ">= 0.001"),
+    (lambda d: d["dram"].update(bandwidth_gbps=1e-7), "dram.bandwidth_gbps", ">= 0.001"),
     (lambda d: d["split"].update(density_threshold=1.5), "split.density_threshold", "<= 1"),
 ])
 def test_bad_keys_name_the_key_value_and_range(mutate, key, words):

@@ -67,3 +67,35 @@ def test_op_graph_orders_layers_and_projections():
     assert order.index("L0.q_proj.V") < order.index("L0.q_proj.U") < order.index("L0.q_proj.out")
     assert order.index("L0.down_proj.out") < order.index("L1.q_proj.S")
     assert g.has_edge("L0.gate_proj.out", "L0.down_proj.S") and g.has_edge("L0.o_proj.out", "L0.up_proj.V")
+
+
+@pytest.mark.parametrize("edit,words", [
+    ({"num_key_value_heads": 5}, "not a multiple of num_key_value_heads"),
+    ({"hidden_size": 100, "num_attention_heads": 3, "num_key_value_heads": 1}, "not divisible by num_attention_heads"),
+    ({"hidden_size": 2 ** 30}, "hidden_size"),
+    ({"hidden_size": 1e30}, "hidden_size"),
+    ({"num_hidden_layers": True}, "num_hidden_layers"),
+])
+def test_config_json_shapes_are_checked(tmp_path, edit, words):
+    import json
+
+    from workloads.presets import shape_from_config
+
+    cfg = {"hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4, "num_key_value_heads": 2,
+           "num_hidden_layers": 2, **edit}
+    p = tmp_path / "config.json"
+    p.write_text(json.dumps(cfg))
+    with pytest.raises(InputError) as e:
+        shape_from_config(p)
+    assert "\n" not in str(e.value) and words in str(e.value)
+
+
+def test_config_json_that_is_not_a_file_or_not_text(tmp_path):
+    from workloads.presets import shape_from_config
+
+    (tmp_path / "d" / "config.json").mkdir(parents=True)  # a directory where the file should be
+    binary = tmp_path / "b.json"
+    binary.write_bytes(b'{"hidden_size": "\xff"}')
+    for path, words in ((tmp_path / "d", "not a regular file"), (binary, "not UTF-8")):
+        with pytest.raises(InputError, match=words):
+            shape_from_config(path)
