@@ -36,6 +36,9 @@ def tiny_buffers(tmp_path: Path) -> str:
     (["--model", "smollm2-135m", "--ratio", "0.3", "--rank", "128"], "budget cannot be met"),
     (["--model", "llama-2-7b", "--ratio", "1.5"], "--ratio"),
     (["--model", "llama-2-7b", "--pattern", "3-4"], "--pattern"),
+    (["--model", "llama-2-7b", "--batch", "9223372036854775807"], "--batch"),
+    (["--model", "llama-2-7b", "--phase", "prefill", "--seq", "99999999"], "--seq"),
+    (["--model", "llama-2-7b", "--phase", "prefill", "--batch", "4096", "--seq", "1000000"], "tokens in one step"),
 ])
 def test_bad_simulate_arguments(capsys, argv, needle):
     code, err = run_cli(capsys, "simulate", "--hw", str(HW / "sslc-table4.yaml"), "--layers", "1", *argv)

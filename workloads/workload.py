@@ -54,13 +54,19 @@ class Workload:
         return self.batch * self.seq if self.phase == "prefill" else self.batch
 
 
+# what one simulated step can hold (the tile program is indexed by int64, sizes by tokens)
+MAX_BATCH, MAX_SEQ, MAX_TOKENS = 1 << 16, 1 << 20, 1 << 24
+
+
 def check_phase(phase: str, batch: int, seq: int) -> None:
     if phase not in ("decode", "prefill"):
         raise InputError(f"--phase {phase!r}: expected decode or prefill")
-    if batch < 1:
-        raise InputError(f"--batch {batch}: expected a positive integer")
-    if seq < 1:
-        raise InputError(f"--seq {seq}: expected a positive integer")
+    if not 1 <= batch <= MAX_BATCH:
+        raise InputError(f"--batch {batch}: expected an integer in 1..{MAX_BATCH}")
+    if not 1 <= seq <= MAX_SEQ:
+        raise InputError(f"--seq {seq}: expected an integer in 1..{MAX_SEQ}")
+    if phase == "prefill" and batch * seq > MAX_TOKENS:
+        raise InputError(f"--batch {batch} x --seq {seq}: more than {MAX_TOKENS} tokens in one step")
 
 
 def mask_seed(seed: int, layer: int, index: int) -> int:
