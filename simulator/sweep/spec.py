@@ -62,7 +62,8 @@ BUDGET_KEYS = ("ratio", "rank", "preserve", "pattern", "generator", "s_density",
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `layers: true` is not 1, a quoted number is not a number; no inf/nan
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class WorkloadPoint(_Strict):

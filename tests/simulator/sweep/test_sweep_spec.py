@@ -29,6 +29,7 @@ BAD = {
     "zipped arity": ('grid:\n  "rank,ratio": [[8, 0.5], [16]]\n', "zipped axis must be a list of 2 values"),
     "unknown top key": ("grids: {rank: [8]}\n", "key 'grids': unknown key"),
     "unknown fixed key": ("fixed: {rnak: 8}\ngrid: {rank: [8]}\n", "fixed: unknown workload key 'rnak'"),
+    "duplicate key": ("grid: {ratio: [0.5]}\ngrid: {ratio: [0.4]}\n", "duplicate key 'grid'"),
 }
 
 
@@ -111,3 +112,10 @@ def test_not_a_database(tmp_path):
     with sqlite3.connect(tmp_path / "empty.db"):
         pass
     Store(tmp_path / "empty.db").close()
+
+
+def test_layers_true_is_not_one_layer(tmp_path):
+    """A YAML boolean where a count belongs is an error, not 1 (issue 12)."""
+    spec = write_spec(tmp_path / "s.yaml", "fixed: {rank: 16}\ngrid: {ratio: [0.5]}\n", layers="true")
+    with pytest.raises(InputError, match="key 'layers': Input should be a valid integer"):
+        load_spec(spec)
