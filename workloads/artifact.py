@@ -359,6 +359,16 @@ def load_manifest(path: str | os.PathLike) -> dict:
     return man
 
 
+def _stored_layer_index(data: bytes) -> int | None:
+    """The layer index write_layer stored in a layer file's safetensors metadata (None if absent)."""
+    try:
+        size = int.from_bytes(data[:8], "little")
+        meta = json.loads(data[8:8 + size]).get("__metadata__", {}).get("sslcsim_artifact", "")
+        return int(dict(kv.split("=", 1) for kv in meta.split(";"))["layer"])
+    except (ValueError, KeyError, AttributeError):
+        return None
+
+
 def read_layer(path: str | os.PathLike, layer: dict, verify: bool = True) -> dict[str, ProjectionTensors]:
     """Load one layer's tensors (``layer`` is its manifest entry)."""
     root = Path(path)
@@ -366,6 +376,8 @@ def read_layer(path: str | os.PathLike, layer: dict, verify: bool = True) -> dic
         root = root.parent
     fpath = root / layer["file"]
     where = str(fpath)
+    if not fpath.is_file() or fpath.is_symlink():  # a FIFO or /dev/zero would hang or exhaust memory
+        raise InputError(f"{where}: layer {layer['index']} is not a regular file")
     try:
         data = fpath.read_bytes()
     except OSError as exc:
@@ -379,6 +391,9 @@ def read_layer(path: str | os.PathLike, layer: dict, verify: bool = True) -> dic
         tensors = _st_load(data)
     except Exception as exc:  # safetensors raises SafetensorError / ValueError on corrupt headers
         raise InputError(f"{where}: not a readable safetensors file ({type(exc).__name__}: {exc})") from None
+    stored = _stored_layer_index(data)
+    if stored != layer["index"]:
+        raise InputError(f"{where}: holds layer {stored}, but the manifest names it layer {layer['index']}")
     out: dict[str, ProjectionTensors] = {}
     for p in layer["projections"]:
         name = p["name"]

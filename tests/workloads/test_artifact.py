@@ -145,7 +145,7 @@ def _rewrite_layer(path, index, mutate, mutate_entry=None):
     f = path / artifact.layer_file_name(index)
     tensors = dict(load(f.read_bytes()))
     mutate(tensors)
-    data = save(tensors)
+    data = save(tensors, metadata={"sslcsim_artifact": f"format_version={artifact.FORMAT_VERSION};layer={index}"})
     f.write_bytes(data)
 
     def fix(m):
@@ -197,3 +197,30 @@ def test_duplicate_index_rejected(tmp_path):
     e["density"] = nnz / 16
     e["preserved"] = 0
     _expect(lambda: artifact.write_layer(tmp_path, 0, t, [e]), "layer_000.safetensors", "duplicate")
+
+
+def test_swapped_layer_files_are_refused(art):
+    """Two layer files swapped, their sha256 entries swapped with them: the layer index stored in
+    each file disagrees with the manifest (issue 12: this once gave a wrong perplexity, exit 0)."""
+    path, _ = art
+    a, b = path / artifact.layer_file_name(0), path / artifact.layer_file_name(1)
+    da, db = a.read_bytes(), b.read_bytes()
+    a.write_bytes(db)
+    b.write_bytes(da)
+
+    def swap(m):
+        m["layers"][0]["sha256"], m["layers"][1]["sha256"] = m["layers"][1]["sha256"], m["layers"][0]["sha256"]
+    _edit_manifest(path, swap)
+    with pytest.raises(InputError, match="holds layer 1, but the manifest names it layer 0"):
+        list(artifact.iter_layers(path))
+
+
+def test_layer_file_that_is_not_a_regular_file_is_refused(art):
+    import os
+
+    path, _ = art
+    f = path / artifact.layer_file_name(0)
+    f.unlink()
+    os.mkfifo(f)  # reading it would block forever
+    with pytest.raises(InputError, match="not a regular file"):
+        list(artifact.iter_layers(path))
