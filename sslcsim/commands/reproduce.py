@@ -1,4 +1,6 @@
-"""`sslcsim reproduce table4`: the SSLC paper's Table 4 beside our cycles."""
+"""`sslcsim reproduce table4`: the SSLC paper's Table 4 beside our cycles.
+`sslcsim reproduce --from REPORT.json`: re-run a simulate report from its provenance and check
+that every number is the same."""
 
 from __future__ import annotations
 
@@ -7,12 +9,16 @@ import io
 import json
 from pathlib import Path
 
+from workloads.errors import InputError
+
 DEFAULT_HW = Path(__file__).resolve().parents[2] / "hwconfigs" / "sslc-table4.yaml"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("reproduce", help="reproduce a paper result (table4)")
-    p.add_argument("what", choices=["table4"], help="which result")
+    p = sub.add_parser("reproduce", help="reproduce a paper result (table4) or a report (--from)")
+    p.add_argument("what", nargs="?", choices=["table4"], help="which result")
+    p.add_argument("--from", dest="from_report", metavar="REPORT",
+                   help="a JSON report of `sslcsim simulate`: re-run it and compare every number")
     p.add_argument("--hw", default=str(DEFAULT_HW), help="hardware YAML (default: hwconfigs/sslc-table4.yaml)")
     p.add_argument("--ratio", type=float, default=0.5, help="kept fraction (default 0.5)")
     p.add_argument("--rank", type=int, default=128, help="rank r (default 128)")
@@ -56,6 +62,10 @@ def main(args: argparse.Namespace) -> int:
     from simulator.files import atomic_write, check_output_path
     from simulator.table4 import reproduce_table4
 
+    if args.from_report:
+        return from_report(args.from_report)
+    if args.what is None:
+        raise InputError("reproduce: give a result (table4) or --from REPORT.json")
     if args.json:
         check_output_path(args.json)  # before any work
     hw = load_hw(args.hw)
@@ -63,4 +73,57 @@ def main(args: argparse.Namespace) -> int:
     print(render(rows), end="")
     if args.json:
         atomic_write(args.json, json.dumps(rows, indent=1))
+    return 0
+
+
+def _rerun(prov: dict, source: str) -> tuple[dict, dict]:
+    """(the hardware, the new report) from a report's provenance."""
+    from simulator.api import simulate_shape, simulate_workloads
+    from simulator.config import parse_hw
+    from simulator.provenance import canonical_sha256
+    from workloads.budget import Budget
+    from workloads.from_artifact import from_artifact
+    from workloads.presets import ModelShape
+
+    hw = parse_hw(prov["hardware"], f"{source}: provenance.hardware")
+    if canonical_sha256(prov["hardware"]) != prov["hardware_sha256"]:
+        raise InputError(f"{source}: provenance.hardware does not match its hardware_sha256")
+    w = prov["workload"]
+    if w["kind"] == "shape":
+        report = simulate_shape(ModelShape(**w["model"]), hw, Budget(**w["budget"]), w["phase"], w["batch"], w["seq"],
+                                w["seed"], w["layers"])
+    else:
+        import hashlib
+
+        manifest = Path(w["artifact"]) / "manifest.json"
+        if not manifest.is_file() or hashlib.sha256(manifest.read_bytes()).hexdigest() != w["manifest_sha256"]:
+            raise InputError(f"{source}: the artifact {w['artifact']} is missing or not the one the report used "
+                             "(manifest sha256 differs)")
+        expected = ModelShape(**w["model"]) if w["model"] else None
+        report = simulate_workloads(*from_artifact(w["artifact"], w["phase"], w["batch"], w["seq"], expected), hw)
+    return hw, report
+
+
+def from_report(path: str) -> int:
+    """Re-runs a report from its provenance; 0 when every number is identical, else 1."""
+    from simulator import __version__
+    from simulator.config import read_json_report
+    from simulator.provenance import NUMBERS, differences
+
+    old = read_json_report(path)
+    prov = old.get("provenance")
+    if not isinstance(prov, dict):
+        raise InputError(f"{path}: no provenance block (a report of `sslcsim simulate` from 0.2.0 on)")
+    try:
+        _, new = _rerun(prov, path)
+    except (KeyError, TypeError) as exc:
+        raise InputError(f"{path}: provenance is incomplete ({type(exc).__name__}: {exc})") from None
+    new = json.loads(json.dumps(new))  # the same float rendering as the file
+    diff = [d for key in NUMBERS for d in differences(old.get(key), new.get(key), key)]
+    version = prov.get("simulator_version")
+    note = "" if version == __version__ else f" (report from simulator {version}, this is {__version__})"
+    if diff:
+        print(f"{path}: {len(diff)} numbers differ{note}, first: {', '.join(diff[:5])}")
+        return 1
+    print(f"{path}: every number identical on re-run{note} ({prov.get('command')})")
     return 0

@@ -68,6 +68,7 @@ def main(args: argparse.Namespace) -> int:
     from simulator.config import load_hw
     from simulator.plots import report_plots
     from simulator.files import atomic_write
+    from simulator.provenance import artifact_workload, provenance
     from simulator.report import summarize, to_csv
     from simulator.run import run as run_simulation
     from simulator.table4 import matching_reading, reproduce_table4
@@ -139,7 +140,8 @@ def main(args: argparse.Namespace) -> int:
     for phase, seq in phases.items():
         comp, dense = from_artifact(art, phase, args.batch, seq)
         reports[phase] = simulate(comp, dense, hw, phase)
-        atomic_write(out / f"simulate_{phase}.json", json.dumps(reports[phase], indent=1))
+        prov = provenance(hw, artifact_workload(str(art), None, phase, args.batch, seq), args.argv)
+        atomic_write(out / f"simulate_{phase}.json", json.dumps({**reports[phase], "provenance": prov}, indent=1))
         atomic_write(out / f"simulate_{phase}.csv", to_csv(reports[phase]))
     rows = []
     for phase, rep in reports.items():

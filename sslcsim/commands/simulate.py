@@ -51,6 +51,7 @@ def main(args: argparse.Namespace) -> int:
     from simulator.api import simulate_shape, simulate_workloads
     from simulator.config import load_hw
     from simulator.files import atomic_write
+    from simulator.provenance import artifact_workload, provenance, shape_workload
     from simulator.report import render_table, to_csv, to_json
     from workloads.from_artifact import from_artifact
     from workloads.presets import resolve_model
@@ -70,11 +71,14 @@ def main(args: argparse.Namespace) -> int:
         expected = resolve_model(args.model) if args.model else None
         comp, dense = from_artifact(args.artifact, args.phase, args.batch, seq, expected)
         report = simulate_workloads(comp, dense, hw)
+        workload = artifact_workload(args.artifact, expected, args.phase, args.batch, seq)
     else:
         if not args.model:
             raise InputError("simulate: give --model (a preset or config.json) or --artifact DIR")
-        report = simulate_shape(resolve_model(args.model), hw, budget_from_args(args), args.phase, args.batch, seq,
-                                args.seed, args.layers)
+        model, budget = resolve_model(args.model), budget_from_args(args)
+        report = simulate_shape(model, hw, budget, args.phase, args.batch, seq, args.seed, args.layers)
+        workload = shape_workload(model, budget, args.phase, args.batch, seq, args.seed, args.layers)
+    report["provenance"] = provenance(hw, workload, args.argv)
     print(render_table(report), end="")
     if args.json:
         atomic_write(args.json, to_json(report))
