@@ -28,6 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_error(message: str) -> int:
+    """The message on one line of stderr (a newline in a path would split it), exit code 2."""
+    sys.stderr.write("sslcsim: error: " + message.replace("\r", "\\r").replace("\n", "\\n") + "\n")
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -35,8 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except InputError as exc:
-        sys.stderr.write(f"sslcsim: error: {exc}\n")
-        return 2
+        return _one_line_error(str(exc))
+    except OSError as exc:  # a user's path the file system refuses (too long, no permission, a loop)
+        return _one_line_error(f"{exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc))
     except KeyboardInterrupt:
         sys.stderr.write("sslcsim: interrupted\n")
         return 130
