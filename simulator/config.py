@@ -218,6 +218,9 @@ def parse_hw(data: object, source: str = "<config>") -> HardwareConfig:
         raise InputError(f"{source}: {describe_validation_error(exc)}{tail}") from None
 
 
+MAX_YAML_BYTES = 1 << 20
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """A safe loader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
 
@@ -238,6 +241,8 @@ def read_yaml(path: str | Path, what: str) -> object:
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: {what} not found (or not a regular file)")
+    if p.stat().st_size > MAX_YAML_BYTES:  # a config is kilobytes; a 50 MB list would take minutes to parse
+        raise InputError(f"{p}: {what} is over {MAX_YAML_BYTES >> 20} MB")
     try:
         text = p.read_text(encoding="utf-8")
         return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506  (a SafeLoader subclass)

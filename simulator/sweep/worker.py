@@ -77,6 +77,10 @@ def simulate_point(point: Point) -> dict[str, Any]:
     except InputError as exc:  # e.g. a buffer too small for the smallest tile: deterministic
         row.update(status="error", error=str(exc), elapsed_s=time.perf_counter() - t0)
         return row
+    except MemoryError:  # this point is too big for the worker's memory: recorded, the others go on
+        row.update(status="error", error="out of memory in the worker simulating this point",
+                   elapsed_s=time.perf_counter() - t0)
+        return row
     t = report["totals"]
     row.update({k: t.get(k) for k in TOTAL_FIELDS})
     row["util_denser"] = report["engines"]["denser"]["utilization"]

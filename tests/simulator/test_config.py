@@ -150,3 +150,10 @@ def test_hw_show_prints_the_resolved_config(capsys, tmp_path):
     p.write_text(yaml.safe_dump(d))
     assert main(["hw", "show", str(p)]) == 2
     assert "denser_engine.kind" in capsys.readouterr().err
+
+
+def test_a_huge_yaml_file_is_refused_before_parsing(tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_text("a: [" + "1, " * 600_000 + "1]\n")  # ~1.8 MB: parsing it would take many seconds
+    with pytest.raises(InputError, match="over 1 MB"):
+        load_hw(big)

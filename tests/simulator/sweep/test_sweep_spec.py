@@ -119,3 +119,38 @@ def test_layers_true_is_not_one_layer(tmp_path):
     spec = write_spec(tmp_path / "s.yaml", "fixed: {rank: 16}\ngrid: {ratio: [0.5]}\n", layers="true")
     with pytest.raises(InputError, match="key 'layers': Input should be a valid integer"):
         load_spec(spec)
+
+
+def test_a_foreign_database_is_refused_and_left_untouched(tmp_path, capsys):
+    db = tmp_path / "other.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE customers (id INTEGER)")
+    conn.commit()
+    conn.close()
+    before = db.read_bytes()
+    spec = write_spec(tmp_path / "s.yaml", "fixed: {rank: 16}\ngrid: {ratio: [0.5]}\n")
+    assert main(["sweep", str(spec), "--out", str(db), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "other tables (customers)" in err and err.count("\n") == 1
+    assert db.read_bytes() == before and not (tmp_path / "other.db-wal").exists()
+
+
+def test_a_point_that_runs_out_of_memory_is_recorded_and_the_others_finish(tmp_path, monkeypatch):
+    import simulator.sweep.worker as worker
+
+    real = worker.summarize
+    calls = []
+
+    def flaky(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise MemoryError
+        return real(*args)
+
+    monkeypatch.setattr(worker, "summarize", flaky)
+    spec = write_spec(tmp_path / "s.yaml", "fixed: {rank: 16}\ngrid: {ratio: [0.4, 0.5, 0.6]}\n")
+    db = tmp_path / "r.db"
+    assert main(["sweep", str(spec), "--out", str(db), "--workers", "1", "--no-progress"]) == 0
+    rows = sqlite3.connect(db).execute("SELECT status, error FROM points").fetchall()
+    assert sorted(r[0] for r in rows) == ["error", "ok", "ok"]
+    assert any(r[1] and "out of memory" in r[1] for r in rows)
