@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import torch
 
 from compression import kernels, patterns
+from workloads.budget import default_rank
 from workloads.errors import InputError
 
 
@@ -48,15 +49,6 @@ class Budget:
     rank: int
     nnz: int  # entries of S, preserved included
     preserved: int
-
-
-def default_rank(m: int, n: int, ratio: float, rank_share: float) -> int:
-    """Rank that gives the low-rank part `rank_share` of the kept budget.
-
-    rank_share = 0.125 reproduces the paper's r = 128 on a 4096 x 4096 matrix at 50%
-    (128 * 8192 / 4096^2 = 6.25% = 0.125 * 50%).
-    """
-    return max(0, int(math.floor(rank_share * ratio * m * n / (m + n))))
 
 
 def make_budget(m: int, n: int, ratio: float, rank: int | None, preserve: float,

@@ -104,11 +104,11 @@ def from_shape(
             nnz = budget.s_nnz(name, m, n)
             gen = "nm" if budget.nm is not None else budget.generator
             mask = SyntheticMask(m, n, nnz, gen, seed=mask_seed(seed, layer, idx), nm=budget.nm)
-            out.append(Projection(layer, name, module, m, n, budget.rank, mask))
+            out.append(Projection(layer, name, module, m, n, budget.rank_of(m, n), mask))
         return out
 
     what = "dense" if budget is None else (
-        f"ratio={budget.ratio} rank={budget.rank} preserve={budget.preserve} pattern={budget.pattern} "
+        f"ratio={budget.ratio} rank={budget.rank if budget.rank is not None else 'default rule'} preserve={budget.preserve} pattern={budget.pattern} "
         f"generator={budget.generator} s_density={budget.s_density} seed={seed}"
     )
     return Workload(model, phase, batch, seq, f"{model.name} {phase} {what}", layer_projections)

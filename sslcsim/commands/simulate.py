@@ -23,7 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "SCALE-Sim does and print its COMPUTE_REPORT (plus this project's physical cycles)")
     p.add_argument("--topology", metavar="CSV", help="a SCALE-Sim GEMM (or conv) topology .csv, with --scalesim-config")
     p.add_argument("--ratio", type=float, default=0.5, help="kept fraction p = sparse + low-rank (+ preserved)")
-    p.add_argument("--rank", type=int, default=128, help="rank r of U V")
+    p.add_argument("--rank", type=int, default=None,
+                   help="rank r of U V (default: the rule compress uses, the low-rank part gets 1/8 of the kept "
+                        "budget per projection: floor(0.125 ratio m n / (m + n)); 128 for 4096 x 4096 at 0.5)")
     p.add_argument("--preserve", type=float, default=0.01, help="preserved top-salience fraction q")
     p.add_argument("--pattern", default="unstructured",
                    help="unstructured (uniform iid mask), wanda-like (skewed, exact per-row density) or N:M, e.g. 2:4")

@@ -92,3 +92,18 @@ def test_fused_kernel_matches_torch_selection():
         assert int(mask.sum()) == k and torch.equal(mask, patterns.topk_mask(sc, k))
         assert torch.equal(rest, B - torch.where(mask, R, torch.zeros_like(R)))
         assert abs(resid - float(torch.linalg.vector_norm(R[~mask]))) <= 1e-4 * resid
+
+
+def test_simulate_and_compress_share_one_default_rank_rule():
+    """No --rank: a shape-only budget gives every projection the rank compress would give it."""
+    from compression.sslc import make_budget
+    from workloads.budget import Budget
+    from workloads.presets import PRESETS
+
+    for pattern, nm in (("unstructured", None), ("2:4", (2, 4))):
+        for ratio in (0.3, 0.5, 0.7):
+            budget = Budget(ratio, None, 0.01, pattern)
+            for preset in ("smollm2-135m", "llama-2-7b"):
+                for _, _, m, n in PRESETS[preset].projections():
+                    assert budget.rank_of(m, n) == make_budget(m, n, ratio, None, 0.01, nm).rank, (preset, m, n)
+    assert Budget(0.5, None).rank_of(4096, 4096) == 128  # the paper's rank
