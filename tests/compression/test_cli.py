@@ -102,3 +102,23 @@ def test_unsupported_models_exit_2(tmp_path, capsys):
     (odd / "config.json").write_text('{"model_type": "not-a-model"}')
     _err(capsys, ["compress", "--model", str(odd), "--out", str(tmp_path / "o")], str(odd), "cannot load model")
     assert not (tmp_path / "o").exists()
+
+
+def test_same_command_and_seed_give_byte_identical_artifacts_and_reports(model_dir, tmp_path, capsys):
+    """Determinism (issue 12): compress twice with one seed, then simulate each artifact: the
+    artifact files and the JSON reports' numbers are byte-identical."""
+    from simulator.provenance import NUMBERS
+
+    hw = str(__import__("pathlib").Path(__file__).resolve().parents[2] / "hwconfigs" / "vitcod.yaml")
+    arts, reports = [], []
+    for i in range(2):
+        art, rep = tmp_path / f"art{i}", tmp_path / f"r{i}.json"
+        assert main(["compress", "--model", str(model_dir), "--method", "sslc", "--iters", "3", "--ratio", "0.5",
+                     "--calib-samples", "4", "--calib-seqlen", "32", "--seed", "5", "--out", str(art),
+                     "--no-progress"]) == 0
+        assert main(["simulate", "--artifact", str(art), "--hw", hw, "--json", str(rep)]) == 0
+        arts.append({f.name: f.read_bytes() for f in sorted(art.iterdir())})
+        reports.append(json.loads(rep.read_text()))
+    capsys.readouterr()
+    assert arts[0] == arts[1]
+    assert all(reports[0][k] == reports[1][k] for k in NUMBERS)
