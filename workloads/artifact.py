@@ -312,6 +312,9 @@ def _validate_manifest(where: str, man: Any) -> None:
     if man["format_version"] != FORMAT_VERSION:
         raise InputError(f"{where}: key 'format_version': expected {FORMAT_VERSION}, got {man['format_version']}")
     _check_keys(where, "'model'", man["model"], _MODEL_KEYS)
+    for key in ("num_layers", "hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads"):
+        if key in man["model"] and not 0 < man["model"][key] <= (4096 if key == "num_layers" else 1 << 20):
+            raise InputError(f"{where}: 'model' key '{key}': expected a positive size, got {man['model'][key]}")
     _check_keys(where, "'calibration'", man["calibration"], _CALIB_KEYS)
     seen = set()
     for i, layer in enumerate(man["layers"]):

@@ -224,3 +224,13 @@ def test_layer_file_that_is_not_a_regular_file_is_refused(art):
     os.mkfifo(f)  # reading it would block forever
     with pytest.raises(InputError, match="not a regular file"):
         list(artifact.iter_layers(path))
+
+
+def test_manifest_with_zero_layers_is_refused(art):
+    path, _ = art
+
+    def zero(m):
+        m["model"]["num_layers"] = 0
+    _edit_manifest(path, zero)
+    with pytest.raises(InputError, match="'num_layers': expected a positive size, got 0"):
+        artifact.load_manifest(path)
