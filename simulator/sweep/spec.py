@@ -264,8 +264,8 @@ def _expand_random(source: str, spec: RandomSpec) -> tuple[list[str], list[dict[
             ax = RandomAxis.model_validate(axis)
         except ValidationError as exc:
             raise InputError(f"{source}: {where}: {describe_validation_error(exc)}") from None
-        if not ax.low <= ax.high or (ax.scale == "log" and ax.low <= 0):
-            raise InputError(f"{source}: {where}: need low <= high (and low > 0 for scale: log), "
+        if not ax.low <= ax.high or (ax.scale == "log" and ax.low <= 0) or not abs(ax.high - ax.low) < 1e300:
+            raise InputError(f"{source}: {where}: need low <= high, a finite range (and low > 0 for scale: log), "
                              f"got low={ax.low} high={ax.high}")
         if ax.scale == "log":
             vals = np.exp(rng.uniform(np.log(ax.low), np.log(ax.high), spec.samples))

@@ -29,6 +29,8 @@ BAD = {
     "zipped arity": ('grid:\n  "rank,ratio": [[8, 0.5], [16]]\n', "zipped axis must be a list of 2 values"),
     "unknown top key": ("grids: {rank: [8]}\n", "key 'grids': unknown key"),
     "unknown fixed key": ("fixed: {rnak: 8}\ngrid: {rank: [8]}\n", "fixed: unknown workload key 'rnak'"),
+    "infinite random range": ("random: {samples: 2, axes: {dram.bandwidth_gbps: {low: -1.0e+308, high: 1.0e+308}}}\n",
+                              "a finite range"),
     "duplicate key": ("grid: {ratio: [0.5]}\ngrid: {ratio: [0.4]}\n", "duplicate key 'grid'"),
 }
 
