@@ -42,6 +42,17 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
+def cpu_model() -> str:
+    """The CPU's model name (compressed artifacts can depend on it through the BLAS kernels)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _version(package: str) -> str | None:
     try:
         return metadata.version(package)
@@ -75,6 +86,7 @@ def provenance(hw: HardwareConfig, workload: dict, argv: list[str]) -> dict:
         "package_version": _version("sslcsim"),
         "git_commit": git_commit(),
         "python": platform.python_version(),
+        "cpu": cpu_model(),
         "numpy": _version("numpy"),
         "numba": _version("numba"),
         "command": "sslcsim " + " ".join(shlex.quote(a) for a in argv),
