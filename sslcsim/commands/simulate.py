@@ -49,6 +49,8 @@ def budget_from_args(args: argparse.Namespace) -> Budget:
 
 
 def main(args: argparse.Namespace) -> int:
+    import json
+
     # imported here so that other commands and --help start without numba and pydantic
     from simulator.api import simulate_shape, simulate_workloads
     from simulator.config import load_hw
@@ -84,8 +86,8 @@ def main(args: argparse.Namespace) -> int:
     print(render_table(report), end="")
     if args.json:
         atomic_write(args.json, to_json(report))
-    if args.csv:
-        atomic_write(args.csv, to_csv(report))
+    if args.csv:  # provenance as one leading comment line (csv readers: skip lines starting with '#')
+        atomic_write(args.csv, "# provenance: " + json.dumps(report["provenance"], sort_keys=True) + "\n" + to_csv(report))
     return 0
 
 

@@ -48,7 +48,9 @@ def test_simulate_json_and_csv(tmp_path, capsys):
         g = rep["modules"][mod]
         assert {"dense_cycles", "sparse_cycles", "lowrank_cycles", "total_cycles", "speedup", "utilization"} <= set(g)
         assert 0 < g["utilization"]["denser"] <= 1 and 0 < g["utilization"]["sparser"] <= 1
-    rows = list(csv.DictReader(io.StringIO(c.read_text())))
+    first, rest = c.read_text().split("\n", 1)
+    assert json.loads(first.removeprefix("# provenance: ")) == rep["provenance"]
+    rows = list(csv.DictReader(io.StringIO(rest)))
     assert {r["level"] for r in rows} == {"projection", "layer", "module", "model"}
     assert "speedup" in capsys.readouterr().out
 
