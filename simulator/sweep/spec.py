@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import itertools
+import math
 import json
 import types
 import typing
@@ -44,6 +45,8 @@ from workloads.from_artifact import artifact_shape
 from workloads.presets import ModelShape, resolve_model
 
 # Workload keys an axis (or `fixed`) may set, and their defaults.
+MAX_POINTS = 100_000  # points one sweep validates and stores
+
 WORKLOAD_DEFAULTS: dict[str, Any] = {
     "ratio": 0.5,
     "rank": 128,
@@ -94,7 +97,7 @@ class RandomAxis(_Strict):
 
 
 class RandomSpec(_Strict):
-    samples: int = Field(..., ge=1, le=1_000_000)
+    samples: int = Field(..., ge=1, le=MAX_POINTS)
     seed: int = Field(0, ge=0)
     axes: dict[str, Any]
 
@@ -228,6 +231,10 @@ def _expand_grid(source: str, grid: dict[str, Any]) -> tuple[list[str], list[dic
             raise InputError(f"{source}: grid.{key}: key set twice")
         names += keys
         columns.append(col)
+    total = math.prod(len(c) for c in columns)
+    if total > MAX_POINTS:  # checked before expanding: a million-point grid took 89 s to validate silently
+        raise InputError(f"{source}: grid: {total:,} points, more than the {MAX_POINTS:,} one sweep takes; "
+                         "split the sweep or sample it with random:")
     points = [{k: v for part in combo for k, v in part.items()} for combo in itertools.product(*columns)]
     return names, points
 

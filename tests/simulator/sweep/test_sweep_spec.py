@@ -31,6 +31,10 @@ BAD = {
     "unknown fixed key": ("fixed: {rnak: 8}\ngrid: {rank: [8]}\n", "fixed: unknown workload key 'rnak'"),
     "infinite random range": ("random: {samples: 2, axes: {dram.bandwidth_gbps: {low: -1.0e+308, high: 1.0e+308}}}\n",
                               "a finite range"),
+    "million-point grid": ("grid:\n  ratio: [" + ", ".join(f"0.{i:03d}" for i in range(100, 200)) + "]\n"
+                           "  rank: [" + ", ".join(str(i) for i in range(100)) + "]\n"
+                           "  sparser_engine.lines: [" + ", ".join(str(i) for i in range(1, 101)) + "]\n",
+                           "1,000,000 points, more than the 100,000"),
     "duplicate key": ("grid: {ratio: [0.5]}\ngrid: {ratio: [0.4]}\n", "duplicate key 'grid'"),
 }
 
