@@ -3,6 +3,7 @@ DRAM traffic, per module and phase."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -11,6 +12,12 @@ import numpy as np
 from simulator.plots.style import COLORS, save, styled
 
 MODULES = ("MHA", "FFN")
+
+
+def _provenance(reports: dict[str, dict]) -> str | None:
+    """The reports' provenance blocks as JSON, for the figure's metadata (None when absent)."""
+    prov = {phase: r["provenance"] for phase, r in reports.items() if "provenance" in r}
+    return json.dumps(prov, sort_keys=True) if prov else None
 
 
 def _bars(ax, groups: list[str], series: dict[str, list[float]], colors: dict[str, str]) -> None:
@@ -35,7 +42,7 @@ def cycle_breakdown(reports: dict[str, dict], out: Path) -> list[Path]:
         ax.set_ylabel("cycles per layer (log scale)")
         ax.set_title("Cycle breakdown per module: dense vs sparse vs low-rank")
         ax.legend(ncols=2)
-        return save(fig, out, "cycle_breakdown")
+        return save(fig, out, "cycle_breakdown", description=_provenance(reports))
 
 
 def utilization(reports: dict[str, dict], out: Path) -> list[Path]:
@@ -50,7 +57,7 @@ def utilization(reports: dict[str, dict], out: Path) -> list[Path]:
         ax.set_ylim(0, 100)
         ax.set_title("Engine utilization per module")
         ax.legend()
-        return save(fig, out, "engine_utilization")
+        return save(fig, out, "engine_utilization", description=_provenance(reports))
 
 
 def dram_traffic(reports: dict[str, dict], out: Path) -> list[Path]:
@@ -66,4 +73,4 @@ def dram_traffic(reports: dict[str, dict], out: Path) -> list[Path]:
             ax.set_ylabel("DRAM traffic per step (MB, all layers)")
         axes[0][0].legend()
         fig.suptitle("DRAM traffic per module", y=1.04)
-        return save(fig, out, "dram_traffic")
+        return save(fig, out, "dram_traffic", description=_provenance(reports))

@@ -90,8 +90,14 @@ def styled() -> Iterator[None]:
         yield
 
 
-def save(fig: "plt.Figure", out_dir: str | Path, stem: str, formats: tuple[str, ...] = FORMATS) -> list[Path]:
-    """Write `fig` as out_dir/stem.<fmt> for each format, each atomically; closes the figure."""
+# where each format keeps a free-text description (the figure's provenance)
+_DESCRIPTION_KEY = {"png": "Description", "svg": "Description", "pdf": "Subject"}
+
+
+def save(fig: "plt.Figure", out_dir: str | Path, stem: str, formats: tuple[str, ...] = FORMATS,
+         description: str | None = None) -> list[Path]:
+    """Write `fig` as out_dir/stem.<fmt> for each format, each atomically; closes the figure.
+    `description` (e.g. the reports' provenance as JSON) goes into each file's metadata."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -99,7 +105,8 @@ def save(fig: "plt.Figure", out_dir: str | Path, stem: str, formats: tuple[str, 
         for fmt in formats:
             path = out / f"{stem}.{fmt}"
             with atomic_path(path) as tmp, styled():  # savefig reads the rc (bbox, fonttype) at save time
-                fig.savefig(tmp, format=fmt, dpi=PNG_DPI if fmt == "png" else None)
+                meta = {_DESCRIPTION_KEY[fmt]: description} if description and fmt in _DESCRIPTION_KEY else None
+                fig.savefig(tmp, format=fmt, dpi=PNG_DPI if fmt == "png" else None, metadata=meta)
             written.append(path)
     finally:
         plt.close(fig)

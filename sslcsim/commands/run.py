@@ -140,8 +140,9 @@ def main(args: argparse.Namespace) -> int:
     for phase, seq in phases.items():
         comp, dense = from_artifact(art, phase, args.batch, seq)
         reports[phase] = simulate(comp, dense, hw, phase)
-        prov = provenance(hw, artifact_workload(str(art), None, phase, args.batch, seq), args.argv)
-        atomic_write(out / f"simulate_{phase}.json", json.dumps({**reports[phase], "provenance": prov}, indent=1))
+        reports[phase]["provenance"] = provenance(hw, artifact_workload(str(art), None, phase, args.batch, seq),
+                                                  args.argv)
+        atomic_write(out / f"simulate_{phase}.json", json.dumps(reports[phase], indent=1))
         atomic_write(out / f"simulate_{phase}.csv", to_csv(reports[phase]))
     rows = []
     for phase, rep in reports.items():

@@ -154,3 +154,24 @@ def test_pooled_tile_rows_never_overwrite_a_live_result():
     gc.collect()
     third = run(work(1), hw)  # the same size as the dropped one
     assert id(third.program.tiles) == base  # the dropped result's buffer was reused
+
+
+def test_report_figures_carry_the_reports_provenance(tmp_path):
+    from PIL import Image
+
+    from simulator.plots import report_plots
+    from simulator.provenance import provenance, shape_workload
+
+    hw = load_hw(HW / "vitcod.yaml")
+    budget = Budget(0.5, 16)
+    reports = {}
+    for phase, seq in (("decode", 1), ("prefill", 32)):
+        rep = simulate_shape(PRESETS["smollm2-135m"], hw, budget, phase, 1, seq, 0, 1)
+        rep["provenance"] = provenance(hw, shape_workload(PRESETS["smollm2-135m"], budget, phase, 1, seq, 0, 1),
+                                       ["run"])
+        reports[phase] = rep
+    files = report_plots.cycle_breakdown(reports, tmp_path)
+    png = next(f for f in files if f.suffix == ".png")
+    meta = json.loads(Image.open(png).info["Description"])
+    assert meta["prefill"]["hardware_sha256"] == reports["prefill"]["provenance"]["hardware_sha256"]
+    assert meta["decode"]["workload"]["phase"] == "decode"
