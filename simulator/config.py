@@ -254,29 +254,6 @@ def read_yaml(path: str | Path, what: str) -> object:
         raise InputError(f"{p}: not valid YAML ({' '.join(str(exc).split())})") from None
 
 
-def read_json_report(path: str | Path) -> dict:
-    """A JSON report file's object; InputError (one line) when missing, not a regular file,
-    over 1 GB, not UTF-8, not JSON or not an object."""
-    import json
-
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: report not found (or not a regular file)")
-    if p.stat().st_size > 1 << 30:
-        raise InputError(f"{p}: over 1 GB; not a report")
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(f"{p}: not UTF-8 text") from None
-    except RecursionError:
-        raise InputError(f"{p}: nested too deeply") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{p}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{p}: expected a JSON object")
-    return data
-
-
 def load_hw(path: str | Path) -> HardwareConfig:
     """Load and validate a hardware YAML file."""
     return parse_hw(read_yaml(path, "hardware config file"), str(path))

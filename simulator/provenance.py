@@ -20,6 +20,7 @@ from pathlib import Path
 
 from simulator import __version__
 from simulator.config import HardwareConfig
+from workloads.errors import InputError
 
 # the parts of a report that are numbers of the simulation (everything else is labels)
 NUMBERS = ("totals", "engines", "modules", "layers", "projections")
@@ -67,12 +68,16 @@ def shape_workload(model: object, budget: object, phase: str, batch: int, seq: i
             "phase": phase, "batch": batch, "seq": seq, "seed": seed, "layers": layers}
 
 
+def manifest_sha256(artifact: str | Path) -> str | None:
+    """sha256 of an artifact's manifest.json (None when it has none)."""
+    manifest = Path(artifact) / "manifest.json"
+    return hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else None
+
+
 def artifact_workload(path: str, model: object, phase: str, batch: int, seq: int) -> dict:
     """The workload spec of a run on a compressed artifact (real masks)."""
-    manifest = Path(path) / "manifest.json"
-    return {"kind": "artifact", "artifact": str(Path(path).resolve()), "manifest_sha256":
-            hashlib.sha256(manifest.read_bytes()).hexdigest(), "model": dataclasses.asdict(model) if model else None,
-            "phase": phase, "batch": batch, "seq": seq}
+    return {"kind": "artifact", "artifact": str(Path(path).resolve()), "manifest_sha256": manifest_sha256(path),
+            "model": dataclasses.asdict(model) if model else None, "phase": phase, "batch": batch, "seq": seq}
 
 
 def provenance(hw: HardwareConfig, workload: dict, argv: list[str]) -> dict:
@@ -91,6 +96,27 @@ def provenance(hw: HardwareConfig, workload: dict, argv: list[str]) -> dict:
         "numba": _version("numba"),
         "command": "sslcsim " + " ".join(shlex.quote(a) for a in argv),
     }
+
+
+def read_json_report(path: str | Path) -> dict:
+    """A JSON report file's object; InputError (one line) when missing, not a regular file,
+    over 1 GB, not UTF-8, not JSON or not an object."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: report not found (or not a regular file)")
+    if p.stat().st_size > 1 << 30:
+        raise InputError(f"{p}: over 1 GB; not a report")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(f"{p}: not UTF-8 text") from None
+    except RecursionError:
+        raise InputError(f"{p}: nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{p}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{p}: expected a JSON object")
+    return data
 
 
 def differences(old: dict, new: dict, path: str = "") -> list[str]:

@@ -159,7 +159,11 @@ CSV_FIELDS = ["level", "layer", "name", "dense_cycles", "sparse_cycles", "lowran
 
 
 def to_csv(report: dict) -> str:
+    """Rows per projection, layer, module and model; a report's provenance, when it has one,
+    comes first as one comment line (`# provenance: {json}`; csv readers skip lines with '#')."""
     buf = io.StringIO()
+    if "provenance" in report:
+        buf.write("# provenance: " + json.dumps(report["provenance"], sort_keys=True) + "\n")
     w = csv.writer(buf)
     w.writerow(CSV_FIELDS)
 

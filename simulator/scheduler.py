@@ -26,8 +26,8 @@ from simulator.memory.buffers import new_slot_state, occupy, slot_free_at
 from simulator.memory.dram import dram_request
 
 INF = np.int64(1) << np.int64(62)
-# scalar state of a schedule, kept in one int64 array so helpers can update it in place
-OCC, PEAK, LAST_GRANT, EXACT, REMAINING, HSIZE = 0, 1, 2, 3, 4, 5
+# the write-back heap's size, kept in a one-entry array so helpers can update it in place
+HSIZE = 0
 
 
 def peak_by_sort(grant: np.ndarray, end: np.ndarray, weight_bytes: np.ndarray) -> int:
@@ -167,14 +167,13 @@ def _writeback(ideal: bool, kind: int, num: np.ndarray, den: np.ndarray, interle
 def _init(op_stream: np.ndarray, op_dep_ptr: np.ndarray, op_dep_idx: np.ndarray, op_tile_ptr: np.ndarray,
           n_tiles: int) -> tuple:
     """Start state: the streams' op lists, successor edges, each write-back's inputs not yet
-    done, the write-back heap (those with none), the scalar state, and each stream's cursor
-    (current op as an index into sop, next tile)."""
+    done, the write-back heap (those with none) and its size, each stream's cursor (current
+    op as an index into sop, next tile), and the number of tiles and write-backs to issue."""
     sop_ptr, sop, n_wb = _stream_ops(op_stream, op_tile_ptr)
     rev_ptr, rev_idx = _reverse_edges(op_dep_ptr, op_dep_idx)
     pending = op_dep_ptr[1:] - op_dep_ptr[:-1]
     ht, hw = np.empty(n_wb + 1, np.int64), np.empty(n_wb + 1, np.int64)
-    st = np.zeros(6, np.int64)
-    st[EXACT], st[REMAINING] = 1, n_tiles + n_wb
+    st = np.zeros(1, np.int64)
     for o in range(op_stream.shape[0]):
         if op_stream[o] == 2 and pending[o] == 0:
             st[HSIZE] = _heap_push(ht, hw, st[HSIZE], 0, o)
@@ -182,7 +181,7 @@ def _init(op_stream: np.ndarray, op_dep_ptr: np.ndarray, op_dep_idx: np.ndarray,
     for s in range(2):
         if cur[s] < sop_ptr[s + 1]:
             nxt[s] = op_tile_ptr[sop[cur[s]]]
-    return sop_ptr, sop, rev_ptr, rev_idx, pending, ht, hw, st, cur, nxt
+    return sop_ptr, sop, rev_ptr, rev_idx, pending, ht, hw, st, cur, nxt, n_tiles + n_wb
 
 
 @njit(cache=True)
@@ -224,12 +223,12 @@ def schedule(
     op_first, op_done, op_grant, op_ready = per_op[0], per_op[1], per_op[2], per_op[3]
     sums = np.zeros((4, n_ops), np.int64)
     op_busy, op_dram, op_stall, ready_at = sums[0], sums[1], sums[2], sums[3]
-    sop_ptr, sop, rev_ptr, rev_idx, pending, ht, hw, st, cur, nxt = _init(op_stream, op_dep_ptr, op_dep_idx,
-                                                                          op_tile_ptr, tile_bytes.shape[0])
+    sop_ptr, sop, rev_ptr, rev_idx, pending, ht, hw, st, cur, nxt, remaining = _init(
+        op_stream, op_dep_ptr, op_dep_idx, op_tile_ptr, tile_bytes.shape[0])
     last_end, slot = np.zeros(2, np.int64), new_slot_state(slots)
     m_free, m_busy, m_ptr = np.zeros(num.shape[0], np.int64), np.zeros(num.shape[0], np.int64), np.zeros(1, np.int64)
     m_scratch = np.zeros(max(num.shape[0], 3), np.int64)
-    occ, peak, g_last, exact, remaining = 0, 0, 0, True, st[REMAINING]
+    occ, peak, g_last, exact = 0, 0, 0, True
     while remaining > 0:
         # each stream's next request (rule 2), written out here: numba's inliner costs ~60% of the loop
         r0, r1 = INF, INF

@@ -55,6 +55,7 @@ def dense_op_tiles(T, K, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, kind,
                                 nbytes, cycles, wbytes)
                     i += 1
     elif nest == 1:  # NKT: token block, output tile, reduction tile, token tile (streamed)
+        same = n_k == 1 and n_n == 1  # one weight tile: the stationary weights (and their stream) carry over blocks
         for t0 in range(0, T, block):
             tb = min(block, T - t0)
             n_d = -(-tb // tt)
@@ -63,14 +64,13 @@ def dense_op_tiles(T, K, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, kind,
                 for c in range(n_k):
                     kt = min(tk, K - c * tk)
                     for d in range(n_d):
-                        # one weight tile: the stationary weights (and their stream) carry over blocks
-                        same = n_k == 1 and n_n == 1
                         _dense_tile(i, min(tt, tb - d * tt), kt, nt, d == 0 and not (same and t0 > 0),
                                     not (reuse_inputs and b > 0), d == 0 and not (same and t0 > 0),
                                     d == n_d - 1 and not (same and t0 + tb < T), wb, ab, kind, dataflow, R, C,
                                     physical, latency, packing, nbytes, cycles, wbytes)
                         i += 1
     else:  # TKN: output block, token tile, reduction tile, output tile (streamed)
+        same = n_k == 1 and n_t == 1  # one input tile: the stationary inputs (and their stream) carry over blocks
         for n0 in range(0, N, block):
             nb = min(block, N - n0)
             n_e = -(-nb // tn)
@@ -81,8 +81,6 @@ def dense_op_tiles(T, K, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, kind,
                     for e in range(n_e):
                         load_w = not (e == 0 and n_e == 1 and n_k == 1 and a > 0)
                         load_x = e == 0 and not (reuse_inputs and n0 > 0)
-                        # one input tile: the stationary inputs (and their stream) carry over blocks
-                        same = n_k == 1 and n_t == 1
                         _dense_tile(i, mt, kt, min(tn, nb - e * tn), load_w, load_x, e == 0 and not (same and n0 > 0),
                                     e == n_e - 1 and not (same and n0 + nb < N), wb, ab, kind, dataflow, R, C,
                                     physical, latency, packing, nbytes, cycles, wbytes)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.config import HardwareConfig
+from simulator.engines.systolic import DATAFLOWS, systolic_head_tail
 from simulator.memory.buffers import Slots
 from workloads.errors import InputError
 
@@ -208,7 +209,8 @@ def _compute_cycles_estimate(nest: int, hw: HardwareConfig, T: int, K: int, N: i
         n_stat, folds, S, ts, sb = n_k * n_n, -(-tk // R) * -(-tn // C), T, tt, block
     else:
         n_stat, folds, S, ts, sb = n_k * n_t, -(-tk // R) * -(-tt // C), N, tn, block
-    over = 2 * R + C - 2 + (R if (nest == NEST_TNK and d.timing == "physical") else 0) - (R if nest == NEST_TNK else 0)
+    head, tail = systolic_head_tail(DATAFLOWS[d.dataflow], R, C, d.timing == "physical")
+    over = head + tail
     runs = n_stat * -(-S // sb)
     return n_stat * folds * S + runs * over * (1 if folds == 1 else folds * -(-sb // ts))
 

@@ -95,7 +95,8 @@ def sparse_tile_cycles_pair(
 ) -> tuple[int, int]:
     """`sparse_tile_cycles` for two token counts t1, t2 of the same tile (full token tiles and
     the last one); adaptive: each token count takes the fewer cycles of the two mappings.
-    ceil_p[k] = ceil(k / P) for every count k in the tile."""
+    ceil_p[k] = ceil(k / P) for every count k in the tile; `load` is scratch space of at least
+    2 L entries."""
     if mapping == ADAPTIVE and policy == INTERLEAVED:
         return _interleaved_adaptive_pair(counts, t1, t2, L, P, overhead, latency, load, ceil_p)
     if mapping == ADAPTIVE:
@@ -174,9 +175,8 @@ def _interleaved_tile_cycles_pair(counts: np.ndarray, t1: int, t2: int, L: int, 
 def _interleaved_adaptive_pair(counts: np.ndarray, t1: int, t2: int, L: int, P: int, overhead: int, latency: int,
                                load: np.ndarray, ceil_p: np.ndarray) -> tuple[int, int]:
     """`_interleaved_tile_cycles_pair` for both mappings in one pass over the units (the
-    adaptive line's two candidates), each token count taking the fewer cycles."""
-    if load.shape[0] < 2 * L:
-        load = np.empty(2 * L, np.int64)
+    adaptive line's two candidates), each token count taking the fewer cycles. `load` is
+    scratch space of at least 2 L entries."""
     load[:2 * L] = 0  # overhead cycles per line: token-parallel [0, L), non-zero-parallel [L, 2L)
     i_tp, i_np, p_tp, p_np = 0, 0, 0, 0
     for i in range(counts.shape[0]):

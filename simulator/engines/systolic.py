@@ -53,7 +53,6 @@ def systolic_tile_cycles(dataflow: int, R: int, C: int, M: int, K: int, N: int, 
     return systolic_folds(dataflow, R, C, M, K, N) * systolic_fold_cycles(dataflow, R, C, M, K, N, physical)
 
 
-
 @njit(cache=True)
 def systolic_head_tail(dataflow: int, R: int, C: int, physical: bool) -> tuple[int, int]:
     """A fold's cycles besides its streamed extent, in cycles, as (head, tail): the head comes

@@ -76,11 +76,11 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rerun(prov: dict, source: str) -> tuple[dict, dict]:
-    """(the hardware, the new report) from a report's provenance."""
+def _rerun(prov: dict, source: str) -> dict:
+    """The report re-simulated from a report's provenance."""
     from simulator.api import simulate_shape, simulate_workloads
     from simulator.config import parse_hw
-    from simulator.provenance import canonical_sha256
+    from simulator.provenance import canonical_sha256, manifest_sha256
     from workloads.budget import Budget
     from workloads.from_artifact import from_artifact
     from workloads.presets import ModelShape
@@ -90,32 +90,26 @@ def _rerun(prov: dict, source: str) -> tuple[dict, dict]:
         raise InputError(f"{source}: provenance.hardware does not match its hardware_sha256")
     w = prov["workload"]
     if w["kind"] == "shape":
-        report = simulate_shape(ModelShape(**w["model"]), hw, Budget(**w["budget"]), w["phase"], w["batch"], w["seq"],
-                                w["seed"], w["layers"])
-    else:
-        import hashlib
-
-        manifest = Path(w["artifact"]) / "manifest.json"
-        if not manifest.is_file() or hashlib.sha256(manifest.read_bytes()).hexdigest() != w["manifest_sha256"]:
-            raise InputError(f"{source}: the artifact {w['artifact']} is missing or not the one the report used "
-                             "(manifest sha256 differs)")
-        expected = ModelShape(**w["model"]) if w["model"] else None
-        report = simulate_workloads(*from_artifact(w["artifact"], w["phase"], w["batch"], w["seq"], expected), hw)
-    return hw, report
+        return simulate_shape(ModelShape(**w["model"]), hw, Budget(**w["budget"]), w["phase"], w["batch"], w["seq"],
+                              w["seed"], w["layers"])
+    if manifest_sha256(w["artifact"]) != w["manifest_sha256"]:
+        raise InputError(f"{source}: the artifact {w['artifact']} is missing or not the one the report used "
+                         "(manifest sha256 differs)")
+    expected = ModelShape(**w["model"]) if w["model"] else None
+    return simulate_workloads(*from_artifact(w["artifact"], w["phase"], w["batch"], w["seq"], expected), hw)
 
 
 def from_report(path: str) -> int:
     """Re-runs a report from its provenance; 0 when every number is identical, else 1."""
     from simulator import __version__
-    from simulator.config import read_json_report
-    from simulator.provenance import NUMBERS, differences
+    from simulator.provenance import NUMBERS, differences, read_json_report
 
     old = read_json_report(path)
     prov = old.get("provenance")
     if not isinstance(prov, dict):
         raise InputError(f"{path}: no provenance block (a report of `sslcsim simulate` from 0.2.0 on)")
     try:
-        _, new = _rerun(prov, path)
+        new = _rerun(prov, path)
     except (KeyError, TypeError) as exc:
         raise InputError(f"{path}: provenance is incomplete ({type(exc).__name__}: {exc})") from None
     new = json.loads(json.dumps(new))  # the same float rendering as the file

@@ -49,18 +49,14 @@ def budget_from_args(args: argparse.Namespace) -> Budget:
 
 
 def main(args: argparse.Namespace) -> int:
-    import json
-
     # imported here so that other commands and --help start without numba and pydantic
     from simulator.api import simulate_shape, simulate_workloads
     from simulator.config import load_hw
-    from simulator.files import atomic_write
+    from simulator.files import atomic_write, check_output_path
     from simulator.provenance import artifact_workload, provenance, shape_workload
     from simulator.report import render_table, to_csv, to_json
     from workloads.from_artifact import from_artifact
     from workloads.presets import resolve_model
-
-    from simulator.files import check_output_path
 
     for out in (args.json, args.csv):  # before any work: never print a table and then fail
         if out:
@@ -86,8 +82,8 @@ def main(args: argparse.Namespace) -> int:
     print(render_table(report), end="")
     if args.json:
         atomic_write(args.json, to_json(report))
-    if args.csv:  # provenance as one leading comment line (csv readers: skip lines starting with '#')
-        atomic_write(args.csv, "# provenance: " + json.dumps(report["provenance"], sort_keys=True) + "\n" + to_csv(report))
+    if args.csv:
+        atomic_write(args.csv, to_csv(report))
     return 0
 
 
