@@ -14,4 +14,5 @@ COMMANDS = [
     "sweep",
     "plot",
     "hw",
+    "attention",
 ]

@@ -1,0 +1,195 @@
+"""`sslcsim attention`: attention-core cycles (SDDMM Q K^T + SpMM P V) of attention-map masks.
+
+The masks come from a .npy file (--mask) or a seeded generator (--synthetic). Each cost model
+is a mode in MODES: a function of (masks, args) that returns its table columns, per-layer
+cells, summary lines and JSON block, so another mode is one more entry and its columns sit
+beside the others in the same table. Today: "vitcod-compatible" (simulator/vitcod_attention.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+from workloads.errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+GENERATOR_OPTIONS = {"polarized": ("global_tokens", "density"), "window": ("window",), "topk": ("k",)}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("attention", help="attention-core cycles of attention-map masks (ViTCoD-compatible)",
+                       description="Per-layer SDDMM/SpMM/preload cycles of ViTCoD's attention simulator for a "
+                                   "mask file or a synthetic mask. See docs/vitcod-simulator.md.")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--mask", metavar="FILE.npy", help="masks (layers, heads, N, N) or (heads, N, N); "
+                     "non-zero/True = kept score unless --vitcod-convention")
+    src.add_argument("--synthetic", choices=sorted(GENERATOR_OPTIONS), help="a seeded synthetic mask")
+    p.add_argument("--vitcod-convention", action="store_true",
+                   help="the mask file uses ViTCoD's convention: 0 = kept, 1 = pruned")
+    p.add_argument("--layers", type=int, help="synthetic: layers")
+    p.add_argument("--heads", type=int, help="synthetic: heads per layer")
+    p.add_argument("--tokens", type=int, help="synthetic: tokens N (maps are N x N)")
+    p.add_argument("--global-tokens", type=int, help="polarized: key columns kept for every query")
+    p.add_argument("--density", type=float, help="polarized: keep probability of every other score")
+    p.add_argument("--window", type=int, help="window: keys per side (|i - j| < W), or before and at i with --causal")
+    p.add_argument("--causal", action="store_true", help="window: causal band 0 <= i - j < W")
+    p.add_argument("--k", type=int, help="topk: kept keys per query")
+    p.add_argument("--seed", type=int, default=0, help="synthetic: seed of polarized/topk (default 0)")
+    p.add_argument("--head-dim", type=int, default=64, help="D, features per head (default 64)")
+    p.add_argument("--threshold", type=int, default=50,
+                   help="a key column with more kept scores than this is global (default 50, ViTCoD's)")
+    p.add_argument("--ratio", type=float, default=2 / 3, help="Q/K encoder compression (default 2/3)")
+    p.add_argument("--width", type=int, default=64, help="W, lines shared by the two engines (default 64)")
+    p.add_argument("--h-eff", type=int, default=64, help="MAC rows per line shared by the heads "
+                   "(default 64 as ViTCoD b2f7fb5; 8 for its older versions)")
+    p.add_argument("--v-load-factor", type=float, default=1.0, help="1 (b2f7fb5) or 1.5 (older versions) "
+                   "on the sparse V load")
+    p.add_argument("--json", metavar="OUT", help="write the per-layer results and totals as JSON")
+    p.set_defaults(func=main)
+
+
+@dataclass
+class ModeResult:
+    """One mode's share of the output: its table columns and per-layer cells (one list per
+    layer), the lines printed under the table, and its JSON block."""
+
+    columns: list[str]
+    cells: list[list[str]]
+    summary: list[str]
+    data: dict
+
+
+def _num(x: float) -> str:
+    """Cycles as ViTCoD counts them: integral floats (the x1.5 V load) without the '.0'."""
+    return str(int(x)) if x == int(x) else f"{x:.1f}"
+
+
+def vitcod_compatible(masks: np.ndarray, args: argparse.Namespace) -> ModeResult:
+    """The ViTCoD-compatible mode: ViTCoD's own attention simulator's numbers."""
+    from simulator.vitcod_attention import VitcodParams, vitcod_attention
+
+    params = VitcodParams(head_dim=args.head_dim, ratio=args.ratio, threshold=args.threshold, width=args.width,
+                          h_eff=args.h_eff, v_load_factor=args.v_load_factor)
+    r = vitcod_attention(masks, params)
+    cells = [[str(c.gt), str(c.nnz), f"{c.dw}/{c.sw}", f"{c.sddmm_dense}/{c.sddmm_sparse}",
+              f"{c.spmm_dense}/{c.spmm_sparse}", _num(c.preload), str(c.pre), "yes" if c.vitcod_crash else "-"]
+             for c in r.layers]
+    summary = [
+        f"ViTCoD-compatible numbers (ViTCoD's attention simulator, b2f7fb5 arithmetic: head 0's mask per layer, "
+        f"threshold {params.threshold}, W = {params.width}, H_eff = {params.h_eff}, D = {params.head_dim}, 500 MHz):",
+        f"  preload {_num(r.preload)}, PRE {r.pre}, SDDMM + SpMM {r.compute}; "
+        f"total = max(preload, PRE + SDDMM + SpMM) = {_num(r.total)} cycles",
+    ]
+    summary += [f"  layer {c.layer}: ViTCoD's script raises {c.vitcod_crash} (row: defined values, "
+                "docs/vitcod-simulator.md)" for c in r.layers if c.vitcod_crash]
+    if r.first_crash_layer is not None:
+        summary.append(f"  ViTCoD's own script would stop at layer {r.first_crash_layer} and print no totals")
+    columns = ["gt", "nnz", "dw/sw", "SDDMM d/s", "SpMM d/s", "preload", "PRE", "crash"]
+    return ModeResult(columns, cells, summary, r.as_dict())
+
+
+MODES: dict[str, Callable[[np.ndarray, argparse.Namespace], ModeResult]] = {
+    "vitcod-compatible": vitcod_compatible,
+}
+
+
+def _synthetic(args: argparse.Namespace) -> tuple[np.ndarray, dict]:
+    from workloads import attention_masks as am
+
+    if None in (args.layers, args.heads, args.tokens):
+        raise InputError("attention --synthetic: give --layers, --heads and --tokens")
+    own = GENERATOR_OPTIONS[args.synthetic]
+    for name in (n for opts in GENERATOR_OPTIONS.values() for n in opts):
+        given = getattr(args, name) is not None
+        if given != (name in own):
+            flag = "--" + name.replace("_", "-")
+            raise InputError(f"attention --synthetic {args.synthetic}: {flag} is "
+                             f"{'not used by this generator' if given else 'required'}")
+    if args.causal and args.synthetic != "window":
+        raise InputError("attention: --causal goes with --synthetic window")
+    shape = (args.layers, args.heads, args.tokens)
+    if args.synthetic == "polarized":
+        masks = am.polarized(*shape, args.global_tokens, args.density, args.seed)
+    elif args.synthetic == "window":
+        masks = am.sliding_window(*shape, args.window, args.causal)
+    else:
+        masks = am.topk(*shape, args.k, args.seed)
+    spec = {name: getattr(args, name) for name in own}
+    seed = {} if args.synthetic == "window" else {"seed": args.seed}
+    return masks, {"kind": "synthetic", "generator": args.synthetic, "layers": args.layers, "heads": args.heads,
+                   "tokens": args.tokens, **spec, **({"causal": args.causal} if args.synthetic == "window" else seed)}
+
+
+def _from_file(args: argparse.Namespace) -> tuple[np.ndarray, dict]:
+    import hashlib
+    from pathlib import Path
+
+    from workloads.attention_masks import load_mask_file
+
+    given = [f"--{n.replace('_', '-')}" for n in ("layers", "heads", "tokens", "global_tokens", "density",
+                                                  "window", "k") if getattr(args, n) is not None]
+    if given or args.causal:
+        raise InputError(f"attention --mask: {' '.join(given) or '--causal'} only go with --synthetic")
+    masks = load_mask_file(args.mask, vitcod_convention=args.vitcod_convention)
+    with open(args.mask, "rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    return masks, {"kind": "mask-file", "path": str(Path(args.mask).resolve()), "sha256": digest,
+                   "vitcod_convention": args.vitcod_convention, "shape": list(masks.shape)}
+
+
+def render(results: dict[str, ModeResult], n_layers: int) -> str:
+    """One table: the layer column, then each mode's columns under its name; then each
+    mode's summary lines."""
+    header = ["layer"] + [c for r in results.values() for c in r.columns]
+    rows = [[str(i)] + [x for r in results.values() for x in r.cells[i]] for i in range(n_layers)]
+    widths = [max(len(row[j]) for row in [header, *rows]) for j in range(len(header))]
+    groups, start = [" " * widths[0]], 1
+    for name, r in results.items():
+        span = sum(widths[start:start + len(r.columns)]) + 2 * (len(r.columns) - 1)
+        groups.append(f"[{name}]".ljust(span))
+        start += len(r.columns)
+    lines = ["  ".join(groups).rstrip()]
+    lines += ["  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in [header, *rows]]
+    return "\n".join(lines + [s for r in results.values() for s in r.summary]) + "\n"
+
+
+def main(args: argparse.Namespace) -> int:
+    import json
+
+    from simulator.files import atomic_write, check_output_path
+
+    if args.json:  # before any work: never print a table and then fail on the output path
+        check_output_path(args.json)
+    if args.vitcod_convention and not args.mask:
+        raise InputError("attention: --vitcod-convention goes with --mask")
+    masks, workload = _from_file(args) if args.mask else _synthetic(args)
+    results = {name: build(masks, args) for name, build in MODES.items()}
+    print(render(results, masks.shape[0]), end="")
+    if args.json:
+        report = {"workload": workload, "modes": {name: r.data for name, r in results.items()},
+                  "provenance": _provenance(args.argv)}
+        atomic_write(args.json, json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+def _provenance(argv: list[str]) -> dict:
+    import platform
+    import shlex
+    from importlib import metadata
+
+    import numpy as np
+
+    from simulator import __version__
+    from simulator.provenance import git_commit
+
+    try:
+        package = metadata.version("sslcsim")
+    except metadata.PackageNotFoundError:
+        package = None
+    return {"simulator_version": __version__, "package_version": package, "git_commit": git_commit(),
+            "python": platform.python_version(), "numpy": np.__version__,
+            "command": "sslcsim " + " ".join(shlex.quote(a) for a in argv)}
