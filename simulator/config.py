@@ -118,6 +118,20 @@ class Precision(_Strict):
     weight_bits: int = Field(16, ge=1, le=64)
     activation_bits: int = Field(16, ge=1, le=64)
     output_bits: int = Field(16, ge=1, le=64)
+    kv_bits: int = Field(16, ge=1, le=64, description="K and V cache entries, in DRAM and on chip")
+
+
+class VectorUnit(_Strict):
+    """Element-wise and reduction ops of a decoder layer (norms, softmax, SiLU x up, residual
+    adds): `lanes` elements per pass; a function that needs c passes per element takes
+    ceil(elements c / lanes) + latency cycles per tile."""
+
+    lanes: int = Field(64, ge=1, le=1 << 16, description="elements processed per cycle in one pass")
+    latency: int = Field(8, ge=0, le=4096, description="pipeline cycles added once per tile")
+    norm_passes: int = Field(2, ge=1, le=64, description="RMSNorm/LayerNorm: sum of squares, then scale")
+    softmax_passes: int = Field(3, ge=1, le=64, description="running max, exp and sum, normalise")
+    silu_mul_passes: int = Field(2, ge=1, le=64, description="SiLU(gate) x up")
+    add_passes: int = Field(1, ge=1, le=64, description="residual add")
 
 
 class Energy(_Strict):
@@ -137,6 +151,7 @@ class HardwareConfig(_Strict):
     buffers: Optional[Buffers] = Field(None, description="null: unlimited (compute-only studies)")
     dram: Optional[Dram] = Field(None, description="null: ideal memory, compute only")
     precision: Precision = Precision()
+    vector_unit: VectorUnit = VectorUnit()
     energy: Optional[Energy] = None
 
     @model_validator(mode="after")

@@ -88,7 +88,7 @@ def summarize(comp: RunResult, dense: RunResult) -> dict:
         g["layer"] = layer
         per_layer.append(g)
     ops = [
-        {"op": pc.op_name[o], "engine": ["denser", "sparser", "dram"][pc.op_engine[o]],
+        {"op": pc.op_name[o], "engine": ["denser", "sparser", "vector", "dram"][pc.op_engine[o]],
          "tile": list(pc.op_tile_shape[o]), "tiles": int(comp.arrays["op_tile_ptr"][o + 1] - comp.arrays["op_tile_ptr"][o]),
          "start": int(comp.op_first[o]), "done": int(comp.op_done[o]), "compute_cycles": int(comp.op_busy[o]),
          "macs": int(macs_c[o]), "dram_bytes": int(comp.op_dram[o]), "memory_stall_cycles": int(comp.op_stall[o])}

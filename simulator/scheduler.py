@@ -1,13 +1,15 @@
 """Event-driven scheduler at tile granularity (numba).
 
-The machine: engine streams (0 = denser, 1 = sparser; one stream when the engines are
-time-multiplexed on one array), a write-back stream (2) for the projection outputs, the
+The machine: engine streams (0 = denser, 1 = sparser, 2 = vector unit; the denser and
+sparser engine are one stream when time-multiplexed on one array), a write-back stream (3)
+for the outputs that leave the chip, the
 buffers' slots (simulator/memory/buffers.py) and the DRAM (simulator/memory/dram.py). The
 rules, which the golden reference in tests/ implements cycle by cycle:
 
 1. Each engine runs its tiles in program order (ops in topological order, tiles in order).
 2. An engine may request tile k's operands once its slot is free (tile k - slots has finished
-   computing) and every predecessor op of tile k's op is done: req = max(deps done, slot free).
+   computing), every predecessor op of tile k's op is done, and it has requested tile k - 1
+   (requests in program order): req = max(deps done, slot free, previous request).
 3. Requests go to the DRAM in request order (ties: the lower stream id, then program order);
    each of the transfer's parts is granted when its channel or port is free (dram.py). Its
    data arrives `latency` cycles after its last part has left.
@@ -26,6 +28,8 @@ from simulator.memory.buffers import new_slot_state, occupy, slot_free_at
 from simulator.memory.dram import dram_request
 
 INF = np.int64(1) << np.int64(62)
+ENGINES = 3  # engine streams 0..2; stream 3 is the write-back
+WB = 3
 # the write-back heap's size, kept in a one-entry array so helpers can update it in place
 HSIZE = 0
 
@@ -83,18 +87,19 @@ def _stream_ops(op_stream: np.ndarray, op_tile_ptr: np.ndarray) -> tuple:
     """Each engine stream's ops with tiles, in program order: sop[sop_ptr[s]:sop_ptr[s + 1]];
     and the number of write-backs."""
     n_ops = op_stream.shape[0]
-    sop_ptr = np.zeros(3, np.int64)
+    sop_ptr = np.zeros(ENGINES + 1, np.int64)
     n_wb = 0
     for o in range(n_ops):
-        if op_stream[o] == 2:
+        if op_stream[o] == WB:
             n_wb += 1
         elif op_tile_ptr[o + 1] > op_tile_ptr[o]:
             sop_ptr[op_stream[o] + 1] += 1
-    sop_ptr[2] += sop_ptr[1]
-    sop = np.empty(sop_ptr[2], np.int64)
-    fill = sop_ptr[:2].copy()
+    for q in range(ENGINES):
+        sop_ptr[q + 1] += sop_ptr[q]
+    sop = np.empty(sop_ptr[ENGINES], np.int64)
+    fill = sop_ptr[:ENGINES].copy()
     for o in range(n_ops):
-        if op_stream[o] < 2 and op_tile_ptr[o + 1] > op_tile_ptr[o]:
+        if op_stream[o] < WB and op_tile_ptr[o + 1] > op_tile_ptr[o]:
             sop[fill[op_stream[o]]] = o
             fill[op_stream[o]] += 1
     return sop_ptr, sop, n_wb
@@ -125,7 +130,7 @@ def _complete(o: int, t: int, op_done: np.ndarray, op_stream: np.ndarray, rev_pt
     op_done[o] = t
     for k in range(rev_ptr[o], rev_ptr[o + 1]):
         d = rev_idx[k]
-        if op_stream[d] != 2:
+        if op_stream[d] != WB:
             continue
         if t > ready_at[d]:
             ready_at[d] = t
@@ -175,10 +180,10 @@ def _init(op_stream: np.ndarray, op_dep_ptr: np.ndarray, op_dep_idx: np.ndarray,
     ht, hw = np.empty(n_wb + 1, np.int64), np.empty(n_wb + 1, np.int64)
     st = np.zeros(1, np.int64)
     for o in range(op_stream.shape[0]):
-        if op_stream[o] == 2 and pending[o] == 0:
+        if op_stream[o] == WB and pending[o] == 0:
             st[HSIZE] = _heap_push(ht, hw, st[HSIZE], 0, o)
-    cur, nxt = sop_ptr[:2].copy(), np.zeros(2, np.int64)
-    for s in range(2):
+    cur, nxt = sop_ptr[:ENGINES].copy(), np.zeros(ENGINES, np.int64)
+    for s in range(ENGINES):
         if cur[s] < sop_ptr[s + 1]:
             nxt[s] = op_tile_ptr[sop[cur[s]]]
     return sop_ptr, sop, rev_ptr, rev_idx, pending, ht, hw, st, cur, nxt, n_tiles + n_wb
@@ -186,7 +191,7 @@ def _init(op_stream: np.ndarray, op_dep_ptr: np.ndarray, op_dep_idx: np.ndarray,
 
 @njit(cache=True)
 def schedule(
-    op_stream: np.ndarray,  # (n_ops,) 0/1 engine stream, 2 write-back
+    op_stream: np.ndarray,  # (n_ops,) 0/1/2 engine stream, 3 write-back
     op_dep_ptr: np.ndarray,  # (n_ops+1,) CSR of predecessor ops
     op_dep_idx: np.ndarray,
     op_wb_bytes: np.ndarray,  # (n_ops,) bytes written by write-back ops
@@ -225,22 +230,22 @@ def schedule(
     op_busy, op_dram, op_stall, ready_at = sums[0], sums[1], sums[2], sums[3]
     sop_ptr, sop, rev_ptr, rev_idx, pending, ht, hw, st, cur, nxt, remaining = _init(
         op_stream, op_dep_ptr, op_dep_idx, op_tile_ptr, tile_bytes.shape[0])
-    last_end, slot = np.zeros(2, np.int64), new_slot_state(slots)
+    last_end, last_req, slot = np.zeros(ENGINES, np.int64), np.zeros(ENGINES, np.int64), new_slot_state(slots)
     m_free, m_busy, m_ptr = np.zeros(num.shape[0], np.int64), np.zeros(num.shape[0], np.int64), np.zeros(1, np.int64)
     m_scratch = np.zeros(max(num.shape[0], 3), np.int64)
     occ, peak, g_last, exact = 0, 0, 0, True
     while remaining > 0:
         # each stream's next request (rule 2), written out here: numba's inliner costs ~60% of the loop
-        r0, r1 = INF, INF
-        for q in range(2):
+        req, s = INF, 0
+        for q in range(ENGINES):
             if cur[q] < sop_ptr[q + 1]:
                 oo = sop[cur[q]]
                 if op_ready[oo] < 0:
                     op_ready[oo] = _inputs_done(oo, op_dep_ptr, op_dep_idx, op_done)
                 if op_ready[oo] >= 0:
-                    rq = max(op_ready[oo], slot_free_at(slot, q))
-                    r0, r1 = (rq, r1) if q == 0 else (r0, rq)
-        req, s = (r0, 0) if r0 <= r1 else (r1, 1)
+                    rq = max(op_ready[oo], slot_free_at(slot, q), last_req[q])
+                    if rq < req:  # ties: the lower stream id
+                        req, s = rq, q
         if st[HSIZE] > 0 and (ht[0] < req or req == INF):
             o, leave = _writeback(ideal, kind, num, den, interleave, m_free, m_busy, m_ptr, m_scratch, op_wb_bytes,
                                   op_first, op_grant, op_dram, ht, hw, st)
@@ -249,15 +254,17 @@ def schedule(
             continue
         if req == INF:
             raise RuntimeError("scheduler deadlock: the op graph is not in topological order")
-        # Issue stream s's tiles while the main loop would pick them anyway: the other stream's
-        # candidate cannot change until an op completes (same decisions).
+        # Issue stream s's tiles while the main loop would pick them anyway: the other streams'
+        # candidates cannot change until an op completes (same decisions).
         o, t = sop[cur[s]], nxt[s]
         if t == op_tile_ptr[o]:
             op_first[o] = req
-        other = 1 - s
-        other_req = INF
-        if cur[other] < sop_ptr[other + 1] and op_ready[sop[cur[other]]] >= 0:
-            other_req = max(op_ready[sop[cur[other]]], slot_free_at(slot, other))
+        other, other_req = 0, INF
+        for q in range(ENGINES):
+            if q != s and cur[q] < sop_ptr[q + 1] and op_ready[sop[cur[q]]] >= 0:
+                rq = max(op_ready[sop[cur[q]]], slot_free_at(slot, q), last_req[q])
+                if rq < other_req:
+                    other, other_req = q, rq
         busy, dram, stall = 0, 0, 0
         while True:
             wt = tile_weight_bytes[t]
@@ -271,6 +278,7 @@ def schedule(
             if record:
                 tile_req[t], tile_grant[t], tile_start[t], tile_end[t] = req, g, start, end
             last_end[s] = end
+            last_req[s] = req
             # on-chip occupancy (buffers.py): release the tiles that ended by this grant, hold this
             # one; the online peak is exact while grants come in time order
             occ, held_ok = occupy(s, g, end, wt, slot, occ)
@@ -286,7 +294,7 @@ def schedule(
                 break
             t += 1  # same op: its inputs are known to be done
             nxt[s] = t
-            req = max(op_ready[o], slot_free_at(slot, s))
+            req = max(op_ready[o], slot_free_at(slot, s), req)
             if req > other_req or (req == other_req and other < s) or (st[HSIZE] > 0 and ht[0] < req):
                 break
         op_busy[o] += busy

@@ -24,14 +24,15 @@ import numpy as np
 from simulator.config import HardwareConfig
 from simulator.engines.sparser import ASSIGNMENTS, MAPPINGS
 from simulator.engines.systolic import DATAFLOWS
+from simulator.layer_ops import attention_template, vector_tiles, writeback_bytes
 from simulator.tile_kernels import dense_op_tiles, sparse_op_tiles
 from simulator.memory.buffers import Slots, buffer_slots
 from simulator.tile_shapes import dense_tile_count, dense_tile_shape, sparse_tile_shape
-from workloads.graph import op_graph, program_order
+from workloads.graph import layer_graph, op_graph, program_order
 from workloads.masks import column_order
 from workloads.workload import Projection, Workload
 
-DENSER, SPARSER, WRITEBACK = 0, 1, 2
+DENSER, SPARSER, VECTOR, WRITEBACK = 0, 1, 2, 3
 
 
 @dataclass
@@ -205,24 +206,30 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
     slots = buffer_slots(hw, policy == "time_multiplexed" or (dense_model and policy == "shared_width"))
     # ranks may differ per layer: a node with no work (rank 0, empty S) forwards its inputs
     parts = {q.name: ("W",) if q.mask is None else ("S", "V", "U") for q in first}
-    graph = op_graph(workload.model.num_layers, [q.name for q in first], parts)
+    layer_scope = workload.scope == "layer"
+    if layer_scope:
+        graph = layer_graph(workload.model.num_layers, parts, workload.model.num_key_value_heads)
+    else:
+        graph = op_graph(workload.model.num_layers, [q.name for q in first], parts)
     # node -> the ops whose completion completes it (a node with no ops forwards its inputs)
     done_by: dict[str, list[int]] = {}
     projections: dict[str, Projection] = {q.name: q for q in first}
     splits: dict[str, tuple[_SSplit, _Dense, int]] = {}  # per projection: split, denser engine, sparser lines
+    templates: dict[str, tuple[np.ndarray, int, tuple]] = {}  # attention core: one sequence's tiles per part
     layer_loaded = 0
 
-    def add_op(node: str, q: Projection, part: str, stream: int, engine: int, macs: int,
+    def add_op(node: str, name: str, part: str, stream: int, engine: int, macs: int,
                tiles: tuple[int, int] | None, shape: tuple[int, int, int], wb_bytes: int = 0) -> None:
         """Records an op whose tiles (count, useful MACs) the kernel just wrote at n_tiles."""
         deps = inputs_done_by(node)
         if tiles is not None and tiles[0] == 0:
             return
+        attrs = graph.nodes[node]
         count, mc = tiles if tiles is not None else (0, 0)
-        prog.op_name.append(f"L{q.layer}.{q.name}.{part}")
-        prog.op_layer.append(q.layer)
-        prog.op_proj.append(q.name)
-        prog.op_module.append(q.module)
+        prog.op_name.append(f"L{attrs['layer']}.{name}.{part}")
+        prog.op_layer.append(attrs["layer"])
+        prog.op_proj.append(name)
+        prog.op_module.append(attrs.get("module") or projections[name].module)
         prog.op_part.append(part)
         prog.op_stream.append(stream)
         prog.op_engine.append(engine)
@@ -249,6 +256,29 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
                            eng.quirk, eng.packing, *out, prog.n_tiles)
         return t, sh.as_tuple()
 
+    def room(n: int) -> tuple:
+        return (*prog.room(n), prog.n_tiles)
+
+    def layer_op(node: str, attrs: dict) -> None:
+        """The ops of the decoder layer that are not projections (layer_ops.py)."""
+        proj, part = attrs["proj"], attrs["part"]
+        if part == "out":
+            add_op(node, proj, "out", WRITEBACK, WRITEBACK, 0, None, (0, 0, 0), writeback_bytes(proj, workload, hw))
+        elif part in ("vec", "softmax"):
+            name = "softmax" if part == "softmax" else proj
+            tag = f"softmax.g{attrs['group']}" if part == "softmax" else "vec"
+            add_op(node, proj, tag, VECTOR, VECTOR, hw.vector_unit.lanes, vector_tiles(name, workload, hw, slots, room),
+                   (0, 0, 0))
+        else:  # qk, pv: one sequence's template repeated per sequence
+            eng = _dense_engine(hw)
+            if part not in templates:
+                templates[part] = attention_template(part, workload, hw, slots, eng)
+            tpl, macs, shape = templates[part]
+            n = tpl.shape[1] * workload.batch
+            prog.room(n)
+            prog.tiles[:, prog.n_tiles:prog.n_tiles + n] = np.tile(tpl, workload.batch)
+            add_op(node, proj, f"{part}.g{attrs['group']}", DENSER, DENSER, eng.macs, (n, macs), shape)
+
     for node in program_order(graph):
         attrs = graph.nodes[node]
         layer, part = attrs["layer"], attrs["part"]
@@ -258,16 +288,22 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
             projections = {q.name: q for q in workload.layer_projections(layer)}
             splits.clear()
             layer_loaded = layer
+        done_by[node] = []
+        if attrs["proj"] not in projections:
+            layer_op(node, attrs)
+            if not done_by[node]:
+                done_by[node] = inputs_done_by(node)
+            continue
         q = projections[attrs["proj"]]
         label = f"L{layer}.{q.name}"
-        done_by[node] = []
-        if part == "out":
-            add_op(node, q, "out", WRITEBACK, WRITEBACK, 0, None, (0, 0, 0), math.ceil(q.m * T * p.output_bits / 8))
+        if part == "out":  # k and v outputs are the KV cache in a whole-layer run
+            bits = p.kv_bits if layer_scope and q.name in ("k_proj", "v_proj") else p.output_bits
+            add_op(node, q.name, "out", WRITEBACK, WRITEBACK, 0, None, (0, 0, 0), math.ceil(q.m * T * bits / 8))
             continue
         if part == "W":
             eng = _dense_engine(hw)
             t, shape = dense_tiles(eng, q.n, q.m, label)
-            add_op(node, q, "W", DENSER, DENSER, eng.macs, t, shape)
+            add_op(node, q.name, "W", DENSER, DENSER, eng.macs, t, shape)
             continue
         if q.name not in splits:  # once per projection: the S split and the engines it leaves
             sp = split_S(q, hw, slots, T)
@@ -281,7 +317,7 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
         if part == "S":
             if len(sp.dense):
                 t, shape = dense_tiles(deng, len(sp.dense), q.m, label + ".S_dense")
-                add_op(node, q, "S_dense", DENSER, DENSER, deng.macs, t, shape)
+                add_op(node, q.name, "S_dense", DENSER, DENSER, deng.macs, t, shape)
             if len(sp.order):
                 tt, tm, tk, reuse = sparse_tile_shape(hw, slots, T, q.m, len(sp.order), sp.by_column, label)
                 out = prog.room(-(-T // tt) * -(-q.m // tm) * -(-len(sp.order) // tk))
@@ -289,13 +325,13 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
                                     p.weight_bits, p.activation_bits, e.index_bits, e.pointer_bits,
                                     e.format == "bitmask", sw, e.macs_per_line, MAPPINGS[e.mapping],
                                     e.unit_overhead, ASSIGNMENTS[e.assignment], e.pipeline_latency, *out, prog.n_tiles)
-                add_op(node, q, "S_sparse", sp_stream, SPARSER, sw * e.macs_per_line, t, (tt, tm, tk))
+                add_op(node, q.name, "S_sparse", sp_stream, SPARSER, sw * e.macs_per_line, t, (tt, tm, tk))
         elif part == "V":
             t, shape = dense_tiles(deng, q.n, q.rank, label + ".V")
-            add_op(node, q, "V", DENSER, DENSER, deng.macs, t, shape)
+            add_op(node, q.name, "V", DENSER, DENSER, deng.macs, t, shape)
         elif part == "U":
             t, shape = dense_tiles(deng, q.rank, q.m, label + ".U")
-            add_op(node, q, "U", DENSER, DENSER, deng.macs, t, shape)
+            add_op(node, q.name, "U", DENSER, DENSER, deng.macs, t, shape)
         if not done_by[node]:  # no work here: forward the inputs' completion
             done_by[node] = inputs_done_by(node)
     return prog

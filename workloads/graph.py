@@ -2,9 +2,16 @@
 
 Node names are `L{layer}.{proj}.{part}` with part in S (sparse GEMM), V (V X), U (U (V X)),
 W (the dense baseline W X) and out (partial sums meet and the output leaves the chip).
-Edges: V -> U; S, U -> out (or W -> out); q, k, v read the previous layer's down.out;
-o reads q, k, v (the attention core between them is not modelled); gate and up read o;
-down reads gate and up.
+Edges: V -> U; S, U -> out (or W -> out).
+
+Two scopes:
+- projections (`op_graph`): the linear layers only; q, k, v read the previous layer's
+  down.out; o reads q, k, v; gate and up read o; down reads gate and up.
+- layer (`layer_graph`): the whole decoder layer. attn_norm -> q, k, v; per KV-head group g
+  the attention core qk.g{g} (reads q, k) -> softmax.g{g} -> pv.g{g} (reads v) ->
+  attn_core.out -> o; attn_residual (o + the layer input) -> ffn_norm -> gate, up -> act
+  (SiLU(gate) x up) -> down; ffn_residual (down + attn_residual) is the layer output.
+  Vector-unit nodes have part `vec` and write their result through an `out` node.
 """
 
 from __future__ import annotations
@@ -59,3 +66,66 @@ def program_order(g: nx.DiGraph) -> list[str]:
     """A deterministic topological order: insertion order wherever the graph allows."""
     rank = {n: i for i, n in enumerate(g.nodes)}
     return list(nx.lexicographical_topological_sort(g, key=rank.__getitem__))
+
+
+# the whole decoder layer: (proj, parts, reads) in program order; "prev" is the layer input
+_LAYER = [
+    ("attn_norm", ("vec",), ("prev",)),
+    ("q_proj", None, ("attn_norm",)),
+    ("k_proj", None, ("attn_norm",)),
+    ("v_proj", None, ("attn_norm",)),
+    ("attn_core", None, ()),
+    ("o_proj", None, ("attn_core",)),
+    ("attn_residual", ("vec",), ("o_proj", "prev")),
+    ("ffn_norm", ("vec",), ("attn_residual",)),
+    ("gate_proj", None, ("ffn_norm",)),
+    ("up_proj", None, ("ffn_norm",)),
+    ("act", ("vec",), ("gate_proj", "up_proj")),
+    ("down_proj", None, ("act",)),
+    ("ffn_residual", ("vec",), ("down_proj", "attn_residual")),
+]
+MODULE = {"attn_norm": "MHA", "attn_core": "MHA", "attn_residual": "MHA", "q_proj": "MHA", "k_proj": "MHA",
+          "v_proj": "MHA", "o_proj": "MHA"}  # everything else: FFN
+
+
+def layer_graph(num_layers: int, parts: dict[str, tuple[str, ...]], groups: int) -> nx.DiGraph:
+    """The whole decoder layer (module docstring). `parts[proj]` lists each projection's
+    compute parts; `groups` is the number of KV-head groups of the attention core."""
+    g = nx.DiGraph()
+    prev: str | None = None
+    for layer in range(num_layers):
+        out_of = {"prev": prev}
+        for proj, vec_parts, reads in _LAYER:
+            base = f"L{layer}.{proj}"
+            out = f"{base}.out"
+            attrs = {"layer": layer, "proj": proj, "module": MODULE.get(proj, "FFN")}
+            srcs = [out_of[r] for r in reads if out_of[r] is not None]
+            g.add_node(out, part="out", group=-1, **attrs)
+            if proj == "attn_core":
+                for grp in range(groups):
+                    qk, sm, pv = (f"{base}.{k}.g{grp}" for k in ("qk", "softmax", "pv"))
+                    for node, part in ((qk, "qk"), (sm, "softmax"), (pv, "pv")):
+                        g.add_node(node, part=part, group=grp, **attrs)
+                    g.add_edge(out_of["q_proj"], qk)
+                    g.add_edge(out_of["k_proj"], qk)
+                    g.add_edge(qk, sm)
+                    g.add_edge(sm, pv)
+                    g.add_edge(out_of["v_proj"], pv)
+                    g.add_edge(pv, out)
+            else:
+                mine = vec_parts if vec_parts is not None else parts[proj]
+                for part in mine:
+                    node = f"{base}.{part}"
+                    g.add_node(node, part=part, group=-1, **attrs)
+                    if part != "U":
+                        for r in srcs:
+                            g.add_edge(r, node)
+                    g.add_edge(node, out)
+                if "V" in mine and "U" in mine:
+                    g.add_edge(f"{base}.V", f"{base}.U")
+                if not mine:
+                    for r in srcs:
+                        g.add_edge(r, out)
+            out_of[proj] = out
+        prev = out_of["ffn_residual"]
+    return g

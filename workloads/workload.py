@@ -13,6 +13,7 @@ from workloads.masks import SyntheticMask
 from workloads.presets import ModelShape
 
 Phase = Literal["decode", "prefill"]
+Scope = Literal["projections", "layer"]
 
 
 class MaskStats(Protocol):
@@ -47,11 +48,22 @@ class Workload:
     description: str
     # Called per layer so an artifact streams layer by layer.
     layer_projections: Callable[[int], list[Projection]] = field(repr=False)
+    # projections: the linear layers only; layer: the whole decoder layer (attention core,
+    # KV cache, norms, activation, residual adds)
+    scope: Scope = "projections"
+    # decode: tokens already in each sequence's KV cache (the step attends context + 1 keys)
+    context: int = 0
 
     @property
     def tokens(self) -> int:
         """Tokens per step: prefill = batch x sequence, decode = batch."""
         return self.batch * self.seq if self.phase == "prefill" else self.batch
+
+    def with_scope(self, scope: Scope, context: int = 0) -> "Workload":
+        """The same workload over `scope`, a decode step attending `context` cached tokens."""
+        check_scope(scope, self.phase, context)
+        return Workload(self.model, self.phase, self.batch, self.seq, self.description, self.layer_projections,
+                        scope, context)
 
 
 # what one simulated step can hold (the tile program is indexed by int64, sizes by tokens)
@@ -67,6 +79,15 @@ def check_phase(phase: str, batch: int, seq: int) -> None:
         raise InputError(f"--seq {seq}: expected an integer in 1..{MAX_SEQ}")
     if phase == "prefill" and batch * seq > MAX_TOKENS:
         raise InputError(f"--batch {batch} x --seq {seq}: more than {MAX_TOKENS} tokens in one step")
+
+
+def check_scope(scope: str, phase: str, context: int) -> None:
+    if scope not in ("projections", "layer"):
+        raise InputError(f"--scope {scope!r}: expected projections or layer")
+    if not 0 <= context <= MAX_SEQ:
+        raise InputError(f"--context {context}: expected an integer in 0..{MAX_SEQ}")
+    if context and phase != "decode":
+        raise InputError("--context: a KV-cache length applies to decode only (prefill attends its own sequence)")
 
 
 def mask_seed(seed: int, layer: int, index: int) -> int:

@@ -49,7 +49,7 @@ def new_slot_state(slots: int) -> np.ndarray:
     [0, slots), their weight bytes [slots, 2 slots), the index of its next slot (2 slots) and
     how many of its tiles are still on chip (2 slots + 1). Ends are 0 before the first
     `slots` tiles: a free slot never delays a request."""
-    return np.zeros((2, 2 * slots + 2), np.int64)
+    return np.zeros((3, 2 * slots + 2), np.int64)  # denser, sparser, vector unit
 
 
 @njit(cache=True, inline="always")
@@ -66,7 +66,7 @@ def occupy(s: int, g: int, end: int, wbytes: int, state: np.ndarray, occ_bytes: 
     ok is False when that slot still held a tile (grants out of time order: the online peak
     is then not exact)."""
     slots = (state.shape[1] - 2) // 2
-    for q in range(2):
+    for q in range(state.shape[0]):
         while state[q, 2 * slots + 1] > 0:
             k = state[q, 2 * slots] - state[q, 2 * slots + 1]
             k = k + slots if k < 0 else k

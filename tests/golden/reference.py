@@ -16,8 +16,8 @@ import numpy as np
 
 from simulator.config import HardwareConfig
 from simulator.memory.buffers import buffer_slots
-from simulator.tile_shapes import NEST_NKT, NEST_TNK, dense_tile_shape, sparse_tile_shape
-from workloads.graph import op_graph, program_order
+from simulator.tile_shapes import NEST_NKT, NEST_TKN, NEST_TNK, dense_tile_shape, sparse_tile_shape
+from workloads.graph import layer_graph, op_graph, program_order
 
 
 # ------------------------------------------------------------------ engines, stepped
@@ -212,8 +212,9 @@ def _systolic_cycles(d, tiles: list[tuple]) -> list[int]:
 
 def dense_tiles(hw: HardwareConfig, slots, T: int, K: int, N: int, lines: int | None) -> list[tuple[int, int, int]]:
     """(bytes, cycles, weight bytes) per tile of a dense GEMM, in loop order. A tile loads its
-    weight slice unless the previous tile held the same one, and its input slice unless reused
-    and already loaded within its scope."""
+    weight slice unless the previous tile held the same one, and its input slice unless it is
+    input-stationary (IS) and the previous tile held the same one, or it is reused and
+    already loaded within its scope."""
     d = hw.denser_engine
     p = hw.precision
     if d.kind == "mac_lines":
@@ -228,12 +229,13 @@ def dense_tiles(hw: HardwareConfig, slots, T: int, K: int, N: int, lines: int | 
                   for t, k, n, _ in tiles]
     else:
         cycles = _systolic_cycles(d, tiles)
-    out, prev_w, loaded = [], None, set()
+    out, prev_w, prev_x, loaded = [], None, None, set()
     for (t, k, n, scope), cyc in zip(tiles, cycles):
         w = math.ceil((k[1] - k[0]) * (n[1] - n[0]) * p.weight_bits / 8) if (k, n) != prev_w else 0
-        x = 0 if (shape.reuse_inputs and (k, t, scope) in loaded) else \
-            math.ceil((k[1] - k[0]) * (t[1] - t[0]) * p.activation_bits / 8)
-        prev_w = (k, n)
+        stationary = shape.nest == NEST_TKN and (k, t) == prev_x  # IS: the input slice stays for its output tiles
+        held = stationary or (shape.reuse_inputs and (k, t, scope) in loaded)
+        x = 0 if held else math.ceil((k[1] - k[0]) * (t[1] - t[0]) * p.activation_bits / 8)
+        prev_w, prev_x = (k, n), (k, t)
         loaded.add((k, t, scope))
         out.append([w + x, cyc, w])
     if d.kind == "systolic" and d.timing == "scalesim" and out and out[0][1] > 1:
@@ -271,35 +273,111 @@ def sparse_tiles(hw: HardwareConfig, slots, T: int, mask: np.ndarray, order: np.
 # ------------------------------------------------------------------ program
 
 
-def build(hw: HardwareConfig, projections_per_layer: list[list[dict]], T: int, dense_model: bool):
+def vector_tile_time(elements: int, passes: int, lanes: int, latency: int) -> int:
+    """Step the vector unit: each cycle it does up to `lanes` of the tile's element-passes."""
+    work, cycle = elements * passes, 0
+    while work > 0:
+        work -= min(lanes, work)
+        cycle += 1
+    return cycle + latency
+
+
+def vector_tiles(hw: HardwareConfig, slots, elements: int, inputs: int, passes: int) -> list[tuple[int, int, int]]:
+    """A vector op's tiles: as many elements as the input and output slots hold, one after another."""
+    p, v = hw.precision, hw.vector_unit
+    per = elements
+    if hw.buffers is not None:
+        per = min(slots.input // (inputs * p.activation_bits / 8) if inputs else elements,
+                  slots.output // (p.output_bits / 8), elements)
+    per = int(per)
+    tiles = []
+    for a in range(0, elements, per):
+        e = min(per, elements - a)
+        tiles.append((math.ceil(e * inputs * p.activation_bits / 8), vector_tile_time(e, passes, v.lanes, v.latency), 0))
+    return tiles
+
+
+def attention_tiles(hw: HardwareConfig, slots, part: str, layer: dict) -> list[tuple[int, int, int]]:
+    """One group's Q K^T or P V over the batch: per sequence, per causal block of 64 queries
+    (decode: one query over context + 1 keys), a dense GEMM with the K or V cache (kv_bits)
+    as its stationary operand."""
+    hk = hw.model_copy(update={"precision": hw.precision.model_copy(update={"weight_bits": hw.precision.kv_bits})})
+    group = layer["heads"] // layer["kv_heads"]
+    if layer["phase"] == "decode":
+        blocks = [(group, layer["context"] + 1)]
+    else:
+        seq = layer["seq"]
+        blocks = [(group * (min(seq, a + 64) - a), min(seq, a + 64)) for a in range(0, seq, 64)]
+    tiles = []
+    for _ in range(layer["batch"]):
+        for rows, keys in blocks:
+            K, N = (layer["head_dim"], keys) if part == "qk" else (keys, layer["head_dim"])
+            tiles += dense_tiles(hk, slots, rows, K, N, None)
+    return tiles
+
+
+def layer_op(hw: HardwareConfig, slots, attrs: dict, T: int, layer: dict, add) -> None:
+    """The decoder-layer ops that are not projections, plainly."""
+    proj, part, vu = attrs["proj"], attrs["part"], hw.vector_unit
+    group = layer["heads"] // layer["kv_heads"]
+    width = {"attn_core": layer["heads"] * layer["head_dim"], "act": layer["inter"]}.get(proj, layer["hidden"])
+    if part == "out":
+        add(3, [], math.ceil(T * width * hw.precision.output_bits / 8))
+    elif part == "softmax":
+        if layer["phase"] == "decode":
+            scores = layer["batch"] * group * (layer["context"] + 1)
+        else:
+            scores = layer["batch"] * group * layer["seq"] * (layer["seq"] + 1) // 2
+        add(2, vector_tiles(hw, slots, scores, 0, vu.softmax_passes))
+    elif part == "vec":
+        passes, inputs = {"attn_norm": (vu.norm_passes, 1), "ffn_norm": (vu.norm_passes, 1),
+                          "act": (vu.silu_mul_passes, 2)}.get(proj, (vu.add_passes, 2))
+        add(2, vector_tiles(hw, slots, T * width, inputs, passes))
+    else:
+        add(0, attention_tiles(hw, slots, part, layer))
+
+
+def build(hw: HardwareConfig, projections_per_layer: list[list[dict]], T: int, dense_model: bool,
+          layer: dict | None = None):
     """Ops in program order: dicts with stream, deps, tiles (bytes, cycles, wbytes), wb bytes.
 
     projections_per_layer[l] = [{name, module, m, n, rank, mask (dense 0/1 array or None)}].
+    layer: None for the projections only, else the whole decoder layer's shape and step:
+    {heads, kv_heads, head_dim, hidden, inter, phase, batch, seq, context}.
     """
     policy = hw.split.policy
     whole = policy == "time_multiplexed" or (dense_model and policy == "shared_width")
     slots = buffer_slots(hw, whole)
     first = projections_per_layer[0]
     parts = {q["name"]: ("W",) if q["mask"] is None else ("S", "V", "U") for q in first}
-    graph = op_graph(len(projections_per_layer), [q["name"] for q in first], parts)
+    if layer is None:
+        graph = op_graph(len(projections_per_layer), [q["name"] for q in first], parts)
+    else:
+        graph = layer_graph(len(projections_per_layer), parts, layer["kv_heads"])
     ops = []
     done_by = {}
     thr = hw.split.density_threshold
     for node in program_order(graph):
         attrs = graph.nodes[node]
-        q = next(x for x in projections_per_layer[attrs["layer"]] if x["name"] == attrs["proj"])
         part = attrs["part"]
         deps = sorted({o for pred in graph.predecessors(node) for o in done_by[pred]})
         done_by[node] = []
 
         def add(stream, tiles, wb=0):
-            if stream != 2 and not tiles:  # no work: the node forwards its inputs (below)
+            if stream != 3 and not tiles:  # no work: the node forwards its inputs (below)
                 return
             ops.append({"stream": stream, "deps": deps, "tiles": tiles, "wb": wb})
             done_by[node].append(len(ops) - 1)
 
+        q = next((x for x in projections_per_layer[attrs["layer"]] if x["name"] == attrs["proj"]), None)
+        if q is None:
+            layer_op(hw, slots, attrs, T, layer, add)
+            if not done_by[node]:
+                done_by[node] = deps
+            continue
         if part == "out":
-            add(2, [], math.ceil(q["m"] * T * hw.precision.output_bits / 8))
+            kv = layer is not None and q["name"] in ("k_proj", "v_proj")
+            add(3, [], math.ceil(q["m"] * T * (hw.precision.kv_bits if kv else hw.precision.output_bits) / 8))
             continue
         if part == "W":
             add(0, dense_tiles(hw, slots, T, q["n"], q["m"], None))
@@ -378,22 +456,23 @@ def run(hw: HardwareConfig, ops: list[dict]) -> dict:
     latency = hw.dram_latency_cycles
     resources = [] if ideal else dram_resources(hw)
     pointer = [0]
-    streams = {0: [], 1: []}
+    engines = (0, 1, 2)  # denser, sparser, vector unit; stream 3 is the write-back
+    streams = {s: [] for s in engines}
     for o, op in enumerate(ops):
-        if op["stream"] < 2:
+        if op["stream"] < 3:
             for k in range(len(op["tiles"])):
                 streams[op["stream"]].append((o, k))
-    wbs = [o for o, op in enumerate(ops) if op["stream"] == 2]
+    wbs = [o for o, op in enumerate(ops) if op["stream"] == 3]
     req, grant, arrive, start, end, op_done, wb_req = {}, {}, {}, {}, {}, {}, {}
     parts_left, parts_end = {}, {}
-    requested = {0: 0, 1: 0}  # tiles of the stream requested so far
-    computed = {0: 0, 1: 0}  # tiles of the stream started so far
+    requested = {s: 0 for s in engines}  # tiles of the stream requested so far
+    computed = {s: 0 for s in engines}  # tiles of the stream started so far
     channel_cycles = 0
-    last_tiles = {(o, len(op["tiles"]) - 1): o for o, op in enumerate(ops) if op["stream"] < 2}
+    last_tiles = {(o, len(op["tiles"]) - 1): o for o, op in enumerate(ops) if op["stream"] < 3}
     t = 0
     while len(op_done) < len(ops):
         # (1) finish (an engine runs one tile at a time: only its latest can end now)
-        for s in (0, 1):
+        for s in engines:
             if computed[s] > 0:
                 key = streams[s][computed[s] - 1]
                 if end[key] == t and key in last_tiles:
@@ -411,7 +490,7 @@ def run(hw: HardwareConfig, ops: list[dict]) -> dict:
         changed = True
         while changed:
             changed = False
-            for s in (0, 1):
+            for s in engines:
                 while requested[s] < len(streams[s]):
                     i = requested[s]
                     o, k = streams[s][i]
@@ -434,7 +513,7 @@ def run(hw: HardwareConfig, ops: list[dict]) -> dict:
                         grant[("wb", o)] = t
                         op_done[o] = t
                     else:
-                        new.append((2, o, ("wb", o)))
+                        new.append((3, o, ("wb", o)))
         for s, seq, key in sorted(new):
             if key[0] == "wb":
                 w, x, out = 0, 0, ops[key[1]]["wb"]
@@ -462,7 +541,7 @@ def run(hw: HardwareConfig, ops: list[dict]) -> dict:
                     arrive[key] = parts_end[key] + latency
                     del parts_left[key]
         # (4) computes (every tile takes at least one cycle, so one start per stream per cycle)
-        for s in (0, 1):
+        for s in engines:
             i = computed[s]
             if i < requested[s]:
                 key = streams[s][i]

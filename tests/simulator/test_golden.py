@@ -40,7 +40,10 @@ def random_hw(rng: np.random.Generator) -> dict:
                            "assignment": str(rng.choice(["round_robin", "greedy", "interleaved"]))},
         "split": {"policy": str(policy), "density_threshold": float(rng.choice([0.3, 0.6, 0.9, 1.0]))},
         "precision": {"weight_bits": int(rng.choice([4, 8, 16])), "activation_bits": int(rng.choice([8, 16])),
-                      "output_bits": int(rng.choice([8, 16, 32]))},
+                      "output_bits": int(rng.choice([8, 16, 32])), "kv_bits": int(rng.choice([4, 8, 16]))},
+        "vector_unit": {"lanes": int(rng.integers(1, 9)), "latency": int(rng.integers(0, 4)),
+                        "norm_passes": int(rng.integers(1, 4)), "softmax_passes": int(rng.integers(1, 4)),
+                        "silu_mul_passes": int(rng.integers(1, 3)), "add_passes": int(rng.integers(1, 3))},
     }
     if rng.random() < 0.7:
         hw["buffers"] = {"weight_kib": float(rng.choice([0.25, 0.5, 1, 2])), "input_kib": float(rng.choice([0.03125, 0.0625, 0.25, 0.5, 1])),
@@ -67,6 +70,15 @@ def random_case(rng: np.random.Generator):
                        int(rng.integers(1, 3)), head_dim)
     dense_model = rng.random() < 0.15
     tokens = int(rng.integers(1, 6)) if rng.random() < 0.6 else int(rng.integers(6, 40))
+    layer_scope = None
+    if rng.random() < 0.35:  # the whole decoder layer: attention core, KV cache, vector unit
+        phase = str(rng.choice(["decode", "prefill"]))
+        batch = int(rng.integers(1, 3))
+        seq = int(rng.integers(1, 72)) if phase == "prefill" else 1
+        tokens = batch * seq if phase == "prefill" else batch
+        layer_scope = {"heads": heads, "kv_heads": kv, "head_dim": head_dim, "hidden": shape.hidden_size,
+                       "inter": shape.intermediate_size, "phase": phase, "batch": batch, "seq": seq,
+                       "context": int(rng.integers(0, 40)) if phase == "decode" else 0}
     layers = []
     for layer in range(shape.num_layers):
         projs = []
@@ -79,15 +91,19 @@ def random_case(rng: np.random.Generator):
             rank = int(rng.integers(0, min(3, m, n) + 1))
             projs.append({"name": name, "module": module, "m": m, "n": n, "rank": rank, "mask": mask})
         layers.append(projs)
-    return shape, tokens, layers, dense_model
+    return shape, tokens, layers, dense_model, layer_scope
 
 
-def fast_workload(shape: ModelShape, tokens: int, layers) -> Workload:
+def fast_workload(shape: ModelShape, tokens: int, layers, layer_scope: dict | None = None) -> Workload:
     def layer_projections(layer: int) -> list[Projection]:
         return [Projection(layer, q["name"], q["module"], q["m"], q["n"], q["rank"],
                            None if q["mask"] is None else CsrMask.from_dense(q["mask"])) for q in layers[layer]]
 
-    return Workload(shape, "decode", tokens, 1, "golden case", layer_projections)
+    if layer_scope is None:
+        return Workload(shape, "decode", tokens, 1, "golden case", layer_projections)
+    ls = layer_scope
+    return Workload(shape, ls["phase"], ls["batch"], ls["seq"], "golden case", layer_projections, "layer",
+                    ls["context"])
 
 
 def plain_aggregates(hw, ops, gold) -> tuple:
@@ -95,10 +111,10 @@ def plain_aggregates(hw, ops, gold) -> tuple:
     on-chip weight bytes, from the golden model's times (the report's definitions)."""
     ideal = hw.dram is None
     first, busy, dram, stall = [], [], [], []
-    prev_end = {0: 0, 1: 0}
+    prev_end = {0: 0, 1: 0, 2: 0}
     events = []
     for o, op in enumerate(ops):
-        if op["stream"] == 2:
+        if op["stream"] == 3:
             first.append(gold["grant"][("wb", o)])
             busy.append(0)
             dram.append(0 if ideal else op["wb"])
@@ -125,19 +141,19 @@ def plain_aggregates(hw, ops, gold) -> tuple:
 def test_fast_model_equals_golden_reference_on_random_cases():
     rng = np.random.default_rng(20261122)
     ran = 0
-    kinds = set()
+    kinds, scopes = set(), set()
     while ran < N_CASES:
         try:
             hw = parse_hw(random_hw(rng), "golden")
         except InputError:
             continue
-        shape, tokens, layers, dense_model = random_case(rng)
+        shape, tokens, layers, dense_model, layer_scope = random_case(rng)
         try:
-            fast = run(fast_workload(shape, tokens, layers), hw, record_tiles=True)
-            fast_unrecorded = run(fast_workload(shape, tokens, layers), hw)
+            fast = run(fast_workload(shape, tokens, layers, layer_scope), hw, record_tiles=True)
+            fast_unrecorded = run(fast_workload(shape, tokens, layers, layer_scope), hw)
         except InputError:  # a buffer too small for the smallest tile: both models share that check
             continue
-        ops = reference.build(hw, layers, tokens, dense_model)
+        ops = reference.build(hw, layers, tokens, dense_model, layer_scope)
         gold = reference.run(hw, ops)
         a = fast.arrays
         # the same ops, tiles, bytes and compute cycles
@@ -163,8 +179,10 @@ def test_fast_model_equals_golden_reference_on_random_cases():
         assert fast_unrecorded.peak_buffer_bytes == fast.peak_buffer_bytes
         memory = "ideal" if hw.dram is None else ("ports" if hw.dram.ports else f"channels>1:{hw.dram.channels > 1}")
         kinds.add((hw.denser_engine.kind, hw.split.policy, memory, hw.sparser_engine.format))
+        scopes.add("projections" if layer_scope is None else layer_scope["phase"])
         ran += 1
     assert len(kinds) >= 30  # the cases really cover the configuration space
+    assert scopes == {"projections", "decode", "prefill"}
 
 
 @pytest.mark.parametrize("dataflow,R,C,M,K,N,physical", [
