@@ -24,8 +24,11 @@ def simulate_shape(
     seq: int = 1,
     seed: int = 0,
     layers: int | None = None,
+    scope: str = "projections",
+    context: int = 0,
 ) -> dict:
-    """Shape-only estimate: synthetic seeded masks at `budget`."""
-    comp = from_shape(model, budget, phase, batch, seq, seed, layers)
-    dense = from_shape(model, None, phase, batch, seq, seed, layers)
+    """Shape-only estimate: synthetic seeded masks at `budget`; `scope` projections or the
+    whole decoder layer (a decode step then attends `context` cached tokens)."""
+    comp = from_shape(model, budget, phase, batch, seq, seed, layers).with_scope(scope, context)
+    dense = from_shape(model, None, phase, batch, seq, seed, layers).with_scope(scope, context)
     return simulate_workloads(comp, dense, hw)

@@ -23,7 +23,7 @@ from simulator.config import HardwareConfig
 from workloads.errors import InputError
 
 # the parts of a report that are numbers of the simulation (everything else is labels)
-NUMBERS = ("totals", "engines", "modules", "layers", "projections")
+NUMBERS = ("totals", "engines", "modules", "layers", "projections", "classes")
 
 
 def canonical_sha256(obj: object) -> str:
@@ -62,10 +62,11 @@ def _version(package: str) -> str | None:
 
 
 def shape_workload(model: object, budget: object, phase: str, batch: int, seq: int, seed: int,
-                   layers: int | None) -> dict:
+                   layers: int | None, scope: str = "projections", context: int = 0) -> dict:
     """The workload spec of a shape-only run (synthetic seeded masks)."""
     return {"kind": "shape", "model": dataclasses.asdict(model), "budget": dataclasses.asdict(budget),
-            "phase": phase, "batch": batch, "seq": seq, "seed": seed, "layers": layers}
+            "phase": phase, "batch": batch, "seq": seq, "seed": seed, "layers": layers, "scope": scope,
+            "context": context}
 
 
 def manifest_sha256(artifact: str | Path) -> str | None:
@@ -74,10 +75,12 @@ def manifest_sha256(artifact: str | Path) -> str | None:
     return hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else None
 
 
-def artifact_workload(path: str, model: object, phase: str, batch: int, seq: int) -> dict:
+def artifact_workload(path: str, model: object, phase: str, batch: int, seq: int, scope: str = "projections",
+                      context: int = 0) -> dict:
     """The workload spec of a run on a compressed artifact (real masks)."""
     return {"kind": "artifact", "artifact": str(Path(path).resolve()), "manifest_sha256": manifest_sha256(path),
-            "model": dataclasses.asdict(model) if model else None, "phase": phase, "batch": batch, "seq": seq}
+            "model": dataclasses.asdict(model) if model else None, "phase": phase, "batch": batch, "seq": seq,
+            "scope": scope, "context": context}
 
 
 def provenance(hw: HardwareConfig, workload: dict, argv: list[str]) -> dict:

@@ -10,6 +10,7 @@ import json
 import numpy as np
 
 from simulator.memory.dram import memory_spec
+from simulator.op_classes import class_costs
 from simulator.run import RunResult
 
 SPARSE_PARTS = ("S_dense", "S_sparse")
@@ -135,8 +136,11 @@ def summarize(comp: RunResult, dense: RunResult) -> dict:
         "batch": w.batch,
         "seq": w.seq,
         "tokens": w.tokens,
+        "scope": w.scope,
+        "context": w.context,
         "hardware": hw.name,
         "totals": model,
+        "classes": {"compressed": class_costs(comp), "dense": class_costs(dense)},
         "engines": engines,
         "modules": modules,
         "layers": per_layer,
@@ -209,4 +213,11 @@ def render_table(report: dict) -> str:
     console.print(table)
     console.print("cycles summed over layers; module totals are spans (first request to last write), so "
                   "concurrent modules overlap. Per-op detail: --json.")
+    if report.get("scope") == "layer":
+        for which in ("dense", "compressed"):
+            c = report["classes"][which]
+            shares = ", ".join(f"{k.replace('_', ' ')} {c[k]['active_share']:.0%}" for k in
+                               ("projections", "attention_core", "vector", "writeback"))
+            console.print(f"{which}: active share of the run: {shares}; KV cache {c['kv_cache']['dram_share']:.0%} "
+                          f"of DRAM bytes")
     return console.file.getvalue()

@@ -6,6 +6,7 @@ its handler, so every command (and --help) starts without the others' dependenci
 
 COMMANDS = [
     "simulate",
+    "generate",
     "reproduce",
     "compress",
     "evaluate",

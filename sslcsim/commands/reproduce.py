@@ -89,14 +89,16 @@ def _rerun(prov: dict, source: str) -> dict:
     if canonical_sha256(prov["hardware"]) != prov["hardware_sha256"]:
         raise InputError(f"{source}: provenance.hardware does not match its hardware_sha256")
     w = prov["workload"]
+    scope, context = w.get("scope", "projections"), w.get("context", 0)  # reports before 0.3.0: projections
     if w["kind"] == "shape":
         return simulate_shape(ModelShape(**w["model"]), hw, Budget(**w["budget"]), w["phase"], w["batch"], w["seq"],
-                              w["seed"], w["layers"])
+                              w["seed"], w["layers"], scope, context)
     if manifest_sha256(w["artifact"]) != w["manifest_sha256"]:
         raise InputError(f"{source}: the artifact {w['artifact']} is missing or not the one the report used "
                          "(manifest sha256 differs)")
     expected = ModelShape(**w["model"]) if w["model"] else None
-    return simulate_workloads(*from_artifact(w["artifact"], w["phase"], w["batch"], w["seq"], expected), hw)
+    comp, dense = from_artifact(w["artifact"], w["phase"], w["batch"], w["seq"], expected)
+    return simulate_workloads(comp.with_scope(scope, context), dense.with_scope(scope, context), hw)
 
 
 def from_report(path: str) -> int:

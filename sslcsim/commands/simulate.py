@@ -22,6 +22,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scalesim-config", metavar="CFG", help="a SCALE-Sim 3.0.0 .cfg: time the --topology GEMM layers as "
                    "SCALE-Sim does and print its COMPUTE_REPORT (plus this project's physical cycles)")
     p.add_argument("--topology", metavar="CSV", help="a SCALE-Sim GEMM (or conv) topology .csv, with --scalesim-config")
+    add_budget_args(p)
+    p.add_argument("--phase", choices=["decode", "prefill"], default="decode")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--seq", type=int, default=2048, help="sequence length (prefill)")
+    p.add_argument("--layers", type=int, help="simulate only the first N layers")
+    p.add_argument("--scope", choices=["projections", "layer"], default="projections",
+                   help="projections: the linear layers only (default; what Table 4 and earlier reports time); "
+                        "layer: the whole decoder layer (attention core and KV cache, norms, SiLU x up, residuals)")
+    p.add_argument("--context", type=int, default=0,
+                   help="decode with --scope layer: tokens already in each sequence's KV cache (default 0)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", metavar="OUT", help="write the full report as JSON")
+    p.add_argument("--csv", metavar="OUT", help="write per-projection/layer/module rows as CSV")
+    p.set_defaults(func=main)
+
+
+def add_budget_args(p: argparse.ArgumentParser) -> None:
+    """The shape-only budget flags `simulate` and `generate` share."""
     p.add_argument("--ratio", type=float, default=0.5, help="kept fraction p = sparse + low-rank (+ preserved)")
     p.add_argument("--rank", type=int, default=None,
                    help="rank r of U V (default: the rule compress uses, the low-rank part gets 1/8 of the kept "
@@ -31,14 +49,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="unstructured (uniform iid mask), wanda-like (skewed, exact per-row density) or N:M, e.g. 2:4")
     p.add_argument("--s-density", choices=["accounting", "ratio"], default="accounting",
                    help="S density = ratio - low-rank share (accounting, default) or = ratio (Table 4 reading)")
-    p.add_argument("--phase", choices=["decode", "prefill"], default="decode")
-    p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--seq", type=int, default=2048, help="sequence length (prefill)")
-    p.add_argument("--layers", type=int, help="simulate only the first N layers")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", metavar="OUT", help="write the full report as JSON")
-    p.add_argument("--csv", metavar="OUT", help="write per-projection/layer/module rows as CSV")
-    p.set_defaults(func=main)
 
 
 def budget_from_args(args: argparse.Namespace) -> Budget:
@@ -57,6 +67,7 @@ def main(args: argparse.Namespace) -> int:
     from simulator.report import render_table, to_csv, to_json
     from workloads.from_artifact import from_artifact
     from workloads.presets import resolve_model
+    from workloads.workload import check_scope
 
     for out in (args.json, args.csv):  # before any work: never print a table and then fail
         if out:
@@ -70,14 +81,18 @@ def main(args: argparse.Namespace) -> int:
     if args.artifact:
         expected = resolve_model(args.model) if args.model else None
         comp, dense = from_artifact(args.artifact, args.phase, args.batch, seq, expected)
-        report = simulate_workloads(comp, dense, hw)
-        workload = artifact_workload(args.artifact, expected, args.phase, args.batch, seq)
+        report = simulate_workloads(comp.with_scope(args.scope, args.context),
+                                    dense.with_scope(args.scope, args.context), hw)
+        workload = artifact_workload(args.artifact, expected, args.phase, args.batch, seq, args.scope, args.context)
     else:
         if not args.model:
             raise InputError("simulate: give --model (a preset or config.json) or --artifact DIR")
         model, budget = resolve_model(args.model), budget_from_args(args)
-        report = simulate_shape(model, hw, budget, args.phase, args.batch, seq, args.seed, args.layers)
-        workload = shape_workload(model, budget, args.phase, args.batch, seq, args.seed, args.layers)
+        check_scope(args.scope, args.phase, args.context)
+        report = simulate_shape(model, hw, budget, args.phase, args.batch, seq, args.seed, args.layers, args.scope,
+                                args.context)
+        workload = shape_workload(model, budget, args.phase, args.batch, seq, args.seed, args.layers, args.scope,
+                                  args.context)
     report["provenance"] = provenance(hw, workload, args.argv)
     print(render_table(report), end="")
     if args.json:

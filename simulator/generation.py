@@ -1,0 +1,117 @@
+"""A whole generation: prefill of the prompt, then decode steps with the KV cache growing,
+for a compressed model and its dense baseline on the same hardware.
+
+Decode step i (i = 0 .. new_tokens - 1) attends prompt + i cached tokens plus its own.
+Every step is a full schedule of the whole decoder stack (scope `layer`).
+
+Exact mode simulates every step. Sampled mode (`samples` = K) simulates K steps evenly
+spaced over the generation, the first and last included, and takes every other step's
+cycles and class costs by linear interpolation in the context length between the two
+nearest simulated steps. Why that is close: the context changes only the attention core's
+GEMMs, whose tiles and KV bytes grow linearly with the keys (up to tile rounding), so a
+step's time is piecewise linear in the context. tests/simulator/test_generation.py bounds
+the error against exact mode.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+
+import numpy as np
+
+from simulator.config import HardwareConfig
+from simulator.op_classes import CLASSES, class_costs
+from simulator.run import run
+from workloads.errors import InputError
+from workloads.workload import MAX_SEQ, Workload
+
+MAX_NEW_TOKENS = 1 << 16
+
+
+def _step(w: Workload, hw: HardwareConfig) -> tuple[int, dict]:
+    r = run(w, hw)
+    return r.makespan, class_costs(r)
+
+
+def _decode(w: Workload, context: int) -> Workload:
+    return dataclasses.replace(w, phase="decode", seq=1, scope="layer", context=context)
+
+
+def step_indices(new_tokens: int, samples: int | None) -> list[int]:
+    """The decode steps simulated: all, or `samples` evenly spaced ones (first and last included)."""
+    if samples is None or samples >= new_tokens:
+        return list(range(new_tokens))
+    return sorted({int(round(x)) for x in np.linspace(0, new_tokens - 1, samples)})
+
+
+def _interpolate(at: list[int], values: list[float], n: int) -> np.ndarray:
+    return np.interp(np.arange(n), at, values)
+
+
+def _decode_series(w: Workload, hw: HardwareConfig, prompt: int, n: int, samples: int | None,
+                   progress=None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Per decode step: cycles and each class's active cycles and the KV-cache bytes."""
+    at = step_indices(n, samples)
+    cycles, per_class = [], {c: [] for c in (*CLASSES, "kv_cache")}
+    for i in at:
+        c, costs = _step(_decode(w, prompt + i), hw)
+        cycles.append(c)
+        for k in CLASSES:
+            per_class[k].append(costs[k]["active_share"] * c)
+        per_class["kv_cache"].append(costs["kv_cache"]["dram_bytes"])
+        if progress is not None:
+            progress()
+    return (_interpolate(at, cycles, n),
+            {k: _interpolate(at, v, n) for k, v in per_class.items()})
+
+
+def _summary(prefill: tuple[int, dict], steps: np.ndarray, classes: dict, hw: HardwareConfig,
+             batch: int) -> dict:
+    hz = hw.clock_mhz * 1e6
+    pre_cycles, pre_costs = prefill
+    total = pre_cycles + float(steps.sum())
+    per_token = steps / hz
+    active = {k: (pre_costs[k]["active_share"] * pre_cycles + float(classes[k].sum())) / total for k in CLASSES}
+    return {
+        "prefill_cycles": pre_cycles,
+        "time_to_first_token_s": pre_cycles / hz,
+        "decode_cycles": float(steps.sum()),
+        "per_token_latency_s": {"first": float(per_token[0]), "median": float(statistics.median(per_token)),
+                                "last": float(per_token[-1])},
+        "total_s": total / hz,
+        "tokens_per_s": batch * len(steps) / (total / hz),
+        "decode_tokens_per_s": batch * len(steps) / (float(steps.sum()) / hz),
+        "active_share": active,
+        "kv_cache_bytes": pre_costs["kv_cache"]["dram_bytes"] + float(classes["kv_cache"].sum()),
+        "step_cycles": [float(x) for x in steps],
+    }
+
+
+def simulate_generation(comp: Workload, dense: Workload, hw: HardwareConfig, new_tokens: int,
+                        samples: int | None = None, progress=None) -> dict:
+    """Prefill of `comp.seq` prompt tokens (batch comp.batch), then `new_tokens` decode steps,
+    for both workloads; samples None: every step exact (module docstring)."""
+    if comp.phase != "prefill":
+        raise InputError("generate: the workloads must describe the prompt's prefill")
+    if not 1 <= new_tokens <= MAX_NEW_TOKENS or comp.seq + new_tokens > MAX_SEQ:
+        raise InputError(f"--new-tokens {new_tokens}: expected 1..{MAX_NEW_TOKENS} with prompt + new tokens "
+                         f"<= {MAX_SEQ}")
+    if samples is not None and samples < 2:
+        raise InputError(f"--samples {samples}: expected at least 2 (the first and the last step)")
+    out = {}
+    for name, w in (("dense", dense), ("compressed", comp)):
+        prefill = _step(dataclasses.replace(w, scope="layer", context=0), hw)
+        if progress is not None:
+            progress()
+        steps, classes = _decode_series(w, hw, comp.seq, new_tokens, samples, progress)
+        out[name] = _summary(prefill, steps, classes, hw, comp.batch)
+    d, c = out["dense"], out["compressed"]
+    out["speedup"] = {"total": d["total_s"] / c["total_s"], "time_to_first_token": d["time_to_first_token_s"] /
+                      c["time_to_first_token_s"], "decode": d["decode_cycles"] / c["decode_cycles"]}
+    out["method"] = ("exact: every step simulated" if samples is None or samples >= new_tokens else
+                     f"sampled: {len(step_indices(new_tokens, samples))} of {new_tokens} decode steps simulated, "
+                     "the others interpolated linearly in the context length")
+    out.update(model=comp.model.name, hardware=hw.name, prompt=comp.seq, new_tokens=new_tokens, batch=comp.batch,
+               workload=comp.description)
+    return out

@@ -1,0 +1,108 @@
+"""`sslcsim generate`: a whole generation (prefill, then decode steps with the KV cache
+growing) of a compressed model and its dense baseline on one hardware config."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+
+from workloads.errors import InputError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from sslcsim.commands.simulate import add_budget_args
+
+    p = sub.add_parser("generate", help="simulate prefill + N decode steps (time to first token, tokens/s)")
+    p.add_argument("--model", help="preset name or transformers config.json path (optional with --artifact)")
+    p.add_argument("--artifact", help="compressed artifact directory (real S/U/V); the budget flags are then ignored")
+    p.add_argument("--hw", required=True, help="hardware YAML (hwconfigs/*.yaml)")
+    p.add_argument("--prompt", type=int, required=True, help="prompt tokens per sequence (prefilled at once)")
+    p.add_argument("--new-tokens", type=int, required=True, help="tokens generated per sequence (decode steps)")
+    p.add_argument("--batch", type=int, default=1, help="sequences generated together")
+    add_budget_args(p)
+    p.add_argument("--layers", type=int, help="simulate only the first N layers")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--samples", type=int, help="simulate only this many decode steps, evenly spaced, and "
+                   "interpolate the rest in the context length (default: every step exactly)")
+    p.add_argument("--json", metavar="OUT", help="write the result (every step's cycles included) as JSON")
+    p.add_argument("--plot", metavar="DIR", help="write generation.{pdf,svg,png}: per-token latency and op-class shares")
+    p.set_defaults(func=main)
+
+
+def render(res: dict) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    d, c = res["dense"], res["compressed"]
+    table = Table(title=f"{res['model']} on {res['hardware']}: prompt {res['prompt']}, {res['new_tokens']} new "
+                        f"tokens, batch {res['batch']}")
+    for col in ("", "dense", "compressed", "speedup"):
+        table.add_column(col, justify="right")
+    ms = lambda s: f"{s * 1e3:,.3f} ms"  # noqa: E731
+    table.add_row("time to first token", ms(d["time_to_first_token_s"]), ms(c["time_to_first_token_s"]),
+                  f"{res['speedup']['time_to_first_token']:.2f}x")
+    for k in ("first", "median", "last"):
+        lat_d, lat_c = d["per_token_latency_s"][k], c["per_token_latency_s"][k]
+        table.add_row(f"per-token latency, {k}", ms(lat_d), ms(lat_c), f"{lat_d / lat_c:.2f}x")
+    table.add_row("tokens/s (whole generation)", f"{d['tokens_per_s']:,.2f}", f"{c['tokens_per_s']:,.2f}",
+                  f"{res['speedup']['total']:.2f}x")
+    table.add_row("tokens/s (decode steps)", f"{d['decode_tokens_per_s']:,.2f}", f"{c['decode_tokens_per_s']:,.2f}",
+                  f"{res['speedup']['decode']:.2f}x")
+    for k in ("projections", "attention_core", "vector", "writeback"):
+        table.add_row(f"active share: {k.replace('_', ' ')}", f"{d['active_share'][k]:.1%}",
+                      f"{c['active_share'][k]:.1%}", "")
+    table.add_row("KV-cache DRAM bytes", f"{d['kv_cache_bytes'] / 1e9:,.3f} GB", f"{c['kv_cache_bytes'] / 1e9:,.3f} GB", "")
+    console = Console(file=io.StringIO(), width=120)
+    console.print(table)
+    console.print(f"method: {res['method']}. Active share: the fraction of the generation's time during which "
+                  "ops of that class run (classes overlap).")
+    return console.file.getvalue()
+
+
+def main(args: argparse.Namespace) -> int:
+    from simulator.config import load_hw
+    from simulator.files import atomic_write, check_output_path
+    from simulator.generation import simulate_generation
+    from simulator.provenance import artifact_workload, provenance, shape_workload
+    from sslcsim.commands.simulate import budget_from_args
+    from workloads.from_artifact import from_artifact
+    from workloads.presets import resolve_model
+    from workloads.workload import from_shape
+
+    if args.json:
+        check_output_path(args.json)  # before any work
+    hw = load_hw(args.hw)
+    if args.artifact:
+        expected = resolve_model(args.model) if args.model else None
+        comp, dense = from_artifact(args.artifact, "prefill", args.batch, args.prompt, expected)
+        spec = artifact_workload(args.artifact, expected, "prefill", args.batch, args.prompt, "layer")
+    else:
+        if not args.model:
+            raise InputError("generate: give --model (a preset or config.json) or --artifact DIR")
+        model, budget = resolve_model(args.model), budget_from_args(args)
+        comp = from_shape(model, budget, "prefill", args.batch, args.prompt, args.seed, args.layers)
+        dense = from_shape(model, None, "prefill", args.batch, args.prompt, args.seed, args.layers)
+        spec = shape_workload(model, budget, "prefill", args.batch, args.prompt, args.seed, args.layers, "layer")
+    spec["new_tokens"], spec["samples"] = args.new_tokens, args.samples
+    res = _run(comp, dense, hw, args.new_tokens, args.samples, simulate_generation)
+    res["provenance"] = provenance(hw, spec, args.argv)
+    print(render(res), end="")
+    if args.json:
+        atomic_write(args.json, json.dumps(res, indent=1))
+    if args.plot:
+        from simulator.plots.generation_plots import generation_figure
+
+        for path in generation_figure(res, args.plot):
+            print(f"wrote {path}")
+    return 0
+
+
+def _run(comp, dense, hw, new_tokens: int, samples: int | None, simulate_generation) -> dict:
+    """The generation with a progress bar over the simulated steps (stderr)."""
+    from simulator.generation import step_indices
+    from tqdm import tqdm
+
+    steps = 2 * (1 + len(step_indices(new_tokens, samples)))
+    with tqdm(total=steps, desc="steps simulated", unit="step", leave=False) as bar:
+        return simulate_generation(comp, dense, hw, new_tokens, samples, progress=bar.update)
