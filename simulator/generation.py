@@ -88,30 +88,44 @@ def _summary(prefill: tuple[int, dict], steps: np.ndarray, classes: dict, hw: Ha
     }
 
 
-def simulate_generation(comp: Workload, dense: Workload, hw: HardwareConfig, new_tokens: int,
-                        samples: int | None = None, progress=None) -> dict:
-    """Prefill of `comp.seq` prompt tokens (batch comp.batch), then `new_tokens` decode steps,
-    for both workloads; samples None: every step exact (module docstring)."""
-    if comp.phase != "prefill":
+def check_generation(w: Workload, new_tokens: int, samples: int | None) -> None:
+    if w.phase != "prefill":
         raise InputError("generate: the workloads must describe the prompt's prefill")
-    if not 1 <= new_tokens <= MAX_NEW_TOKENS or comp.seq + new_tokens > MAX_SEQ:
+    if not 1 <= new_tokens <= MAX_NEW_TOKENS or w.seq + new_tokens > MAX_SEQ:
         raise InputError(f"--new-tokens {new_tokens}: expected 1..{MAX_NEW_TOKENS} with prompt + new tokens "
                          f"<= {MAX_SEQ}")
     if samples is not None and samples < 2:
         raise InputError(f"--samples {samples}: expected at least 2 (the first and the last step)")
-    out = {}
-    for name, w in (("dense", dense), ("compressed", comp)):
-        prefill = _step(dataclasses.replace(w, scope="layer", context=0), hw)
-        if progress is not None:
-            progress()
-        steps, classes = _decode_series(w, hw, comp.seq, new_tokens, samples, progress)
-        out[name] = _summary(prefill, steps, classes, hw, comp.batch)
+
+
+def generation(w: Workload, hw: HardwareConfig, new_tokens: int, samples: int | None = None, progress=None) -> dict:
+    """One model's generation: prefill of `w.seq` prompt tokens (batch w.batch), then
+    `new_tokens` decode steps; samples None: every step exact (module docstring)."""
+    check_generation(w, new_tokens, samples)
+    prefill = _step(dataclasses.replace(w, scope="layer", context=0), hw)
+    if progress is not None:
+        progress()
+    steps, classes = _decode_series(w, hw, w.seq, new_tokens, samples, progress)
+    return _summary(prefill, steps, classes, hw, w.batch)
+
+
+def method(new_tokens: int, samples: int | None) -> str:
+    if samples is None or samples >= new_tokens:
+        return "exact: every step simulated"
+    return (f"sampled: {len(step_indices(new_tokens, samples))} of {new_tokens} decode steps simulated, "
+            "the others interpolated linearly in the context length")
+
+
+def simulate_generation(comp: Workload, dense: Workload, hw: HardwareConfig, new_tokens: int,
+                        samples: int | None = None, progress=None) -> dict:
+    """`generation` of the compressed workload and its dense baseline, and the speedups."""
+    check_generation(comp, new_tokens, samples)
+    out = {name: generation(w, hw, new_tokens, samples, progress) for name, w in (("dense", dense),
+                                                                                   ("compressed", comp))}
     d, c = out["dense"], out["compressed"]
     out["speedup"] = {"total": d["total_s"] / c["total_s"], "time_to_first_token": d["time_to_first_token_s"] /
                       c["time_to_first_token_s"], "decode": d["decode_cycles"] / c["decode_cycles"]}
-    out["method"] = ("exact: every step simulated" if samples is None or samples >= new_tokens else
-                     f"sampled: {len(step_indices(new_tokens, samples))} of {new_tokens} decode steps simulated, "
-                     "the others interpolated linearly in the context length")
+    out["method"] = method(new_tokens, samples)
     out.update(model=comp.model.name, hardware=hw.name, prompt=comp.seq, new_tokens=new_tokens, batch=comp.batch,
                workload=comp.description)
     return out

@@ -1,4 +1,5 @@
 """`sslcsim reproduce table4`: the SSLC paper's Table 4 beside our cycles.
+`sslcsim reproduce table5`: the paper's Table 5 (decode throughput on a GPU) beside ours.
 `sslcsim reproduce --from REPORT.json`: re-run a simulate report from its provenance and check
 that every number is the same."""
 
@@ -11,19 +12,25 @@ from pathlib import Path
 
 from workloads.errors import InputError
 
-DEFAULT_HW = Path(__file__).resolve().parents[2] / "hwconfigs" / "sslc-table4.yaml"
+HWCONFIGS = Path(__file__).resolve().parents[2] / "hwconfigs"
+DEFAULT_HW = {"table4": HWCONFIGS / "sslc-table4.yaml", "table5": HWCONFIGS / "gpu-a100-like.yaml"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("reproduce", help="reproduce a paper result (table4) or a report (--from)")
-    p.add_argument("what", nargs="?", choices=["table4"], help="which result")
+    p.add_argument("what", nargs="?", choices=["table4", "table5"], help="which result")
     p.add_argument("--from", dest="from_report", metavar="REPORT",
                    help="a JSON report of `sslcsim simulate`: re-run it and compare every number")
-    p.add_argument("--hw", default=str(DEFAULT_HW), help="hardware YAML (default: hwconfigs/sslc-table4.yaml)")
+    p.add_argument("--hw", help="hardware YAML (default: hwconfigs/sslc-table4.yaml for table4, "
+                   "hwconfigs/gpu-a100-like.yaml for table5)")
     p.add_argument("--ratio", type=float, default=0.5, help="kept fraction (default 0.5)")
     p.add_argument("--rank", type=int, default=128, help="rank r (default 128)")
     p.add_argument("--preserve", type=float, default=0.01, help="preserved fraction (default 0.01)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--prompt", type=int, default=128, help="table5: prompt tokens (default 128)")
+    p.add_argument("--new-tokens", type=int, default=1024, help="table5: generated tokens (default 1024, the paper's)")
+    p.add_argument("--samples", type=int, default=17,
+                   help="table5: decode steps simulated exactly, the rest interpolated (default 17; 0: every step)")
     p.add_argument("--json", metavar="OUT", help="write the rows as JSON")
     p.set_defaults(func=main)
 
@@ -68,11 +75,52 @@ def main(args: argparse.Namespace) -> int:
         raise InputError("reproduce: give a result (table4) or --from REPORT.json")
     if args.json:
         check_output_path(args.json)  # before any work
-    hw = load_hw(args.hw)
+    hw = load_hw(args.hw or DEFAULT_HW[args.what])
+    if args.what == "table5":
+        return table5_main(args, hw)
     rows = reproduce_table4(hw, args.ratio, args.rank, args.preserve, args.seed)
     print(render(rows), end="")
     if args.json:
         atomic_write(args.json, json.dumps(rows, indent=1))
+    return 0
+
+
+def render_table5(res: dict) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"SSLC Table 5: {res['model']} decode, {res['new_tokens']} tokens, batch 1, prompt "
+                        f"{res['prompt']}, on {res['hardware']} (ours / paper)")
+    for col in ("reading", "sparsity", "tokens/s", "speedup", "error", "bytes/weight", "paper-implied bytes/weight"):
+        table.add_column(col, justify="right")
+    table.add_row("dense", "0%", f"{res['dense_tokens_per_s']:.2f} / {res['paper_dense_tokens_per_s']}", "1.00x / 1.00x",
+                  "", f"{res['dense_bytes_per_weight']:.3f}", f"{res['dense_bytes_per_weight']:.3f}")
+    for r in res["rows"]:
+        table.add_row(r["reading"], f"{r['sparsity']:.0%}", f"{r['tokens_per_s']:.2f} / {r['paper_tokens_per_s']}",
+                      f"{r['speedup']:.2f}x / {r['paper_speedup']:.2f}x", f"{r['error_pct']:+.1f}%",
+                      f"{r['bytes_per_weight']:.3f}", f"{r['paper_implied_bytes_per_weight']:.3f}")
+    console = Console(file=io.StringIO(), width=140)
+    console.print(table)
+    console.print(f"method: {res['method']}. tokens/s = generated tokens / (prefill + decode time). Bytes/weight: "
+                  "projection DRAM bytes of a decode step per projection weight; the paper's is what its tokens/s "
+                  "imply at its dense run's effective bandwidth. See docs/table5.md.")
+    return console.file.getvalue()
+
+
+def table5_main(args: argparse.Namespace, hw) -> int:
+    from tqdm import tqdm
+
+    from simulator.files import atomic_write
+    from simulator.generation import step_indices
+    from simulator.table5 import READINGS, SPARSITIES, reproduce_table5
+
+    samples = None if args.samples == 0 else args.samples
+    runs = (1 + len(READINGS) * len(SPARSITIES)) * (1 + len(step_indices(max(args.new_tokens, 1), samples)))
+    with tqdm(total=runs, desc="steps simulated", unit="step", leave=False) as bar:
+        res = reproduce_table5(hw, args.prompt, args.new_tokens, samples, args.seed, progress=bar.update)
+    print(render_table5(res), end="")
+    if args.json:
+        atomic_write(args.json, json.dumps(res, indent=1))
     return 0
 
 
