@@ -86,10 +86,13 @@ def artifact_workload(path: str, model: object, phase: str, batch: int, seq: int
 def provenance(hw: HardwareConfig, workload: dict, argv: list[str]) -> dict:
     """The provenance block of a report."""
     hardware = hw.model_dump(mode="json")
+    return {"hardware": hardware, "hardware_sha256": canonical_sha256(hardware), "workload": workload,
+            **environment(argv)}
+
+
+def environment(argv: list[str]) -> dict:
+    """The versions, machine and command line a result came from."""
     return {
-        "hardware": hardware,
-        "hardware_sha256": canonical_sha256(hardware),
-        "workload": workload,
         "simulator_version": __version__,
         "package_version": _version("sslcsim"),
         "git_commit": git_commit(),

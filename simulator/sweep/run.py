@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
+from simulator.provenance import environment
 from simulator.sweep.executors import Executor
 from simulator.sweep.spec import Point, Sweep
 from simulator.sweep.store import Store
@@ -35,9 +39,20 @@ def pending(sweep: Sweep, store: Store) -> list[Point]:
     return sorted(todo, key=lambda p: (order[p.dense_key], p.index))
 
 
-def run_sweep(sweep: Sweep, db: str | Path, executor: Executor,
-              progress: bool = True) -> SweepOutcome:
-    """Run every pending point of `sweep` on `executor`, writing each row to `db` as it finishes."""
+def failed_row(point: Point, what: str) -> dict:
+    """The row of a point whose worker failed: recorded against the point, the sweep goes on."""
+    return {"point_hash": point.key, "status": "error", "error": what}
+
+
+def run_sweep(sweep: Sweep, db: str | Path, executor: Executor, progress: bool = True,
+              command: list[str] | None = None) -> SweepOutcome:
+    """Run every pending point of `sweep` on `executor`, writing each row to `db` as it finishes.
+
+    A point whose worker raises is stored as an error with the exception. A worker process
+    that dies (killed, out of memory, a crash in native code) breaks a local pool; every
+    point not finished then runs alone in a fresh process, so the one that kills its
+    process is stored as an error and the others finish."""
+    env = environment(command or [])
     store = Store(db)
     try:
         distinct = len({p.key for p in sweep.points})
@@ -45,22 +60,57 @@ def run_sweep(sweep: Sweep, db: str | Path, executor: Executor,
         outcome = SweepOutcome(distinct, distinct - len(todo), 0, 0)
         if not todo:
             return outcome
-        by_future = {}
-        for p in todo:
-            by_future[executor.submit(simulate_point, p, p.key)] = p
         bar = _bar(len(todo), outcome.skipped, sweep.name, progress)
+
+        def record(point: Point, row: dict) -> None:
+            store.insert(sweep, point, row, env)
+            outcome.ran += 1
+            outcome.errors += row["status"] != "ok"
+            bar.update(1)
+
         try:
-            for fut in executor.as_completed(list(by_future)):
-                row = fut.result()
-                store.insert(sweep, by_future.pop(fut), row)
-                outcome.ran += 1
-                outcome.errors += row["status"] != "ok"
-                bar.update(1)
+            left = _run_pooled(todo, executor, record)
+            for p in left:  # the pool broke: one point per process
+                record(p, run_isolated(p))
         finally:
             bar.close()
         return outcome
     finally:
         store.close()
+
+
+def _run_pooled(todo: list[Point], executor: Executor, record) -> list[Point]:
+    """Runs the points on the executor; returns those left unfinished when its pool broke."""
+    by_future = {executor.submit(simulate_point, p, p.key): p for p in todo}
+    for fut in executor.as_completed(list(by_future)):
+        point = by_future.pop(fut)
+        try:
+            row = fut.result()
+        except BrokenProcessPool:
+            left = [point]
+            for f, p in by_future.items():  # every unfinished future of a broken pool has failed too
+                if f.done() and not f.cancelled() and f.exception() is None:
+                    record(p, f.result())
+                else:
+                    left.append(p)
+            return left
+        except Exception as exc:  # noqa: BLE001  (a bug or a dead Dask worker: recorded, the others go on)
+            row = failed_row(point, f"worker failed: {type(exc).__name__}: {exc}")
+        record(point, row)
+    return []
+
+
+def run_isolated(point: Point) -> dict:
+    """One point in its own process; a process that dies is reported against the point."""
+    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    with ProcessPoolExecutor(1, mp_context=ctx) as pool:
+        try:
+            return pool.submit(simulate_point, point).result()
+        except BrokenProcessPool:
+            return failed_row(point, "the worker process died simulating this point (killed, out of memory or a "
+                                     "crash in native code)")
+        except Exception as exc:  # noqa: BLE001
+            return failed_row(point, f"worker failed: {type(exc).__name__}: {exc}")
 
 
 def _bar(total: int, skipped: int, name: str, enabled: bool):

@@ -16,6 +16,7 @@ from typing import Any, Iterable
 
 import simulator
 from simulator.files import atomic_path, atomic_write
+from simulator.provenance import canonical_sha256
 from simulator.sweep.spec import Point, Sweep
 from workloads.errors import InputError
 
@@ -28,6 +29,8 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("hardware", "TEXT", "resolved hardware config, JSON"),
     ("workload", "TEXT", "model shape, layers and workload values, JSON"),
     ("version", "TEXT", "simulator (cycle model) version"),
+    ("hardware_sha256", "TEXT", "sha256 of the resolved hardware config (canonical JSON)"),
+    ("provenance", "TEXT", "package version, git commit, Python/numpy/numba, CPU and the command line, JSON"),
     ("status", "TEXT", "ok, or error (bad input found while simulating)"),
     ("error", "TEXT", "error message when status = error"),
     ("model", "TEXT", "model name"),
@@ -73,7 +76,7 @@ COLUMNS: list[tuple[str, str, str]] = [
 ]
 COLUMN_NAMES = [c for c, _, _ in COLUMNS]
 # Columns that describe how a run went rather than what it computed.
-VOLATILE = ("elapsed_s", "sweep", "point_index")
+VOLATILE = ("elapsed_s", "sweep", "point_index", "provenance")
 
 
 def _refuse_foreign(path: Path) -> None:
@@ -121,13 +124,15 @@ class Store:
     def done_keys(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT point_hash FROM points")}
 
-    def insert(self, sweep: Sweep, point: Point, row: dict[str, Any]) -> None:
-        """Write one finished point in its own transaction (ignored if already present)."""
+    def insert(self, sweep: Sweep, point: Point, row: dict[str, Any], environment: dict | None = None) -> None:
+        """Write one finished point in its own transaction (ignored if already present);
+        `environment`: the versions, machine and command line (provenance.environment)."""
         full = dict(row)
         w = point.workload
         full.update(
             sweep=sweep.name, point_index=point.index, params=json.dumps(point.params),  # spec axis order
-            hardware=json.dumps(point.hardware, sort_keys=True),
+            hardware=json.dumps(point.hardware, sort_keys=True), hardware_sha256=canonical_sha256(point.hardware),
+            provenance=json.dumps(environment, sort_keys=True) if environment is not None else None,
             workload=json.dumps({"model": point.model, "layers": point.layers, "artifact": point.artifact, **w},
                                 sort_keys=True),
             version=simulator.__version__, model=point.model["name"],

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     executor = make_executor(args.executor, args.workers, args.scheduler)
     try:
-        out = run_sweep(sweep, args.out, executor, progress=not args.no_progress)
+        out = run_sweep(sweep, args.out, executor, progress=not args.no_progress, command=args.argv)
     finally:
         executor.close()
     print(f"{sweep.name}: {out.total} points, {out.skipped} already done, {out.ran} simulated"

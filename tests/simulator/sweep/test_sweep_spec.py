@@ -160,3 +160,52 @@ def test_a_point_that_runs_out_of_memory_is_recorded_and_the_others_finish(tmp_p
     rows = sqlite3.connect(db).execute("SELECT status, error FROM points").fetchall()
     assert sorted(r[0] for r in rows) == ["error", "ok", "ok"]
     assert any(r[1] and "out of memory" in r[1] for r in rows)
+
+
+def _die_on_second_ratio(point):
+    """A worker that kills its own process (as the OOM killer or a native crash would) for ratio 0.5."""
+    import os
+
+    from simulator.sweep.worker import simulate_point
+
+    if point.workload.get("ratio") == 0.5:
+        os._exit(137)
+    return simulate_point(point)
+
+
+def _raise_on_second_ratio(point):
+    from simulator.sweep.worker import simulate_point
+
+    if point.workload.get("ratio") == 0.5:
+        raise ValueError("a bug in the worker")
+    return simulate_point(point)
+
+
+@pytest.mark.parametrize("worker,message", [(_die_on_second_ratio, "worker process died"),
+                                            (_raise_on_second_ratio, "ValueError: a bug in the worker")])
+def test_a_worker_that_dies_or_raises_is_recorded_against_its_point_and_the_others_finish(tmp_path, monkeypatch,
+                                                                                         worker, message):
+    import simulator.sweep.run as sweep_run
+
+    monkeypatch.setattr(sweep_run, "simulate_point", worker)
+    spec = write_spec(tmp_path / "s.yaml", "fixed: {rank: 16}\ngrid: {ratio: [0.4, 0.5, 0.6, 0.7]}\n")
+    db = tmp_path / "r.db"
+    assert main(["sweep", str(spec), "--out", str(db), "--workers", "2", "--no-progress"]) == 0
+    rows = dict(sqlite3.connect(db).execute("SELECT ratio, coalesce(error, status) FROM points").fetchall())
+    assert rows[0.4] == rows[0.6] == rows[0.7] == "ok"
+    assert message in rows[0.5]
+
+
+def test_sweep_rows_carry_provenance(tmp_path):
+    import json
+
+    from simulator.provenance import canonical_sha256
+
+    spec = write_spec(tmp_path / "s.yaml", "fixed: {rank: 16}\ngrid: {ratio: [0.4]}\n")
+    db = tmp_path / "r.db"
+    assert main(["sweep", str(spec), "--out", str(db), "--workers", "1", "--no-progress"]) == 0
+    row = sqlite3.connect(db).execute("SELECT hardware, hardware_sha256, provenance, version FROM points").fetchone()
+    assert canonical_sha256(json.loads(row[0])) == row[1]
+    prov = json.loads(row[2])
+    assert prov["simulator_version"] == row[3] and prov["command"].startswith("sslcsim sweep ")
+    assert {"package_version", "git_commit", "numpy", "numba", "cpu"} <= set(prov)
