@@ -16,6 +16,33 @@ are one sequence's tiles repeated per sequence.
 Vector ops: `elements` output elements in tiles of as many as the engine's input and output
 slots hold, each loading its operand tensors (a residual add and SiLU x up read two) at
 activation_bits; see engines/vector.py for the cycles.
+
+Attention-map masks (Workload.attention_masks; layer-scope prefill only): the attention core
+runs per query head as ViTCoD runs it, on that head's (N, N) map, N = seq, shared by the
+sequences of the batch; the mask alone says which scores exist (no causal blocks on top:
+a causal model's mask is causal). The map is split like a projection's S (`head_masks`):
+key columns with kept count > split.density_threshold x N are dense (ViTCoD's "global"
+tokens, computed with their zeros), the rest sparse, in decreasing kept count (stable;
+index order when the threshold is 1). Per head h, with gt dense and n_s sparse keys,
+D = head_dim:
+- qk_dense.h{h}: Q K_dense^T, a dense GEMM T = N queries, K = D, N = gt on the denser
+  engine; weights = the gt K rows at kv_bits, inputs = Q at activation_bits.
+- qk_sparse.h{h}: the SDDMM's sparse part on the sparser engine via sparse_op_tiles with S =
+  the sparse columns of the map (m = N queries, n = n_s keys) and T = D: a kept score is a
+  D-long dot product, token-parallel nnz ceil(D / P), non-zero-parallel ceil(nnz / P) D per
+  line. S has no values (0 bits: only its indices or bitmask move); the input operand is
+  the tile's K rows at kv_bits; the tile's Q rows (its tm queries x tt features at
+  activation_bits) load with the first key block of each (feature tile, query block) and
+  stay for the others, in the slot the tile shape sizes for its tm x tt outputs (the
+  SDDMM's real outputs, the kept scores, stay on chip for the softmax).
+- softmax.h{h}: the vector unit over the kept scores only (batch x kept elements).
+- pv_dense.h{h}: P_dense V_dense, T = N, K = gt, N = D; weights = the gt V rows at kv_bits,
+  inputs = those columns of P at activation_bits.
+- pv_sparse.h{h}: sparse_op_tiles with S = the sparse part of P (values at activation_bits
+  plus indices), m = N, n = n_s, T = D, X = the V rows at kv_bits.
+Under split.policy shared_width each head splits the lines by its own dense ratio,
+N gt / (N gt + sparse kept scores), as ViTCoD does per layer (tiling._shared_split). A
+group's heads share K and V but each head's ops load the rows they read.
 """
 
 from __future__ import annotations
@@ -26,10 +53,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.config import HardwareConfig
+from simulator.engines.sparser import ASSIGNMENTS, MAPPINGS
 from simulator.engines.vector import vector_op_tiles
 from simulator.memory.buffers import Slots
-from simulator.tile_kernels import dense_op_tiles
-from simulator.tile_shapes import _too_small, dense_tile_count, dense_tile_shape
+from simulator.tile_kernels import dense_op_tiles, sparse_op_tiles
+from simulator.tile_shapes import _too_small, dense_tile_count, dense_tile_shape, sparse_tile_shape
+from workloads.errors import InputError
+from workloads.masks import CsrMask, column_order
 from workloads.workload import Workload
 
 QUERY_BLOCK = 64  # prefill: query tokens per causal block (FlashAttention-style row block)
@@ -72,9 +102,31 @@ def scores_per_group(w: Workload) -> int:
     return w.batch * per_seq
 
 
+def with_bits(hw: HardwareConfig, weight_bits: int, activation_bits: int | None = None) -> HardwareConfig:
+    """`hw` with other operand precisions (bits per element) for an attention-core op:
+    the stationary/S-value operand's as weight_bits (0: an operand that moves no values),
+    the streamed/input operand's as activation_bits (None: unchanged)."""
+    bits = {"weight_bits": weight_bits}
+    if activation_bits is not None:
+        bits["activation_bits"] = activation_bits
+    return hw.model_copy(update={"precision": hw.precision.model_copy(update=bits)})
+
+
 def kv_hw(hw: HardwareConfig) -> HardwareConfig:
     """`hw` with the K/V cache precision as the stationary operand's ("weight") precision."""
-    return hw.model_copy(update={"precision": hw.precision.model_copy(update={"weight_bits": hw.precision.kv_bits})})
+    return with_bits(hw, hw.precision.kv_bits)
+
+
+def _gemm_tiles(hk: HardwareConfig, slots: Slots, eng, T: int, K: int, N: int, label: str) -> tuple[np.ndarray, tuple]:
+    """A dense GEMM's tiles (T x K by K x N) on `eng` with hk's precisions: a (3, n) array
+    of bytes, cycles and weight bytes, and the tile shape."""
+    gK, gN = eng.granularity
+    sh = dense_tile_shape(hk, slots, T, K, N, gK, gN, label)
+    out = np.empty((3, dense_tile_count(sh, T, K, N)), np.int64)
+    n, _ = dense_op_tiles(T, K, N, sh.nest, sh.tt, sh.tk, sh.tn, sh.block, sh.reuse_inputs, hk.precision.weight_bits,
+                          hk.precision.activation_bits, eng.kind, eng.dataflow, eng.R, eng.C, eng.physical,
+                          eng.latency, eng.quirk, eng.packing, out[0], out[1], out[2], 0)
+    return out[:, :n], sh.as_tuple()
 
 
 def attention_template(part: str, w: Workload, hw: HardwareConfig, slots: Slots, eng) -> tuple[np.ndarray, int, tuple]:
@@ -82,19 +134,105 @@ def attention_template(part: str, w: Workload, hw: HardwareConfig, slots: Slots,
     cycles and weight (K/V cache) bytes; the useful MACs over the batch; a tile shape."""
     hk = kv_hw(hw)
     hd = w.model.head_dim
-    gK, gN = eng.granularity
     pieces, shape = [], (0, 0, 0)
     for b in attention_blocks(w):
         K, N = (hd, b.keys) if part == "qk" else (b.keys, hd)
-        sh = dense_tile_shape(hk, slots, b.rows, K, N, gK, gN, f"attention {part}")
-        out = np.empty((3, dense_tile_count(sh, b.rows, K, N)), np.int64)
-        n, _ = dense_op_tiles(b.rows, K, N, sh.nest, sh.tt, sh.tk, sh.tn, sh.block, sh.reuse_inputs,
-                              hk.precision.weight_bits, hk.precision.activation_bits, eng.kind, eng.dataflow, eng.R,
-                              eng.C, eng.physical, eng.latency, eng.quirk, eng.packing, out[0], out[1], out[2], 0)
-        pieces.append(out[:, :n])
-        shape = max(shape, sh.as_tuple())
+        tiles, sh = _gemm_tiles(hk, slots, eng, b.rows, K, N, f"attention {part}")
+        pieces.append(tiles)
+        shape = max(shape, sh)
     macs = scores_per_group(w) * hd
     return np.concatenate(pieces, axis=1), macs, shape
+
+
+# ---------------------------------------------------------------- attention-map masks
+
+
+@dataclass(frozen=True)
+class HeadMask:
+    """One query head's attention map, split between the engines (module docstring)."""
+
+    mask: np.ndarray  # (N, N) bool, [query, key], True = kept score
+    dense: np.ndarray  # dense key columns, ascending
+    order: np.ndarray  # sparse key columns in processing order (int64)
+    csr: CsrMask  # the same map, for per-tile unit counts
+
+    @property
+    def kept(self) -> int:
+        """Kept scores of the head (per sequence)."""
+        return self.csr.nnz
+
+    @property
+    def nnz_sparse(self) -> int:
+        """Kept scores in the sparse key columns."""
+        return int(self.mask[:, self.order].sum())
+
+
+def check_attention_masks(w: Workload) -> None:
+    """Masks shape a layer-scope prefill's attention core; a decode step attends its whole
+    KV cache (a projections-scope run has no attention core and ignores them)."""
+    if w.attention_masks is not None and w.scope == "layer" and w.phase != "prefill":
+        raise InputError(f"attention_masks: apply to prefill only, not to phase {w.phase} "
+                         "(a decode step attends its KV cache densely)")
+
+
+def head_masks(w: Workload, layer: int, threshold: float) -> list[HeadMask]:
+    """Layer `layer`'s masks (checked: bool, (heads, seq, seq)), each head's split by
+    `threshold`, the density above which a key column is dense."""
+    arr = w.attention_masks(layer)
+    want = (w.model.num_attention_heads, w.seq, w.seq)
+    if not isinstance(arr, np.ndarray) or arr.dtype != np.bool_ or arr.shape != want:
+        got = f"{arr.dtype} array of shape {arr.shape}" if isinstance(arr, np.ndarray) else type(arr).__name__
+        raise InputError(f"attention_masks({layer}): expected a bool array of shape (heads, seq, seq) = {want}, "
+                         f"got {got}")
+    out = []
+    for h in range(want[0]):
+        mk = np.ascontiguousarray(arr[h])
+        dense, order = column_order(mk.sum(axis=0), w.seq, threshold, threshold < 1.0)
+        out.append(HeadMask(mk, dense, order.astype(np.int64), CsrMask.from_dense(mk)))
+    return out
+
+
+def masked_template(part: str, head: HeadMask, w: Workload, hw: HardwareConfig, slots: Slots, eng,
+                    lines: int) -> tuple[np.ndarray, int, tuple] | None:
+    """One sequence's tiles of one head's `part` (qk_dense, qk_sparse, pv_dense, pv_sparse;
+    module docstring): a (3, n) array of bytes, cycles and weight (+ index) bytes; the
+    useful MACs over the batch; the tile shape. None when the part has no keys. `eng` is
+    the denser engine as the split leaves it, `lines` the sparser engine's lines."""
+    N, D, p = w.seq, w.model.head_dim, hw.precision
+    label = f"attention {part}"
+    if part.endswith("_dense"):
+        gt = len(head.dense)
+        if gt == 0:
+            return None
+        K, Nn = (D, gt) if part == "qk_dense" else (gt, D)
+        tiles, shape = _gemm_tiles(kv_hw(hw), slots, eng, N, K, Nn, label)
+        return tiles, N * gt * D * w.batch, shape
+    n_sp = len(head.order)
+    if n_sp == 0:
+        return None
+    e = hw.sparser_engine
+    wb = 0 if part == "qk_sparse" else p.activation_bits  # SDDMM: S moves indices only; SpMM: P's values
+    by_column = e.format == "csc"
+    tt, tm, tk, reuse = sparse_tile_shape(with_bits(hw, wb, p.kv_bits), slots, D, N, n_sp, by_column, label)
+    counts = head.csr.column_block_counts(tm) if by_column else head.csr.row_block_counts(head.order, tk)
+    out = np.empty((3, -(-D // tt) * -(-N // tm) * -(-n_sp // tk)), np.int64)
+    n, macs = sparse_op_tiles(counts, by_column, head.order, N, D, tt, tm, tk, reuse, wb, p.kv_bits, e.index_bits,
+                              e.pointer_bits, e.format == "bitmask", lines, e.macs_per_line, MAPPINGS[e.mapping],
+                              e.unit_overhead, ASSIGNMENTS[e.assignment], e.pipeline_latency, out[0], out[1], out[2], 0)
+    if part == "qk_sparse":
+        out[0] += _query_bytes(N, D, tt, tm, -(-n_sp // tk), p.activation_bits)
+    return out[:, :n], int(macs) * w.batch, (tt, tm, tk)
+
+
+def _query_bytes(N: int, D: int, tt: int, tm: int, n_c: int, bits: int) -> np.ndarray:
+    """Per sparse SDDMM tile (loop order: feature tile, query block, key block), the bytes of
+    its Q rows: ceil(queries x features x bits / 8) at a (feature tile, query block)'s first
+    key block, 0 at the others (the rows stay on chip across its key blocks)."""
+    feats = np.minimum(tt, D - np.arange(0, D, tt))
+    rows = np.minimum(tm, N - np.arange(0, N, tm))
+    out = np.zeros((feats.size, rows.size, n_c), np.int64)
+    out[:, :, 0] = (feats[:, None] * rows[None, :] * bits + 7) // 8
+    return out.ravel()
 
 
 def vector_elements(proj: str, w: Workload) -> int:
@@ -106,11 +244,16 @@ def vector_elements(proj: str, w: Workload) -> int:
     return w.tokens * width
 
 
-def vector_tiles(proj: str, w: Workload, hw: HardwareConfig, slots: Slots, room) -> tuple[int, int]:
-    """Writes a vector op's tiles through room(n) -> (bytes, cycles, weight bytes, offset)."""
+def vector_tiles(proj: str, w: Workload, hw: HardwareConfig, slots: Slots, room,
+                 elements: int | None = None) -> tuple[int, int]:
+    """Writes a vector op's tiles through room(n) -> (bytes, cycles, weight bytes, offset);
+    returns (tiles, 0 MACs). `elements` overrides vector_elements (a masked head's softmax
+    runs over its kept scores only); 0 elements: no tiles."""
     v, p = hw.vector_unit, hw.precision
     passes_key, inputs = VECTOR_OPS[proj]
-    elements = vector_elements(proj, w)
+    elements = vector_elements(proj, w) if elements is None else elements
+    if elements == 0:
+        return 0, 0
     if slots.unlimited:
         per_tile = elements
     else:

@@ -24,7 +24,8 @@ import numpy as np
 from simulator.config import HardwareConfig
 from simulator.engines.sparser import ASSIGNMENTS, MAPPINGS
 from simulator.engines.systolic import DATAFLOWS
-from simulator.layer_ops import attention_template, vector_tiles, writeback_bytes
+from simulator.layer_ops import (HeadMask, attention_template, check_attention_masks, head_masks, masked_template,
+                                 vector_tiles, writeback_bytes)
 from simulator.tile_kernels import dense_op_tiles, sparse_op_tiles
 from simulator.memory.buffers import Slots, buffer_slots
 from simulator.tile_shapes import dense_tile_count, dense_tile_shape, sparse_tile_shape
@@ -202,13 +203,17 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
     policy = hw.split.policy
     sp_stream = DENSER if policy == "time_multiplexed" else SPARSER
     first = workload.layer_projections(0)
-    dense_model = all(q.mask is None for q in first)
+    layer_scope = workload.scope == "layer"
+    check_attention_masks(workload)
+    masked = layer_scope and workload.attention_masks is not None  # the attention core runs per head, sparse
+    # a dense model on a shared array gives it every buffer, unless masked attention uses the sparser engine
+    dense_model = all(q.mask is None for q in first) and not masked
     slots = buffer_slots(hw, policy == "time_multiplexed" or (dense_model and policy == "shared_width"))
     # ranks may differ per layer: a node with no work (rank 0, empty S) forwards its inputs
     parts = {q.name: ("W",) if q.mask is None else ("S", "V", "U") for q in first}
-    layer_scope = workload.scope == "layer"
     if layer_scope:
-        graph = layer_graph(workload.model.num_layers, parts, workload.model.num_key_value_heads)
+        graph = layer_graph(workload.model.num_layers, parts, workload.model.num_key_value_heads,
+                            workload.model.num_attention_heads if masked else None)
     else:
         graph = op_graph(workload.model.num_layers, [q.name for q in first], parts)
     # node -> the ops whose completion completes it (a node with no ops forwards its inputs)
@@ -216,6 +221,7 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
     projections: dict[str, Projection] = {q.name: q for q in first}
     splits: dict[str, tuple[_SSplit, _Dense, int]] = {}  # per projection: split, denser engine, sparser lines
     templates: dict[str, tuple[np.ndarray, int, tuple]] = {}  # attention core: one sequence's tiles per part
+    heads_of: dict[int, list[HeadMask]] = {}  # masked attention: the current layer's heads
     layer_loaded = 0
 
     def add_op(node: str, name: str, part: str, stream: int, engine: int, macs: int,
@@ -259,11 +265,20 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
     def room(n: int) -> tuple:
         return (*prog.room(n), prog.n_tiles)
 
+    def put(tpl: np.ndarray) -> int:
+        """Writes one sequence's tiles once per sequence of the batch at n_tiles; returns the count."""
+        n = tpl.shape[1] * workload.batch
+        prog.room(n)
+        prog.tiles[:, prog.n_tiles:prog.n_tiles + n] = np.tile(tpl, workload.batch)
+        return n
+
     def layer_op(node: str, attrs: dict) -> None:
         """The ops of the decoder layer that are not projections (layer_ops.py)."""
         proj, part = attrs["proj"], attrs["part"]
         if part == "out":
             add_op(node, proj, "out", WRITEBACK, WRITEBACK, 0, None, (0, 0, 0), writeback_bytes(proj, workload, hw))
+        elif attrs["head"] >= 0:
+            masked_head_op(node, attrs)
         elif part in ("vec", "softmax"):
             name = "softmax" if part == "softmax" else proj
             tag = f"softmax.g{attrs['group']}" if part == "softmax" else "vec"
@@ -274,10 +289,35 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
             if part not in templates:
                 templates[part] = attention_template(part, workload, hw, slots, eng)
             tpl, macs, shape = templates[part]
-            n = tpl.shape[1] * workload.batch
-            prog.room(n)
-            prog.tiles[:, prog.n_tiles:prog.n_tiles + n] = np.tile(tpl, workload.batch)
-            add_op(node, proj, f"{part}.g{attrs['group']}", DENSER, DENSER, eng.macs, (n, macs), shape)
+            add_op(node, proj, f"{part}.g{attrs['group']}", DENSER, DENSER, eng.macs, (put(tpl), macs), shape)
+
+    def masked_head_op(node: str, attrs: dict) -> None:
+        """One query head's SDDMM (qk: dense and sparse part), softmax over its kept scores,
+        or SpMM (pv: dense and sparse part), under its attention mask (layer_ops.py)."""
+        layer, h, part = attrs["layer"], attrs["head"], attrs["part"]
+        if layer not in heads_of:  # masks stream layer by layer, as projections do
+            heads_of.clear()
+            heads_of[layer] = head_masks(workload, layer, hw.split.density_threshold)
+        head = heads_of[layer][h]
+        if part == "softmax":
+            t = vector_tiles("softmax", workload, hw, slots, room, head.kept * workload.batch)
+            add_op(node, "attn_core", f"softmax.h{h}", VECTOR, VECTOR, hw.vector_unit.lanes, t, (0, 0, 0))
+            return
+        if policy == "shared_width":  # this head's dense ratio: N gt dense scores against its sparse kept ones
+            dw, lines = _shared_split(hw, workload.seq * len(head.dense), head.nnz_sparse, len(head.order) > 0)
+            deng = _dense_engine(hw, dw)
+        else:
+            deng, lines = _dense_engine(hw), e.lines
+        for kind in (f"{part}_dense", f"{part}_sparse"):
+            tpl = masked_template(kind, head, workload, hw, slots, deng, lines)
+            if tpl is None:
+                continue
+            tiles, macs, shape = tpl
+            if kind.endswith("_dense"):
+                add_op(node, "attn_core", f"{kind}.h{h}", DENSER, DENSER, deng.macs, (put(tiles), macs), shape)
+            else:
+                add_op(node, "attn_core", f"{kind}.h{h}", sp_stream, SPARSER, lines * e.macs_per_line,
+                       (put(tiles), macs), shape)
 
     for node in program_order(graph):
         attrs = graph.nodes[node]
@@ -304,6 +344,8 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
             eng = _dense_engine(hw)
             t, shape = dense_tiles(eng, q.n, q.m, label)
             add_op(node, q.name, "W", DENSER, DENSER, eng.macs, t, shape)
+            if not done_by[node]:  # an empty projection (m or n = 0) forwards its inputs
+                done_by[node] = inputs_done_by(node)
             continue
         if q.name not in splits:  # once per projection: the S split and the engines it leaves
             sp = split_S(q, hw, slots, T)

@@ -1,5 +1,6 @@
 """`sslcsim attention`, run in-process: a synthetic run, a mask-file run in ViTCoD's own
-convention (the committed log's totals), and bad input as one line with exit code 2."""
+convention (the committed log's totals), the physical mode's columns beside the compatible
+ones, and bad input as one line with exit code 2."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import json
 
 import numpy as np
 
+from simulator.config import load_hw
+from simulator.run import run
 from simulator.vitcod_attention import vitcod_attention
 from sslcsim.cli import main
+from sslcsim.commands.attention import DEFAULT_HW, physical_layers
 from tests.simulator.test_vitcod_attention import log_masks
-from workloads.attention_masks import polarized
+from workloads.attention_masks import attention_core_workload, polarized
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -70,9 +74,33 @@ def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path):
          "v_load_factor"),
         (["--synthetic", "topk", "--layers", "1", "--heads", "1", "--tokens", "8", "--k", "2", "--json", str(tmp_path)],
          "not a regular file"),
+        (["--synthetic", "topk", "--layers", "1", "--heads", "1", "--tokens", "8", "--k", "2", "--hw",
+          str(tmp_path / "none.yaml")], "none.yaml"),
         ([], "one of the arguments --mask --synthetic is required"),
     ]
     for argv, needle in cases:
         code, out, err = run_cli(capsys, "attention", *argv)
         assert code == 2 and needle in err and err.count("\n") == 1 and "Traceback" not in err, (argv, err)
         assert out == ""
+
+
+def test_physical_mode_prints_the_schedulers_numbers_beside_the_compatible_ones(capsys, tmp_path):
+    out_json = tmp_path / "r.json"
+    code, out, err = run_cli(capsys, "attention", "--synthetic", "polarized", "--layers", "2", "--heads", "2",
+                             "--tokens", "70", "--global-tokens", "3", "--density", "0.1", "--seed", "1",
+                             "--head-dim", "32", "--json", str(out_json))
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0].index("[vitcod-compatible]") < lines[0].index("[physical]")
+    assert lines[1].split()[-9:] == ["SDDMM", "d/s", "softmax", "SpMM", "d/s", "stall", "DRAM", "B", "cycles"]
+    want = physical_layers(run(attention_core_workload(polarized(2, 2, 70, 3, 0.1, 1), 32), load_hw(DEFAULT_HW)))
+    for row, line in zip(want, lines[2:4]):
+        cells = line.split()
+        assert cells[-6:] == [f"{row['qk_dense']}/{row['qk_sparse']}", str(row["softmax"]),
+                              f"{row['pv_dense']}/{row['pv_sparse']}", str(row["memory_stall"]),
+                              str(row["dram_bytes"]), str(row["cycles"])]
+    total = sum(r["cycles"] for r in want)
+    assert f"total = sum over layers = {total} cycles" in out
+    report = json.loads(out_json.read_text())["modes"]["physical"]
+    assert report["total"] == total and report["layers"] == want and report["hardware"]["name"] == "vitcod"
+    assert all(r["qk_sparse"] > 0 and r["qk_dense"] > 0 and r["cycles"] > 0 for r in want)

@@ -10,7 +10,8 @@ Sources:
 - `polarized`, `sliding_window`, `topk`: seeded synthetic masks.
 
 `reorder` moves the "global" key columns to the front the way ViTCoD's reorder.py does
-(the layout ViTCoD's attention simulator expects).
+(the layout ViTCoD's attention simulator expects). `attention_core_workload` makes masks a
+workload of the cycle-level simulator (the physical attention mode).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from workloads.errors import InputError
+from workloads.presets import ModelShape
+from workloads.workload import Projection, Workload
 
 MAX_MASK_BYTES = 2 << 30  # 2 GiB: checked on the file before reading, and on generated masks
 
@@ -171,3 +174,24 @@ def reorder(mask2d: np.ndarray, threshold: int) -> tuple[np.ndarray, int]:
         raise InputError(f"reorder: expected a square N x N mask, got shape {mask2d.shape}")
     order, gt = reorder_permutation(mask2d, _check_int("threshold", threshold, 0))
     return mask2d[np.ix_(order, order)], gt
+
+
+def attention_core_workload(masks: np.ndarray, head_dim: int) -> Workload:
+    """The attention core alone under `masks` (bool (layers, heads, N, N), True = kept), as a
+    layer-scope prefill of N tokens, batch 1, `head_dim` features per head, one K/V head per
+    query head (ViT attention). Every projection is empty (m = n = 0: no compute, no bytes),
+    so a layer's attention ops (per head SDDMM, softmax, SpMM, then the output write) start
+    once its empty projections are done and run alone on the engines; the norms and residual
+    adds still run on the vector unit before and after them."""
+    if masks.ndim != 4 or masks.dtype != np.bool_ or masks.shape[2] != masks.shape[3]:
+        raise InputError(f"attention masks: expected a bool (layers, heads, N, N) array, "
+                         f"got {masks.dtype} {masks.shape}")
+    layers, heads, n, _ = masks.shape
+    d = _check_int("head_dim", head_dim, 1)
+    shape = ModelShape("attention-core", heads * d, heads * d, heads, heads, layers, d)
+
+    def layer_projections(layer: int) -> list[Projection]:
+        return [Projection(layer, name, module, 0, 0, 0, None) for name, module, _, _ in shape.projections()]
+
+    return Workload(shape, "prefill", 1, n, f"attention core: {layers} layers x {heads} heads, N = {n}, D = {d}",
+                    layer_projections, "layer", 0, masks.__getitem__)

@@ -12,6 +12,9 @@ Two scopes:
   attn_core.out -> o; attn_residual (o + the layer input) -> ffn_norm -> gate, up -> act
   (SiLU(gate) x up) -> down; ffn_residual (down + attn_residual) is the layer output.
   Vector-unit nodes have part `vec` and write their result through an `out` node.
+  With attention-map masks (`heads` given) the attention core runs per query head h
+  instead (qk.h{h} -> softmax.h{h} -> pv.h{h}; each head has its own mask, group =
+  h // (heads / groups) names the K/V it reads).
 """
 
 from __future__ import annotations
@@ -88,9 +91,14 @@ MODULE = {"attn_norm": "MHA", "attn_core": "MHA", "attn_residual": "MHA", "q_pro
           "v_proj": "MHA", "o_proj": "MHA"}  # everything else: FFN
 
 
-def layer_graph(num_layers: int, parts: dict[str, tuple[str, ...]], groups: int) -> nx.DiGraph:
+def layer_graph(num_layers: int, parts: dict[str, tuple[str, ...]], groups: int,
+                heads: int | None = None) -> nx.DiGraph:
     """The whole decoder layer (module docstring). `parts[proj]` lists each projection's
-    compute parts; `groups` is the number of KV-head groups of the attention core."""
+    compute parts; `groups` is the number of KV-head groups of the attention core; `heads`
+    (query heads), when given, makes the attention core's units query heads (node suffix
+    .h{h}, attribute head = h) instead of groups (.g{g}, head = -1)."""
+    units = [(f"g{grp}", grp, -1) for grp in range(groups)] if heads is None else \
+        [(f"h{h}", h // (heads // groups), h) for h in range(heads)]
     g = nx.DiGraph()
     prev: str | None = None
     for layer in range(num_layers):
@@ -100,12 +108,12 @@ def layer_graph(num_layers: int, parts: dict[str, tuple[str, ...]], groups: int)
             out = f"{base}.out"
             attrs = {"layer": layer, "proj": proj, "module": MODULE.get(proj, "FFN")}
             srcs = [out_of[r] for r in reads if out_of[r] is not None]
-            g.add_node(out, part="out", group=-1, **attrs)
+            g.add_node(out, part="out", group=-1, head=-1, **attrs)
             if proj == "attn_core":
-                for grp in range(groups):
-                    qk, sm, pv = (f"{base}.{k}.g{grp}" for k in ("qk", "softmax", "pv"))
+                for suffix, grp, head in units:
+                    qk, sm, pv = (f"{base}.{k}.{suffix}" for k in ("qk", "softmax", "pv"))
                     for node, part in ((qk, "qk"), (sm, "softmax"), (pv, "pv")):
-                        g.add_node(node, part=part, group=grp, **attrs)
+                        g.add_node(node, part=part, group=grp, head=head, **attrs)
                     g.add_edge(out_of["q_proj"], qk)
                     g.add_edge(out_of["k_proj"], qk)
                     g.add_edge(qk, sm)
@@ -116,7 +124,7 @@ def layer_graph(num_layers: int, parts: dict[str, tuple[str, ...]], groups: int)
                 mine = vec_parts if vec_parts is not None else parts[proj]
                 for part in mine:
                     node = f"{base}.{part}"
-                    g.add_node(node, part=part, group=-1, **attrs)
+                    g.add_node(node, part=part, group=-1, head=-1, **attrs)
                     if part != "U":
                         for r in srcs:
                             g.add_edge(r, node)

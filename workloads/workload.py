@@ -53,6 +53,10 @@ class Workload:
     scope: Scope = "projections"
     # decode: tokens already in each sequence's KV cache (the step attends context + 1 keys)
     context: int = 0
+    # per layer, a bool (heads, seq, seq) attention map (True = kept score) shared by every
+    # sequence of the batch: a layer-scope prefill then runs ViTCoD's sparse attention core
+    # (simulator/layer_ops.py); None: dense causal attention
+    attention_masks: Callable[[int], np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def tokens(self) -> int:
@@ -63,7 +67,7 @@ class Workload:
         """The same workload over `scope`, a decode step attending `context` cached tokens."""
         check_scope(scope, self.phase, context)
         return Workload(self.model, self.phase, self.batch, self.seq, self.description, self.layer_projections,
-                        scope, context)
+                        scope, context, self.attention_masks)
 
 
 # what one simulated step can hold (the tile program is indexed by int64, sizes by tokens)

@@ -3,13 +3,17 @@
 The masks come from a .npy file (--mask) or a seeded generator (--synthetic). Each cost model
 is a mode in MODES: a function of (masks, args) that returns its table columns, per-layer
 cells, summary lines and JSON block, so another mode is one more entry and its columns sit
-beside the others in the same table. Today: "vitcod-compatible" (simulator/vitcod_attention.py).
+beside the others in the same table. "vitcod-compatible": ViTCoD's own attention simulator's
+numbers (simulator/vitcod_attention.py); "physical": this simulator's tiles and scheduler on
+a hardware config (--hw), the masks run as one prefill of N tokens, batch 1, attention core
+only (workloads.attention_masks.attention_core_workload, simulator/layer_ops.py).
 """
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from workloads.errors import InputError
@@ -17,13 +21,18 @@ from workloads.errors import InputError
 if TYPE_CHECKING:
     import numpy as np
 
+    from simulator.run import RunResult
+
+DEFAULT_HW = Path(__file__).resolve().parents[2] / "hwconfigs" / "vitcod.yaml"
 GENERATOR_OPTIONS = {"polarized": ("global_tokens", "density"), "window": ("window",), "topk": ("k",)}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("attention", help="attention-core cycles of attention-map masks (ViTCoD-compatible)",
+    p = sub.add_parser("attention", help="attention-core cycles of attention-map masks "
+                       "(ViTCoD-compatible and physical)",
                        description="Per-layer SDDMM/SpMM/preload cycles of ViTCoD's attention simulator for a "
-                                   "mask file or a synthetic mask. See docs/vitcod-simulator.md.")
+                                   "mask file or a synthetic mask, beside this simulator's scheduled cycles on a "
+                                   "hardware config (--hw). See docs/vitcod-simulator.md.")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--mask", metavar="FILE.npy", help="masks (layers, heads, N, N) or (heads, N, N); "
                      "non-zero/True = kept score unless --vitcod-convention")
@@ -48,6 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default 64 as ViTCoD b2f7fb5; 8 for its older versions)")
     p.add_argument("--v-load-factor", type=float, default=1.0, help="1 (b2f7fb5) or 1.5 (older versions) "
                    "on the sparse V load")
+    p.add_argument("--hw", default=str(DEFAULT_HW), help="physical mode: hardware YAML (default hwconfigs/vitcod.yaml)")
     p.add_argument("--json", metavar="OUT", help="write the per-layer results and totals as JSON")
     p.set_defaults(func=main)
 
@@ -92,8 +102,63 @@ def vitcod_compatible(masks: np.ndarray, args: argparse.Namespace) -> ModeResult
     return ModeResult(columns, cells, summary, r.as_dict())
 
 
+ATTENTION_KINDS = ("qk_dense", "qk_sparse", "softmax", "pv_dense", "pv_sparse")
+
+
+def physical_layers(r: RunResult) -> list[dict]:
+    """Per layer, from the schedule of an attention-core workload: compute cycles of each op
+    kind summed over heads (ATTENTION_KINDS), memory-stall cycles and DRAM bytes of the
+    attention ops, and `cycles`, the core's span: its first tile's request to its output's
+    write-back done."""
+    p = r.program
+    out = [{"layer": layer, **dict.fromkeys(ATTENTION_KINDS, 0), "memory_stall": 0, "dram_bytes": 0, "first": None,
+            "done": 0} for layer in range(r.workload.model.num_layers)]
+    for o, (layer, proj, part) in enumerate(zip(p.op_layer, p.op_proj, p.op_part)):
+        if proj != "attn_core":
+            continue
+        row, kind = out[layer], part.split(".")[0]
+        if kind in ATTENTION_KINDS:
+            row[kind] += int(r.op_busy[o])
+        row["memory_stall"] += int(r.op_stall[o])
+        row["dram_bytes"] += int(r.op_dram[o])
+        row["first"] = int(r.op_first[o]) if row["first"] is None else min(row["first"], int(r.op_first[o]))
+        row["done"] = max(row["done"], int(r.op_done[o]))
+    for row in out:
+        row["cycles"] = row.pop("done") - row.pop("first")
+    return out
+
+
+def physical(masks: np.ndarray, args: argparse.Namespace) -> ModeResult:
+    """The physical mode: the masks as one prefill (N tokens, batch 1) of the attention core
+    alone, tiled and scheduled by this simulator on the --hw config."""
+    from simulator.config import load_hw
+    from simulator.run import run
+    from workloads.attention_masks import attention_core_workload
+
+    hw = load_hw(args.hw)
+    r = run(attention_core_workload(masks, args.head_dim), hw)
+    rows = physical_layers(r)
+    cells = [[f"{x['qk_dense']}/{x['qk_sparse']}", str(x["softmax"]), f"{x['pv_dense']}/{x['pv_sparse']}",
+              str(x["memory_stall"]), str(x["dram_bytes"]), str(x["cycles"])] for x in rows]
+    total = sum(x["cycles"] for x in rows)
+    dram = sum(x["dram_bytes"] for x in rows)
+    summary = [
+        f"Physical numbers (this simulator's tiles and scheduler on '{hw.name}' ({Path(args.hw).name}), "
+        f"{hw.clock_mhz:g} MHz; every head's own mask; key columns kept by > {hw.split.density_threshold:g} x N "
+        "queries run dense):",
+        "  SDDMM/SpMM d/s and softmax: compute cycles summed over heads; stall: memory-stall cycles; DRAM: bytes; "
+        "cycles: first tile request to the output written",
+        f"  total = sum over layers = {total} cycles; DRAM {dram} bytes",
+    ]
+    data = {"hardware": hw.model_dump(mode="json"), "hw_path": str(Path(args.hw).resolve()),
+            "head_dim": args.head_dim, "layers": rows, "total": total, "dram_bytes": dram}
+    columns = ["SDDMM d/s", "softmax", "SpMM d/s", "stall", "DRAM B", "cycles"]
+    return ModeResult(columns, cells, summary, data)
+
+
 MODES: dict[str, Callable[[np.ndarray, argparse.Namespace], ModeResult]] = {
     "vitcod-compatible": vitcod_compatible,
+    "physical": physical,
 }
 
 
@@ -126,7 +191,6 @@ def _synthetic(args: argparse.Namespace) -> tuple[np.ndarray, dict]:
 
 def _from_file(args: argparse.Namespace) -> tuple[np.ndarray, dict]:
     import hashlib
-    from pathlib import Path
 
     from workloads.attention_masks import load_mask_file
 

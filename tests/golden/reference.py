@@ -243,7 +243,11 @@ def dense_tiles(hw: HardwareConfig, slots, T: int, K: int, N: int, lines: int | 
     return [tuple(t) for t in out]
 
 
-def sparse_tiles(hw: HardwareConfig, slots, T: int, mask: np.ndarray, order: np.ndarray, lines: int) -> list[tuple[int, int, int]]:
+def sparse_tiles(hw: HardwareConfig, slots, T: int, mask: np.ndarray, order: np.ndarray, lines: int,
+                 row_bits: int = 0) -> list[tuple[int, int, int]]:
+    """(bytes, cycles, weight + index bytes) per tile of S X on the sparser engine. row_bits:
+    an operand indexed by S's rows (the SDDMM's Q rows) at that many bits per (row, token),
+    loaded with a (token tile, row block)'s first column block and kept for the others."""
     e = hw.sparser_engine
     p = hw.precision
     m = mask.shape[0]
@@ -264,6 +268,8 @@ def sparse_tiles(hw: HardwareConfig, slots, T: int, mask: np.ndarray, order: np.
                     idx = math.ceil((nnz * e.index_bits + (len(units) + 1) * e.pointer_bits) / 8)
                 w = math.ceil(nnz * p.weight_bits / 8) + idx
                 x = 0 if (reuse and r > 0) else math.ceil(sub.shape[1] * mt * p.activation_bits / 8)
+                if c == 0:
+                    x += math.ceil(sub.shape[0] * mt * row_bits / 8)
                 cyc = sparse_tile_time([int(u) for u in units], mt, lines, e.macs_per_line, e.mapping,
                                        e.unit_overhead, e.assignment, e.pipeline_latency)
                 tiles.append((w + x, cyc, w))
@@ -291,10 +297,75 @@ def vector_tiles(hw: HardwareConfig, slots, elements: int, inputs: int, passes: 
                   slots.output // (p.output_bits / 8), elements)
     per = int(per)
     tiles = []
+    if elements == 0:  # a head whose mask keeps nothing
+        return tiles
     for a in range(0, elements, per):
         e = min(per, elements - a)
         tiles.append((math.ceil(e * inputs * p.activation_bits / 8), vector_tile_time(e, passes, v.lanes, v.latency), 0))
     return tiles
+
+
+def bits(hw: HardwareConfig, weight_bits: int, activation_bits: int | None = None) -> HardwareConfig:
+    """`hw` with other weight (and input) precisions."""
+    up = {"weight_bits": weight_bits}
+    if activation_bits is not None:
+        up["activation_bits"] = activation_bits
+    return hw.model_copy(update={"precision": hw.precision.model_copy(update=up)})
+
+
+def shared_split(hw: HardwareConfig, dense_macs: int, nnz_sparse: int, has_sparse: bool) -> tuple[int, int]:
+    """ViTCoD's shared width: dw = int(W dense / (dense + sparse)), at least one line for an
+    engine with work; (dense lines, sparse lines)."""
+    W = hw.denser_engine.cols
+    dw = int(W * dense_macs / (dense_macs + nnz_sparse)) if dense_macs + nnz_sparse else W
+    if dense_macs and dw == 0:
+        dw = 1
+    if has_sparse and dw == W:
+        dw = W - 1
+    return dw, W - dw
+
+
+def split_columns(hw: HardwareConfig, mask: np.ndarray) -> tuple[list[int], list[int]]:
+    """(dense columns, sparse columns in processing order) of a 0/1 mask by the split threshold."""
+    thr = hw.split.density_threshold
+    counts = mask.sum(axis=0)
+    dense_cols = [j for j in range(mask.shape[1]) if counts[j] > thr * mask.shape[0]]
+    sparse_cols = [j for j in range(mask.shape[1]) if counts[j] <= thr * mask.shape[0]]
+    if thr < 1.0:
+        sparse_cols = sorted(sparse_cols, key=lambda j: -counts[j])  # stable: ties by index
+    return dense_cols, sparse_cols
+
+
+def masked_head(hw: HardwareConfig, slots, attrs: dict, layer: dict, add) -> None:
+    """One query head's attention core under its mask: SDDMM (dense GEMM over the dense key
+    columns + the sparse columns as S on the sparser engine, T = head_dim, no S values, K
+    rows as input, Q rows per query block), softmax over the kept scores, or SpMM (dense
+    GEMM + the sparse part of P as S with V rows as input); every sequence repeats it."""
+    mask = layer["masks"][attrs["layer"]][attrs["head"]]
+    N, D, batch, p = layer["seq"], layer["head_dim"], layer["batch"], hw.precision
+    if attrs["part"] == "softmax":
+        add(2, vector_tiles(hw, slots, batch * int(mask.sum()), 0, hw.vector_unit.softmax_passes))
+        return
+    dense_cols, sparse_cols = split_columns(hw, mask)
+    lines, sp_lines = None, hw.sparser_engine.lines
+    if hw.split.policy == "shared_width":
+        nnz_sparse = int(sum(mask[:, j].sum() for j in sparse_cols))
+        lines, sp_lines = shared_split(hw, N * len(dense_cols), nnz_sparse, len(sparse_cols) > 0)
+    dense, sparse = [], []
+    if attrs["part"] == "qk":
+        if dense_cols:
+            dense = dense_tiles(bits(hw, p.kv_bits), slots, N, D, len(dense_cols), lines)
+        if sparse_cols:
+            sparse = sparse_tiles(bits(hw, 0, p.kv_bits), slots, D, mask, np.array(sparse_cols), sp_lines,
+                                  row_bits=p.activation_bits)
+    else:
+        if dense_cols:
+            dense = dense_tiles(bits(hw, p.kv_bits), slots, N, len(dense_cols), D, lines)
+        if sparse_cols:
+            sparse = sparse_tiles(bits(hw, p.activation_bits, p.kv_bits), slots, D, mask, np.array(sparse_cols),
+                                  sp_lines)
+    add(0, dense * batch)
+    add(0 if hw.split.policy == "time_multiplexed" else 1, sparse * batch)
 
 
 def attention_tiles(hw: HardwareConfig, slots, part: str, layer: dict) -> list[tuple[int, int, int]]:
@@ -323,6 +394,8 @@ def layer_op(hw: HardwareConfig, slots, attrs: dict, T: int, layer: dict, add) -
     width = {"attn_core": layer["heads"] * layer["head_dim"], "act": layer["inter"]}.get(proj, layer["hidden"])
     if part == "out":
         add(3, [], math.ceil(T * width * hw.precision.output_bits / 8))
+    elif attrs["head"] >= 0:
+        masked_head(hw, slots, attrs, layer, add)
     elif part == "softmax":
         if layer["phase"] == "decode":
             scores = layer["batch"] * group * (layer["context"] + 1)
@@ -343,20 +416,21 @@ def build(hw: HardwareConfig, projections_per_layer: list[list[dict]], T: int, d
 
     projections_per_layer[l] = [{name, module, m, n, rank, mask (dense 0/1 array or None)}].
     layer: None for the projections only, else the whole decoder layer's shape and step:
-    {heads, kv_heads, head_dim, hidden, inter, phase, batch, seq, context}.
+    {heads, kv_heads, head_dim, hidden, inter, phase, batch, seq, context, masks}; masks:
+    None, or per layer a (heads, seq, seq) 0/1 attention map (prefill).
     """
     policy = hw.split.policy
-    whole = policy == "time_multiplexed" or (dense_model and policy == "shared_width")
+    masks = layer is not None and layer.get("masks") is not None
+    whole = policy == "time_multiplexed" or (dense_model and policy == "shared_width" and not masks)
     slots = buffer_slots(hw, whole)
     first = projections_per_layer[0]
     parts = {q["name"]: ("W",) if q["mask"] is None else ("S", "V", "U") for q in first}
     if layer is None:
         graph = op_graph(len(projections_per_layer), [q["name"] for q in first], parts)
     else:
-        graph = layer_graph(len(projections_per_layer), parts, layer["kv_heads"])
+        graph = layer_graph(len(projections_per_layer), parts, layer["kv_heads"], layer["heads"] if masks else None)
     ops = []
     done_by = {}
-    thr = hw.split.density_threshold
     for node in program_order(graph):
         attrs = graph.nodes[node]
         part = attrs["part"]
@@ -380,25 +454,19 @@ def build(hw: HardwareConfig, projections_per_layer: list[list[dict]], T: int, d
             add(3, [], math.ceil(q["m"] * T * (hw.precision.kv_bits if kv else hw.precision.output_bits) / 8))
             continue
         if part == "W":
-            add(0, dense_tiles(hw, slots, T, q["n"], q["m"], None))
+            if q["m"] and q["n"]:
+                add(0, dense_tiles(hw, slots, T, q["n"], q["m"], None))
+            if not done_by[node]:
+                done_by[node] = deps
             continue
         mask = q["mask"]
         counts = mask.sum(axis=0)
-        dense_cols = [j for j in range(mask.shape[1]) if counts[j] > thr * mask.shape[0]]
-        sparse_cols = [j for j in range(mask.shape[1]) if counts[j] <= thr * mask.shape[0]]
-        if thr < 1.0:
-            sparse_cols = sorted(sparse_cols, key=lambda j: -counts[j])  # stable: ties by index
+        dense_cols, sparse_cols = split_columns(hw, mask)
         nnz_sparse = int(sum(counts[j] for j in sparse_cols))
         dense_macs = q["m"] * len(dense_cols) + q["rank"] * (q["m"] + q["n"])
         lines, sp_lines = None, hw.sparser_engine.lines
         if policy == "shared_width":
-            W = hw.denser_engine.cols
-            dw = int(W * dense_macs / (dense_macs + nnz_sparse)) if dense_macs + nnz_sparse else W
-            if dense_macs and dw == 0:
-                dw = 1
-            if sparse_cols and dw == W:
-                dw = W - 1
-            lines, sp_lines = dw, W - dw
+            lines, sp_lines = shared_split(hw, dense_macs, nnz_sparse, len(sparse_cols) > 0)
         sp_stream = 0 if policy == "time_multiplexed" else 1
         if part == "S":
             if dense_cols:

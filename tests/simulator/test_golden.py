@@ -62,7 +62,25 @@ def random_hw(rng: np.random.Generator) -> dict:
     return hw
 
 
-def random_case(rng: np.random.Generator):
+def random_attention_masks(rng: np.random.Generator, layers: int, heads: int, seq: int) -> list[np.ndarray]:
+    """Per layer a (heads, seq, seq) bool map: per head, key columns kept with skewed
+    probabilities (a few near 1: ViTCoD's global tokens), sometimes causal, sometimes with
+    every score of some columns or rows pruned."""
+    out = []
+    for _ in range(layers):
+        col_p = rng.uniform(0, 1, (heads, 1, seq)) ** float(rng.choice([0.3, 1, 4]))
+        m = rng.random((heads, seq, seq)) < col_p
+        if rng.random() < 0.3:
+            m &= np.tril(np.ones((seq, seq), bool))
+        if rng.random() < 0.2:
+            m[:, :, rng.random(seq) < 0.3] = False
+        out.append(m)
+    return out
+
+
+def random_case(rng: np.random.Generator, mask_rng: np.random.Generator):
+    """A random model, step and S masks; a whole-layer prefill sometimes gets attention-map
+    masks, drawn from `mask_rng` so the other draws stay those of the unmasked cases."""
     heads = int(rng.integers(1, 4))
     head_dim = int(rng.integers(2, 7))
     kv = int(rng.choice([d for d in range(1, heads + 1) if heads % d == 0]))
@@ -91,6 +109,8 @@ def random_case(rng: np.random.Generator):
             rank = int(rng.integers(0, min(3, m, n) + 1))
             projs.append({"name": name, "module": module, "m": m, "n": n, "rank": rank, "mask": mask})
         layers.append(projs)
+    if layer_scope is not None and layer_scope["phase"] == "prefill" and mask_rng.random() < 0.7:
+        layer_scope["masks"] = random_attention_masks(mask_rng, shape.num_layers, heads, layer_scope["seq"])
     return shape, tokens, layers, dense_model, layer_scope
 
 
@@ -102,8 +122,9 @@ def fast_workload(shape: ModelShape, tokens: int, layers, layer_scope: dict | No
     if layer_scope is None:
         return Workload(shape, "decode", tokens, 1, "golden case", layer_projections)
     ls = layer_scope
+    masks = ls.get("masks")
     return Workload(shape, ls["phase"], ls["batch"], ls["seq"], "golden case", layer_projections, "layer",
-                    ls["context"])
+                    ls["context"], None if masks is None else masks.__getitem__)
 
 
 def plain_aggregates(hw, ops, gold) -> tuple:
@@ -139,15 +160,15 @@ def plain_aggregates(hw, ops, gold) -> tuple:
 
 
 def test_fast_model_equals_golden_reference_on_random_cases():
-    rng = np.random.default_rng(20261122)
+    rng, mask_rng = np.random.default_rng(20261122), np.random.default_rng(7)
     ran = 0
-    kinds, scopes = set(), set()
+    kinds, scopes, masked_kinds = set(), set(), set()
     while ran < N_CASES:
         try:
             hw = parse_hw(random_hw(rng), "golden")
         except InputError:
             continue
-        shape, tokens, layers, dense_model, layer_scope = random_case(rng)
+        shape, tokens, layers, dense_model, layer_scope = random_case(rng, mask_rng)
         try:
             fast = run(fast_workload(shape, tokens, layers, layer_scope), hw, record_tiles=True)
             fast_unrecorded = run(fast_workload(shape, tokens, layers, layer_scope), hw)
@@ -179,10 +200,13 @@ def test_fast_model_equals_golden_reference_on_random_cases():
         assert fast_unrecorded.peak_buffer_bytes == fast.peak_buffer_bytes
         memory = "ideal" if hw.dram is None else ("ports" if hw.dram.ports else f"channels>1:{hw.dram.channels > 1}")
         kinds.add((hw.denser_engine.kind, hw.split.policy, memory, hw.sparser_engine.format))
-        scopes.add("projections" if layer_scope is None else layer_scope["phase"])
+        scopes.add("projections" if layer_scope is None else layer_scope["phase"] + (
+            " masked" if layer_scope.get("masks") is not None else ""))
+        masked_kinds.add((hw.split.policy, hw.sparser_engine.format) if "masks" in (layer_scope or {}) else None)
         ran += 1
     assert len(kinds) >= 30  # the cases really cover the configuration space
-    assert scopes == {"projections", "decode", "prefill"}
+    assert scopes == {"projections", "decode", "prefill", "prefill masked"}
+    assert len(masked_kinds - {None}) >= 6  # masked attention under every split policy and most formats
 
 
 @pytest.mark.parametrize("dataflow,R,C,M,K,N,physical", [
