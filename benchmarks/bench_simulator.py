@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -78,7 +79,8 @@ def main() -> int:
             times.append(time.perf_counter() - t)
         results[phase] = {"seconds": times, "median_s": statistics.median(times),
                           "speedup": rep["totals"]["speedup"], "cycles": rep["totals"]["total_cycles"],
-                          "dense_cycles": rep["totals"]["dense_cycles"]}
+                          "dense_cycles": rep["totals"]["dense_cycles"],
+                          "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
         print(f"{phase}: median {statistics.median(times):.2f} s over {args.repeats} runs", flush=True)
 
     # fast vs golden on one case both can run (same config family: vitcod)
@@ -120,18 +122,20 @@ def main() -> int:
         "Whole LLaMA-2-7B (32 layers x 7 projections), ratio 0.5, rank 128, preserve 0.01, Wanda-like synthetic masks,",
         "`hwconfigs/vitcod.yaml`, after JIT warm-up. Each time covers the compressed run, the dense baseline run and the report.",
         "",
-        "| phase | median (s) | all runs (s) | target | simulated speedup | cycles |",
-        "|---|---|---|---|---|---|",
+        "| phase | median (s) | all runs (s) | target | simulated speedup | cycles | process peak RSS so far (GB) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for phase in ("decode", "prefill"):
         r = results[phase]
         ok = "met" if r["median_s"] < 2.0 else "NOT met"
         lines.append(f"| {phase} | {r['median_s']:.2f} | {', '.join(f'{x:.2f}' for x in r['seconds'])} | < 2 s: {ok} | "
-                     f"{r['speedup']:.3f}x | {r['cycles']:,} |")
+                     f"{r['speedup']:.3f}x | {r['cycles']:,} | {r['peak_rss_bytes'] / 1e9:.2f} |")
     g = results["golden"]
     lines += ["", f"Fast model vs golden cycle-stepped reference on one case ({g['case']}): identical makespan "
               f"({g['makespan_cycles']:,} cycles); fast {g['fast_median_s'] * 1e3:.1f} ms (median), golden {g['golden_s']:.1f} s: "
-              f"**{g['ratio']:.0f}x** (target >= 100x).", ""]
+              f"**{g['ratio']:.0f}x** (target >= 100x).", "",
+              "Peak RSS for models far deeper than LLaMA-2-7B: `benchmarks/bench_memory.py` "
+              "(`benchmarks/results/simulator_memory.md`).", ""]
     atomic_write(args.out, "\n".join(lines))
     atomic_write(Path(args.out).with_suffix(".json"), json.dumps({"machine": m, "command": cmd, **results}, indent=1))
     print(f"wrote {args.out}")

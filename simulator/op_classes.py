@@ -49,11 +49,10 @@ def class_costs(r: RunResult) -> dict:
         idx = np.nonzero(cls == c)[0]
         out[c] = {"compute_cycles": int(r.op_busy[idx].sum()), "dram_bytes": int(r.op_dram[idx].sum()),
                   "active_share": _union(r.op_first[idx], r.op_done[idx]) / span if span and idx.size else 0.0}
-    ptr, wbytes = r.arrays["op_tile_ptr"], r.arrays["tile_weight_bytes"]
     kv = 0
     if r.workload.scope == "layer" and r.hw.dram is not None:
         for o in np.nonzero(cls == "attention_core")[0]:
-            kv += int(wbytes[ptr[o]:ptr[o + 1]].sum())
+            kv += prog.op_weight_bytes[o]
         for o, (proj, part) in enumerate(zip(prog.op_proj, prog.op_part)):
             if part == "out" and proj in ("k_proj", "v_proj"):
                 kv += int(prog.op_wb_bytes[o])

@@ -39,7 +39,7 @@ def summarize(comp: RunResult, dense: RunResult) -> dict:
     part_c = np.asarray(pc.op_part)
     eng_c = np.asarray(pc.op_engine)
     emacs_c = np.asarray(pc.op_engine_macs)
-    macs_c = comp.arrays["op_macs"]
+    macs_c = np.asarray(pc.op_macs, np.int64)
     layers = comp.workload.model.num_layers
     idx_c, idx_d = _op_index(pc), _op_index(pd)
 
@@ -90,7 +90,7 @@ def summarize(comp: RunResult, dense: RunResult) -> dict:
         per_layer.append(g)
     ops = [
         {"op": pc.op_name[o], "engine": ["denser", "sparser", "vector", "dram"][pc.op_engine[o]],
-         "tile": list(pc.op_tile_shape[o]), "tiles": int(comp.arrays["op_tile_ptr"][o + 1] - comp.arrays["op_tile_ptr"][o]),
+         "tile": list(pc.op_tile_shape[o]), "tiles": int(pc.op_tile_count[o]),
          "start": int(comp.op_first[o]), "done": int(comp.op_done[o]), "compute_cycles": int(comp.op_busy[o]),
          "macs": int(macs_c[o]), "dram_bytes": int(comp.op_dram[o]), "memory_stall_cycles": int(comp.op_stall[o])}
         for o in range(len(pc.op_name))
@@ -125,8 +125,8 @@ def summarize(comp: RunResult, dense: RunResult) -> dict:
     if hw.energy is not None:
         en = hw.energy
         for run, key in ((comp, "energy_uj"), (dense, "dense_energy_uj")):
-            onchip = float(run.arrays["tile_bytes"].sum())
-            model[key] = (en.mac_pj * float(run.arrays["op_macs"].sum()) + en.dram_pj_per_byte * float(run.op_dram.sum())
+            onchip = float(sum(run.program.op_bytes))
+            model[key] = (en.mac_pj * float(sum(run.program.op_macs)) + en.dram_pj_per_byte * float(run.op_dram.sum())
                           + en.sram_pj_per_byte * 2 * onchip) * 1e-6
     w = comp.workload
     return {

@@ -140,9 +140,11 @@ def _complete(o: int, t: int, op_done: np.ndarray, op_stream: np.ndarray, rev_pt
 
 
 @njit(cache=True, inline="always")
-def _inputs_done(o: int, op_dep_ptr: np.ndarray, op_dep_idx: np.ndarray, op_done: np.ndarray) -> int:
-    """Cycle every predecessor of op o is done, or -1 while one is not."""
-    req = 0
+def _inputs_done(o: int, op_dep_ptr: np.ndarray, op_dep_idx: np.ndarray, op_done: np.ndarray,
+                 op_ext: np.ndarray) -> int:
+    """Cycle every predecessor of op o is done (those scheduled before this call: op_ext[o]),
+    or -1 while one is not."""
+    req = op_ext[o]
     for d in range(op_dep_ptr[o], op_dep_ptr[o + 1]):
         dd = op_done[op_dep_idx[d]]
         if dd < 0:
@@ -170,10 +172,10 @@ def _writeback(ideal: bool, kind: int, num: np.ndarray, den: np.ndarray, interle
 
 @njit(cache=True)
 def _init(op_stream: np.ndarray, op_dep_ptr: np.ndarray, op_dep_idx: np.ndarray, op_tile_ptr: np.ndarray,
-          n_tiles: int) -> tuple:
+          n_tiles: int, op_ext: np.ndarray) -> tuple:
     """Start state: the streams' op lists, successor edges, each write-back's inputs not yet
-    done, the write-back heap (those with none) and its size, each stream's cursor (current
-    op as an index into sop, next tile), and the number of tiles and write-backs to issue."""
+    done, the write-back heap (those with none, at op_ext) and its size, each stream's cursor
+    (current op as an index into sop, next tile), and the number of tiles and write-backs to issue."""
     sop_ptr, sop, n_wb = _stream_ops(op_stream, op_tile_ptr)
     rev_ptr, rev_idx = _reverse_edges(op_dep_ptr, op_dep_idx)
     pending = op_dep_ptr[1:] - op_dep_ptr[:-1]
@@ -181,7 +183,7 @@ def _init(op_stream: np.ndarray, op_dep_ptr: np.ndarray, op_dep_idx: np.ndarray,
     st = np.zeros(1, np.int64)
     for o in range(op_stream.shape[0]):
         if op_stream[o] == WB and pending[o] == 0:
-            st[HSIZE] = _heap_push(ht, hw, st[HSIZE], 0, o)
+            st[HSIZE] = _heap_push(ht, hw, st[HSIZE], op_ext[o], o)
     cur, nxt = sop_ptr[:ENGINES].copy(), np.zeros(ENGINES, np.int64)
     for s in range(ENGINES):
         if cur[s] < sop_ptr[s + 1]:
@@ -190,16 +192,26 @@ def _init(op_stream: np.ndarray, op_dep_ptr: np.ndarray, op_dep_idx: np.ndarray,
 
 
 @njit(cache=True)
+def new_machine(slots: int, n_dram: int) -> tuple:
+    """The machine's state between schedule() calls: per engine stream its last compute end and
+    last request, the slots, the DRAM resources' free cycle and busy cycles and the channel
+    pointer, and [on-chip bytes, peak, last grant, online peak exact (1/0)]."""
+    return (np.zeros(ENGINES, np.int64), np.zeros(ENGINES, np.int64), new_slot_state(slots),
+            np.zeros(n_dram, np.int64), np.zeros(n_dram, np.int64), np.zeros(1, np.int64),
+            np.array([0, 0, 0, 1], np.int64))
+
+
+@njit(cache=True)
 def schedule(
     op_stream: np.ndarray,  # (n_ops,) 0/1/2 engine stream, 3 write-back
     op_dep_ptr: np.ndarray,  # (n_ops+1,) CSR of predecessor ops
     op_dep_idx: np.ndarray,
+    op_ext: np.ndarray,  # (n_ops,) cycle the op's predecessors outside this call are done (0: none)
     op_wb_bytes: np.ndarray,  # (n_ops,) bytes written by write-back ops
     op_tile_ptr: np.ndarray,  # (n_ops+1,) tiles of op o are op_tile_ptr[o]:op_tile_ptr[o+1]
     tile_bytes: np.ndarray,  # (n_tiles,) operand bytes loaded before the tile
     tile_cycles: np.ndarray,  # (n_tiles,) compute cycles
     tile_weight_bytes: np.ndarray,  # (n_tiles,) of tile_bytes, the weight+index bytes a tile holds on chip
-    slots: int,
     ideal: bool,
     kind: int,  # dram.CHANNELS or dram.PORTS
     num: np.ndarray,  # per DRAM resource: cycles per byte num / den
@@ -207,20 +219,26 @@ def schedule(
     interleave: int,
     latency: int,
     record: bool,
+    machine: tuple,  # new_machine(), updated in place: a program may be scheduled in consecutive parts
 ):
     """Schedules every tile and write-back; returns per-op aggregates and, when `record`,
     every tile's times (else those four arrays are empty: at ~20 M tiles, writing them
     costs as much as the scheduling itself).
 
     Returns (tile_req, tile_grant, tile_start, tile_end, op_first, op_done, op_grant,
-    op_busy, op_dram, op_stall, dram_busy, peak, peak_exact), all times in cycles:
+    op_busy, op_dram, op_stall), all times in cycles:
     op_first: request of the op's first tile (a write-back: its grant); op_busy: compute
     cycles; op_dram: bytes over the DRAM; op_stall: memory-stall cycles (a tile starting
-    after its engine and its op's inputs were ready: start - max(previous end, inputs done));
-    dram_busy: busy cycles summed over the DRAM's resources; peak: peak on-chip weight+index
-    bytes, a tile holding its slot from grant to compute end (releases first on ties), kept
-    online; peak_exact is False if a grant ever ran backwards, and the caller then recomputes
-    the peak from the recorded times."""
+    after its engine and its op's inputs were ready: start - max(previous end, inputs done)).
+    The machine keeps the DRAM's busy cycles summed over its resources and the peak on-chip
+    weight+index bytes (a tile holds its slot from grant to compute end, releases first on
+    ties), kept online; it is exact unless a grant ever ran backwards, and the caller then
+    recomputes the peak from the recorded times.
+
+    A program whose ops split into parts such that no op of a later part can be requested
+    before every op of the earlier parts is done (the layers of a decoder stack: each
+    layer's ops all feed its output, which the next layer reads) gives the same schedule
+    scheduled part by part with one machine as scheduled at once."""
     n_ops, n_rec = op_stream.shape[0], tile_bytes.shape[0] if record else 0
     times = np.empty((4, n_rec), np.int64)  # per tile: request, grant, start, end (when recorded)
     tile_req, tile_grant, tile_start, tile_end = times[0], times[1], times[2], times[3]
@@ -229,11 +247,11 @@ def schedule(
     sums = np.zeros((4, n_ops), np.int64)
     op_busy, op_dram, op_stall, ready_at = sums[0], sums[1], sums[2], sums[3]
     sop_ptr, sop, rev_ptr, rev_idx, pending, ht, hw, st, cur, nxt, remaining = _init(
-        op_stream, op_dep_ptr, op_dep_idx, op_tile_ptr, tile_bytes.shape[0])
-    last_end, last_req, slot = np.zeros(ENGINES, np.int64), np.zeros(ENGINES, np.int64), new_slot_state(slots)
-    m_free, m_busy, m_ptr = np.zeros(num.shape[0], np.int64), np.zeros(num.shape[0], np.int64), np.zeros(1, np.int64)
+        op_stream, op_dep_ptr, op_dep_idx, op_tile_ptr, tile_bytes.shape[0], op_ext)
+    ready_at[:] = op_ext
+    last_end, last_req, slot, m_free, m_busy, m_ptr, sc = machine
     m_scratch = np.zeros(max(num.shape[0], 3), np.int64)
-    occ, peak, g_last, exact = 0, 0, 0, True
+    occ, peak, g_last, exact = sc[0], sc[1], sc[2], sc[3] == 1
     while remaining > 0:
         # each stream's next request (rule 2), written out here: numba's inliner costs ~60% of the loop
         req, s = INF, 0
@@ -241,7 +259,7 @@ def schedule(
             if cur[q] < sop_ptr[q + 1]:
                 oo = sop[cur[q]]
                 if op_ready[oo] < 0:
-                    op_ready[oo] = _inputs_done(oo, op_dep_ptr, op_dep_idx, op_done)
+                    op_ready[oo] = _inputs_done(oo, op_dep_ptr, op_dep_idx, op_done, op_ext)
                 if op_ready[oo] >= 0:
                     rq = max(op_ready[oo], slot_free_at(slot, q), last_req[q])
                     if rq < req:  # ties: the lower stream id
@@ -300,5 +318,5 @@ def schedule(
         op_busy[o] += busy
         op_dram[o] += dram
         op_stall[o] += stall
-    return (tile_req, tile_grant, tile_start, tile_end, op_first, op_done, op_grant, op_busy, op_dram, op_stall,
-            m_busy.sum(), peak, exact)
+    sc[0], sc[1], sc[2], sc[3] = occ, peak, g_last, 1 if exact else 0
+    return tile_req, tile_grant, tile_start, tile_end, op_first, op_done, op_grant, op_busy, op_dram, op_stall

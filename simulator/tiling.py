@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -53,6 +54,8 @@ class Program:
     op_tile_shape: list[tuple[int, int, int]] = field(default_factory=list)
     op_tile_count: list[int] = field(default_factory=list)
     op_macs: list[int] = field(default_factory=list)  # useful MACs
+    op_bytes: list[int] = field(default_factory=list)  # operand bytes its tiles load
+    op_weight_bytes: list[int] = field(default_factory=list)  # of which weights + indices
     # every tile's bytes, compute cycles and weight bytes (rows), in program order; the kernels
     # write into it directly: a whole 7B prefill is ~16 M tiles, and concatenating per-op
     # arrays afterwards cost as much as the scheduling
@@ -67,21 +70,27 @@ class Program:
             self.tiles = grown
         return self.tiles[0], self.tiles[1], self.tiles[2]
 
-    def arrays(self) -> dict[str, np.ndarray]:
-        n = len(self.op_name)
-        dep_ptr = np.zeros(n + 1, np.int64)
-        dep_ptr[1:] = np.cumsum([len(d) for d in self.op_deps])
-        tile_ptr = np.zeros(n + 1, np.int64)
-        tile_ptr[1:] = np.cumsum(self.op_tile_count)
+    def arrays(self, lo: int = 0) -> dict[str, np.ndarray]:
+        """The scheduler's arrays of ops lo.. (renumbered from 0) and the tiles held now (theirs).
+        A dependency on an op before lo is left out of op_dep_* and listed in op_ext_*
+        (global op index): the caller folds its completion into schedule()'s op_ext."""
+        n = len(self.op_name) - lo
+        local = [[d - lo for d in ds if d >= lo] for ds in self.op_deps[lo:]]
+        ext = [[d for d in ds if d < lo] for ds in self.op_deps[lo:]]
+        dep_ptr, ext_ptr, tile_ptr = (np.zeros(n + 1, np.int64) for _ in range(3))
+        dep_ptr[1:] = np.cumsum([len(d) for d in local])
+        ext_ptr[1:] = np.cumsum([len(d) for d in ext])
+        tile_ptr[1:] = np.cumsum(self.op_tile_count[lo:])
         return {
-            "op_stream": np.asarray(self.op_stream, np.int64),
+            "op_stream": np.asarray(self.op_stream[lo:], np.int64),
             "op_dep_ptr": dep_ptr,
-            "op_dep_idx": np.asarray([d for ds in self.op_deps for d in ds], np.int64),
-            "op_wb_bytes": np.asarray(self.op_wb_bytes, np.int64),
+            "op_dep_idx": np.asarray([d for ds in local for d in ds], np.int64),
+            "op_ext_ptr": ext_ptr,
+            "op_ext_idx": np.asarray([d for ds in ext for d in ds], np.int64),
+            "op_wb_bytes": np.asarray(self.op_wb_bytes[lo:], np.int64),
             "op_tile_ptr": tile_ptr,
             "tile_bytes": self.tiles[0, :self.n_tiles],
             "tile_cycles": self.tiles[1, :self.n_tiles],
-            "op_macs": np.asarray(self.op_macs, np.int64),
             "tile_weight_bytes": self.tiles[2, :self.n_tiles],
         }
 
@@ -194,9 +203,16 @@ def split_S(q: Projection, hw: HardwareConfig, slots: Slots, T: int) -> _SSplit:
     return _SSplit(dense, order.astype(np.int64), by_column, int(counts[order].sum()), q.mask, blocks, tm)
 
 
-def build_program(workload: Workload, hw: HardwareConfig) -> Program:
-    """Tile every op of the workload for `hw`, one layer's projections in memory at a time."""
+def build_program(workload: Workload, hw: HardwareConfig,
+                  on_layer: Callable[[Program, int], None] | None = None) -> Program:
+    """Tile every op of the workload for `hw`, one layer's projections in memory at a time.
+
+    on_layer(prog, lo): called when a layer's ops (lo..) are complete; its tiles are then
+    dropped, so the program holds one layer's tiles at a time (memory independent of depth).
+    The ops of a layer are contiguous in program order: every op of a layer feeds its
+    output, which the next layer's ops read. None: keep every tile."""
     prog = Program()
+    window_lo = 0
     T = workload.tokens
     p = hw.precision
     e = hw.sparser_engine
@@ -232,6 +248,8 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
             return
         attrs = graph.nodes[node]
         count, mc = tiles if tiles is not None else (0, 0)
+        prog.op_bytes.append(int(prog.tiles[0, prog.n_tiles:prog.n_tiles + count].sum()))
+        prog.op_weight_bytes.append(int(prog.tiles[2, prog.n_tiles:prog.n_tiles + count].sum()))
         prog.op_name.append(f"L{attrs['layer']}.{name}.{part}")
         prog.op_layer.append(attrs["layer"])
         prog.op_proj.append(name)
@@ -323,7 +341,10 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
         attrs = graph.nodes[node]
         layer, part = attrs["layer"], attrs["part"]
         if layer != layer_loaded:  # stream: one layer's projections (and masks) at a time
-            if layer == 1:  # layers repeat: size the tile rows for all of them at once
+            if on_layer is not None:
+                on_layer(prog, window_lo)
+                window_lo, prog.n_tiles = len(prog.op_name), 0
+            elif layer == 1:  # layers repeat: size the tile rows for all of them at once
                 prog.room(prog.n_tiles * (workload.model.num_layers - 1) * 9 // 8)
             projections = {q.name: q for q in workload.layer_projections(layer)}
             splits.clear()
@@ -376,4 +397,7 @@ def build_program(workload: Workload, hw: HardwareConfig) -> Program:
             add_op(node, q.name, "U", DENSER, DENSER, deng.macs, t, shape)
         if not done_by[node]:  # no work here: forward the inputs' completion
             done_by[node] = inputs_done_by(node)
+    if on_layer is not None:
+        on_layer(prog, window_lo)
+        prog.n_tiles = 0
     return prog

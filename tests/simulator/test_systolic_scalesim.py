@@ -37,8 +37,7 @@ def gemm_cycles(dataflow: str, R: int, C: int, M: int, K: int, N: int, timing: s
     shape = ModelShape("gemm", K, 8, 1, 1, 1, N)
     r = run(from_shape(shape, None, "decode", M, 1), hw_for(dataflow, R, C, timing))
     o = r.program.op_name.index("L0.q_proj.W")
-    a = r.arrays
-    return int(a["tile_cycles"][a["op_tile_ptr"][o]:a["op_tile_ptr"][o + 1]].sum())
+    return int(r.op_busy[o])
 
 
 @pytest.mark.parametrize("dataflow,expected", [("os", 519), ("ws", 559), ("is", 599)])

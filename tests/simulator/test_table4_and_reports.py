@@ -102,13 +102,14 @@ def test_peak_buffer_occupancy_equals_a_plain_event_sort():
 def test_peak_when_a_grant_runs_backwards():
     """A zero-byte tile bypasses a busy channel: its grant precedes one already issued, the
     online peak says it is not exact, and the sorted events give the peak."""
-    from simulator.scheduler import peak_by_sort, schedule
+    from simulator.scheduler import new_machine, peak_by_sort, schedule
 
     i64 = lambda *x: np.asarray(x, np.int64)  # noqa: E731
     # op 0 (denser): two 100-byte tiles; op 1 (sparser): one zero-byte tile; no dependencies
-    out = schedule(i64(0, 1), i64(0, 0, 0), i64(), i64(0, 0), i64(0, 2, 3), i64(100, 100, 0), i64(50, 50, 10),
-                   i64(100, 100, 40), 2, False, 0, i64(1), i64(1), 256, 0, True)
-    grant, end, exact = out[1], out[3], out[12]
+    machine = new_machine(2, 1)
+    out = schedule(i64(0, 1), i64(0, 0, 0), i64(), i64(0, 0), i64(0, 0), i64(0, 2, 3), i64(100, 100, 0),
+                   i64(50, 50, 10), i64(100, 100, 40), False, 0, i64(1), i64(1), 256, 0, True, machine)
+    grant, end, exact = out[1], out[3], machine[-1][3] == 1
     assert grant.tolist() == [0, 100, 0] and not exact
     assert peak_by_sort(grant, end, i64(100, 100, 40)) == _plain_peak(grant, end, i64(100, 100, 40)) == 200
 
@@ -121,14 +122,19 @@ def test_run_falls_back_to_sorting_when_the_online_peak_is_not_exact(monkeypatch
     calls = []
 
     def not_exact(*args):
-        calls.append(args[-1])
-        return real(*args)[:12] + (False,)
+        calls.append(args[-2])
+        out = real(*args)
+        args[-1][-1][3] = 0  # the machine's "online peak exact" flag
+        return out
 
+    work = from_shape(PRESETS["smollm2-135m"], Budget(0.5, 16), "prefill", 1, 64, 0, layers=2)
+    hw = load_hw(HW / "vitcod.yaml")
+    recorded = run_mod.run(work, hw, record_tiles=True)
     monkeypatch.setattr(run_mod, "schedule", not_exact)
-    work = from_shape(PRESETS["smollm2-135m"], Budget(0.5, 16), "prefill", 1, 64, 0, layers=1)
-    r = run_mod.run(work, load_hw(HW / "vitcod.yaml"))
-    assert calls == [False, True]  # re-run with every tile's times recorded
-    assert r.peak_buffer_bytes == _plain_peak(r.tile_grant, r.tile_end, r.arrays["tile_weight_bytes"]) > 0
+    r = run_mod.run(work, hw)
+    assert calls == [False, True, False, True]  # each layer re-run with its tiles' times recorded
+    plain = _plain_peak(recorded.tile_grant, recorded.tile_end, recorded.arrays["tile_weight_bytes"])
+    assert r.peak_buffer_bytes == plain > 0
 
 
 def test_pooled_tile_rows_never_overwrite_a_live_result():
@@ -142,17 +148,17 @@ def test_pooled_tile_rows_never_overwrite_a_live_result():
 
     hw = load_hw(HW / "vitcod.yaml")
     work = lambda seed: from_shape(PRESETS["llama-2-7b"], Budget(0.5, 128), "prefill", 1, 2048, seed, layers=3)  # noqa: E731
-    first = run(work(0), hw)
+    first = run(work(0), hw, record_tiles=True)  # a recorded result holds its tiles
     assert first.arrays["tile_cycles"].size >= tiling._POOLED  # large enough to be pooled
     kept = {k: first.arrays[k].copy() for k in ("tile_bytes", "tile_cycles", "tile_weight_bytes")}
-    second = run(work(1), hw)
+    second = run(work(1), hw, record_tiles=True)
     assert second.program.tiles is not first.program.tiles
     for k, v in kept.items():
         assert np.array_equal(first.arrays[k], v), k
     base = id(second.program.tiles)  # an id, not a reference: a reference would keep it in use
     del second
     gc.collect()
-    third = run(work(1), hw)  # the same size as the dropped one
+    third = run(work(1), hw, record_tiles=True)  # the same size as the dropped one
     assert id(third.program.tiles) == base  # the dropped result's buffer was reused
 
 

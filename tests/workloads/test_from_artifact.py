@@ -35,8 +35,7 @@ def test_workload_nnz_and_ranks_equal_the_stored_ones(tmp_path):
     # and the simulated sparse MACs are exactly nnz(sparse columns) x tokens
     r = run(comp, hw)
     names = r.program.op_name
-    a = r.arrays
-    sparse_macs = sum(int(a["op_macs"][o]) for o in range(len(names)) if names[o].endswith("S_sparse"))
+    sparse_macs = sum(int(r.program.op_macs[o]) for o in range(len(names)) if names[o].endswith("S_sparse"))
     expected = 0
     for layer in range(SHAPE.num_layers):
         for q in comp.layer_projections(layer):

@@ -1,0 +1,84 @@
+"""Peak memory against model depth (issue 12): prefill of models far larger than LLaMA-2-7B,
+each in a fresh process, its peak RSS and wall time.
+
+    .venv/bin/python benchmarks/bench_memory.py [--out benchmarks/results/simulator_memory.md]
+
+Cases: LLaMA-3-70B (hidden 8192, FFN 28672, 64 heads, 8 KV heads, 80 layers) prefill 8192, and
+a 405B-shaped model (hidden 16384, FFN 53248, 128 heads, 8 KV heads, 126 layers) prefill 2048;
+SSLC at 0.5 (default rank rule) against dense, `hwconfigs/vitcod.yaml`, projections scope, and
+the 70B case also as whole decoder layers. The simulator schedules one layer's tiles at a time
+(simulator/run.py), so the peak should not grow with the layer count. Target: < 2 GB each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from machine_info import cpu_model  # noqa: E402
+from simulator import __version__  # noqa: E402
+from simulator.files import atomic_write  # noqa: E402
+
+CASES = {
+    "LLaMA-3-70B prefill 8192": ("llama-3-70b", 8192, 28672, 64, 8, 80, 8192, "projections"),
+    "LLaMA-3-70B prefill 8192, whole layers": ("llama-3-70b", 8192, 28672, 64, 8, 80, 8192, "layer"),
+    "405B-shaped prefill 2048": ("405b-shaped", 16384, 53248, 128, 8, 126, 2048, "projections"),
+}
+
+CHILD = """
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+from simulator.api import simulate_shape
+from simulator.config import load_hw
+from workloads.budget import Budget
+from workloads.presets import ModelShape
+name, h, f, heads, kv, layers, seq, scope = {case!r}
+t = time.perf_counter()
+r = simulate_shape(ModelShape(name, h, f, heads, kv, layers, h // heads), load_hw({hw!r}), Budget(0.5, None),
+                   "prefill", 1, seq, 0, None, scope)
+print(json.dumps({{"seconds": time.perf_counter() - t, "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                  "speedup": r["totals"]["speedup"], "total_cycles": r["totals"]["total_cycles"]}}))
+"""
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "simulator_memory.md"))
+    args = ap.parse_args()
+    hw = str(ROOT / "hwconfigs" / "vitcod.yaml")
+    load_before = os.getloadavg()
+    results = {}
+    for label, case in CASES.items():
+        out = subprocess.run([sys.executable, "-c", CHILD.format(root=str(ROOT), case=case, hw=hw)],
+                             capture_output=True, text=True, check=True)
+        results[label] = json.loads(out.stdout.strip().splitlines()[-1])
+        r = results[label]
+        print(f"{label}: {r['seconds']:.1f} s, peak RSS {r['peak_rss_bytes'] / 1e9:.2f} GB", flush=True)
+    cmd = ".venv/bin/python benchmarks/bench_memory.py"
+    lines = ["# Simulator peak memory against depth", "", f"Command: `{cmd}`  ",
+             f"Machine: {cpu_model()}, {os.cpu_count()} cores; simulator {__version__}  ",
+             f"Load average (1/5/15 min) before {[round(x, 2) for x in load_before]}, after "
+             f"{[round(x, 2) for x in os.getloadavg()]}.", "",
+             "Each case in a fresh process (JIT from the on-disk cache): SSLC at 0.5 against dense on "
+             "`hwconfigs/vitcod.yaml`, batch 1. Peak RSS of the whole process (Python, numba, numpy included).", "",
+             "| case | layers | wall (s) | peak RSS (GB) | target | speedup | cycles |", "|---|---|---|---|---|---|---|"]
+    for label, case in CASES.items():
+        r = results[label]
+        ok = "met" if r["peak_rss_bytes"] < 2e9 else "NOT met"
+        lines.append(f"| {label} | {case[5]} | {r['seconds']:.1f} | {r['peak_rss_bytes'] / 1e9:.2f} | < 2 GB: {ok} | "
+                     f"{r['speedup']:.3f}x | {r['total_cycles']:,} |")
+    atomic_write(args.out, "\n".join(lines) + "\n")
+    atomic_write(Path(args.out).with_suffix(".json"), json.dumps({"command": cmd, **results}, indent=1))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
