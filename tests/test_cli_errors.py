@@ -84,3 +84,9 @@ def test_outputs_never_replace_what_is_not_a_regular_file(capsys, tmp_path):
         assert code == 2 and captured.out == "" and captured.err.count("\n") == 1, out
     assert target.read_text() == "precious" and link.is_symlink() and fifo.is_fifo()
     assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
+
+
+def test_a_newline_in_a_path_keeps_the_error_on_one_line(capsys, tmp_path):
+    odd = tmp_path / "a\nb.yaml"
+    code, err = run_cli(capsys, "simulate", "--hw", str(odd), "--model", "llama-2-7b")
+    assert code == 2 and err.count("\n") == 1 and "a\\nb.yaml" in err
