@@ -6,24 +6,32 @@ import math
 
 import torch
 
-from compression import patterns
+from compression import allocation, patterns
 from compression.baselines.magnitude import magnitude
 from compression.baselines.sparsegpt import sparsegpt
 from compression.baselines.svd import low_rank
 from compression.baselines.wanda import wanda
 from compression.calibration import InputStats
 from compression.sslc import Budget, Decomposition, make_budget, sslc_decompose
+from compression.sslc_obs import sslc_obs_decompose
 from workloads.errors import InputError
 
-METHODS = ("sslc", "magnitude", "wanda", "sparsegpt", "svd", "asvd")
+METHODS = ("sslc", "sslc-obs", "magnitude", "wanda", "sparsegpt", "svd", "asvd")
 SPARSE_METRICS = ("salience", "wanda", "magnitude")
+
+
+ALLOCATED = ("sslc", "sslc-obs", "magnitude", "wanda", "sparsegpt")  # methods a budget allocation applies to
 
 
 def default_hyperparameters(method: str) -> dict:
     hp = {"ratio": 0.5, "pattern": "unstructured"}
+    if method in ALLOCATED:
+        hp["allocation"] = "uniform"
     if method == "sslc":
         hp.update(rank=None, rank_share=0.125, preserve=0.01, iters=40, sparse_metric="salience",
                   power_iters=1)
+    elif method == "sslc-obs":
+        hp.update(rank=None, rank_share=0.125, iters=3, power_iters=2, blocksize=128, percdamp=0.01)
     elif method == "sparsegpt":
         hp.update(blocksize=128, percdamp=0.01)
     elif method == "asvd":
@@ -42,25 +50,37 @@ def check_hyperparameters(method: str, hp: dict) -> dict:
     patterns.parse_pattern(full["pattern"])
     if not (0 < float(full["ratio"]) <= 1):
         raise InputError(f"--ratio: expected a kept fraction in (0, 1], got {full['ratio']}")
-    if method == "sslc":
-        if full["sparse_metric"] not in SPARSE_METRICS:
-            raise InputError(f"--sparse-metric: expected one of {SPARSE_METRICS}, got {full['sparse_metric']!r}")
+    if method in ("sslc", "sslc-obs"):
         if int(full["iters"]) < 1:
             raise InputError(f"--iters: expected >= 1, got {full['iters']}")
         if full["rank"] is not None and int(full["rank"]) < 0:
             raise InputError(f"--rank: expected >= 0, got {full['rank']}")
+    if method == "sslc" and full["sparse_metric"] not in SPARSE_METRICS:
+        raise InputError(f"--sparse-metric: expected one of {SPARSE_METRICS}, got {full['sparse_metric']!r}")
+    if method in ALLOCATED:
+        allocation.check_pattern(full["allocation"], full["pattern"])
+        if full["allocation"] == "global" and method not in ("sslc", "sslc-obs"):
+            raise InputError(f"--allocation global: splits each budget between S and U V, so it applies to "
+                             f"sslc and sslc-obs, not {method}")
     if method in ("svd", "asvd") and full["pattern"] != "unstructured":
         raise InputError(f"--pattern: {method} is pure low-rank; N:M does not apply")
     return full
 
 
-def budget_for(method: str, hp: dict, m: int, n: int, where: str = "") -> Budget:
+def budget_for(method: str, hp: dict, m: int, n: int, where: str = "",
+               share: allocation.Share | None = None) -> Budget:
+    """The projection's budget: its allocated share when the allocation is not uniform, else
+    `ratio` of this matrix as the method defines it."""
     pattern = patterns.parse_pattern(hp["pattern"])
     if pattern is not None and n % pattern[1]:
         raise InputError(f"{where}pattern {hp['pattern']}: input size {n} is not a multiple of {pattern[1]}")
+    if share is not None:
+        nnz = share.kept - share.rank * (m + n)
+        preserved = min(int(round(float(hp.get("preserve", 0.0)) * m * n)), nnz) if method == "sslc" else 0
+        return Budget(m, n, share.rank, nnz, preserved)
     ratio = float(hp["ratio"])
-    if method == "sslc":
-        return make_budget(m, n, ratio, hp["rank"], float(hp["preserve"]), pattern,
+    if method in ("sslc", "sslc-obs"):
+        return make_budget(m, n, ratio, hp["rank"], float(hp.get("preserve", 0.0)), pattern,
                            float(hp["rank_share"]), where=where)
     if method in ("svd", "asvd"):
         r = max(0, min(min(m, n), int(math.floor(ratio * m * n / (m + n)))))
@@ -71,11 +91,11 @@ def budget_for(method: str, hp: dict, m: int, n: int, where: str = "") -> Budget
 
 
 def decompose(method: str, W: torch.Tensor, stats: InputStats, hp: dict, seed: int = 0,
-              where: str = "") -> Decomposition:
+              where: str = "", share: allocation.Share | None = None) -> Decomposition:
     m, n = W.shape
     if not torch.isfinite(W).all():
         raise InputError(f"{where}weight contains NaN or Inf")
-    budget = budget_for(method, hp, m, n, where)
+    budget = budget_for(method, hp, m, n, where, share)
     pattern = patterns.parse_pattern(hp["pattern"])
     act = stats.act_norm
     if method == "sslc":
@@ -83,6 +103,10 @@ def decompose(method: str, W: torch.Tensor, stats: InputStats, hp: dict, seed: i
                              metric=hp["sparse_metric"],
                              scope="row" if hp["sparse_metric"] == "wanda" else "matrix",
                              H=stats.H32, seed=seed, power_iters=int(hp["power_iters"]))
+    elif method == "sslc-obs":
+        dec = sslc_obs_decompose(W, act, stats.H, budget, iters=int(hp["iters"]), pattern=pattern, seed=seed,
+                                 power_iters=int(hp["power_iters"]), blocksize=int(hp["blocksize"]),
+                                 percdamp=float(hp["percdamp"]))
     elif method == "magnitude":
         dec = magnitude(W, budget.nnz, pattern, seed=seed)
     elif method == "wanda":

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from compression import calibration, export, methods, models, text
+from compression import allocation, calibration, export, methods, models, text
 from compression.sslc import exact_loss
 from workloads import artifact
 from workloads.errors import InputError
@@ -27,14 +27,27 @@ def _resume_check(out: Path, manifest: dict) -> dict | None:
     return old
 
 
+def _stored_shares(old: dict, out: Path) -> dict:
+    """A resumed artifact's allocation, checked: {"<layer>.<projection>": [kept, rank]}."""
+    shares = old["allocation"]
+    ok = isinstance(shares, dict) and all(
+        isinstance(v, list) and len(v) == 2 and all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v)
+        for v in shares.values())
+    if not ok:
+        raise InputError(f"{out / artifact.MANIFEST_NAME}: key 'allocation': expected an object of "
+                         "[kept, rank] integer pairs per projection")
+    return shares
+
+
 def _restore_layer(layer, out: Path, entry: dict) -> None:
     """Write a finished layer's S + U V (from the artifact) into its nn.Linear weights."""
     export.apply_layer(layer, artifact.read_layer(out, entry, verify=True), str(out / entry["file"]), modules=False)
 
 
-def _compress_layer(layer, i: int, chunks: list, method: str, hp: dict, seed: int, out: Path) -> dict:
-    """Decompose every projection of layer i, write its file, leave S + U V in its weights;
-    returns the layer's manifest entry."""
+def _compress_layer(layer, i: int, chunks: list, method: str, hp: dict, seed: int, out: Path,
+                    shares: dict | None = None) -> dict:
+    """Decompose every projection of layer i (at its allocated share, when `shares`), write
+    its file, leave S + U V in its weights; returns the layer's manifest entry."""
     stats = calibration.collect_stats(layer, chunks)
     tensors: dict = {}
     entries: list = []
@@ -42,7 +55,8 @@ def _compress_layer(layer, i: int, chunks: list, method: str, hp: dict, seed: in
         W = lin.weight.detach().float()
         st = stats[name]
         where = f"layer {i} '{name}': "
-        dec = methods.decompose(method, W, st, hp, seed=seed + i, where=where)
+        share = allocation.Share(*shares[f"{i}.{name}"]) if shares else None
+        dec = methods.decompose(method, W, st, hp, seed=seed + i, where=where, share=share)
         Wc = dec.S + dec.U @ dec.V
         err = exact_loss(W - Wc, st.H32)
         ref = exact_loss(W, st.H32)
@@ -51,6 +65,8 @@ def _compress_layer(layer, i: int, chunks: list, method: str, hp: dict, seed: in
             extra.update(loss_trace=[float(x) for x in dec.exact_trace],
                          proxy_trace=[float(x) for x in dec.proxy_trace],
                          best_step=dec.best_step, rejected_steps=dec.rejected)
+        elif method == "sslc-obs":
+            extra.update(loss_trace=[float(x) for x in dec.exact_trace], best_step=dec.best_step)
         entries.append(artifact.projection_entry(
             name, models.module_kind(name), tuple(W.shape), dec.U.shape[1], int(dec.mask.sum()),
             dec.preserved, **extra))
@@ -100,13 +116,19 @@ def compress_model(lm: models.LoadedModel, method: str, hp: dict, seed: int, out
     n_layers = n_total if max_layers is None else min(max_layers, n_total)
     chunks = calibration.capture_inputs(model, ids, batch, lm.is_causal)
     t0 = time.time()
+    if hp.get("allocation", "uniform") != "uniform":  # stage 1 on the dense model, then the shares
+        shares = _stored_shares(old, out) if old is not None and "allocation" in old else {
+            k: [s.kept, s.rank] for k, s in allocation.plan(lm, chunks, hp, seed, n_total, show_progress).items()}
+        manifest["allocation"] = shares
+    else:
+        shares = None
     bar = tqdm(range(n_layers), desc=f"{method} layers", disable=not show_progress, unit="layer")
     for i in bar:
         with lm.layer(i) as layer:
             if i in done:
                 _restore_layer(layer, out, done[i])
             else:
-                entry = _compress_layer(layer, i, chunks, method, hp, seed, out)
+                entry = _compress_layer(layer, i, chunks, method, hp, seed, out, shares)
                 manifest["layers"] = sorted(manifest["layers"] + [entry], key=lambda e: e["index"])
                 manifest["complete"] = len(manifest["layers"]) == n_total
                 artifact.write_manifest(out, manifest)

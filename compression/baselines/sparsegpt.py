@@ -4,6 +4,9 @@ Block size 128 and damping 0.01 x mean(diag H) as in the reference implementatio
 Unstructured: the mask of each 128-column block keeps an exact share of the budget
 (largest-remainder split over blocks), chosen by w^2 / [H^-1]_jj^2 with index-based
 top-k; N:M: every M consecutive columns keep N per row, chosen the same way.
+
+`obs_prune` is the pruning step alone, given the factor of H^-1 (`inverse_hessian`), so a
+caller that prunes several matrices against one H (sslc-obs) factors it once.
 """
 
 from __future__ import annotations
@@ -14,20 +17,26 @@ from compression import patterns
 from compression.sslc import Decomposition
 
 
-def sparsegpt(W: torch.Tensor, H: torch.Tensor, nnz: int, pattern=None, blocksize: int = 128,
-              percdamp: float = 0.01, seed: int = 0) -> Decomposition:
-    W = W.detach().clone().float()
-    m, n = W.shape
+def inverse_hessian(H: torch.Tensor, percdamp: float = 0.01) -> tuple[torch.Tensor, torch.Tensor]:
+    """(upper Cholesky factor of (H + damp I)^-1 in float32, dead-input mask): inputs with
+    zero calibration energy get H_jj = 1 and their weights are pruned."""
     H = H.detach().clone().double()
     dead = torch.diag(H) == 0
     H[dead, dead] = 1.0
-    W[:, dead] = 0.0
     damp = percdamp * torch.mean(torch.diag(H))
-    H += damp * torch.eye(n, dtype=H.dtype, device=H.device)
+    H += damp * torch.eye(H.shape[0], dtype=H.dtype, device=H.device)
     L = torch.linalg.cholesky(H)
     Hinv = torch.cholesky_inverse(L)
-    Hinv = torch.linalg.cholesky(Hinv, upper=True).float()
+    return torch.linalg.cholesky(Hinv, upper=True).float(), dead
 
+
+def obs_prune(W: torch.Tensor, Hinv: torch.Tensor, dead: torch.Tensor, nnz: int, pattern=None,
+              blocksize: int = 128, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(S, mask): W pruned to `nnz` entries column by column, each removed weight's error
+    spread over the columns not yet pruned (OBS: minimises ||(W - S) X||_F greedily)."""
+    W = W.detach().clone().float()
+    m, n = W.shape
+    W[:, dead] = 0.0
     keep = torch.zeros(m, n, dtype=torch.bool, device=W.device)
     starts = list(range(0, n, blocksize))
     widths = [min(blocksize, n - s) for s in starts]
@@ -60,5 +69,11 @@ def sparsegpt(W: torch.Tensor, H: torch.Tensor, nnz: int, pattern=None, blocksiz
         keep[:, i1:i2] = keep1
         if i2 < n:
             W[:, i2:] -= Err1 @ Hinv[i1:i2, i2:]
-    S = torch.where(keep, W, torch.zeros_like(W))
+    return torch.where(keep, W, torch.zeros_like(W)), keep
+
+
+def sparsegpt(W: torch.Tensor, H: torch.Tensor, nnz: int, pattern=None, blocksize: int = 128,
+              percdamp: float = 0.01, seed: int = 0) -> Decomposition:
+    Hinv, dead = inverse_hessian(H, percdamp)
+    S, keep = obs_prune(W, Hinv, dead, nnz, pattern, blocksize, seed)
     return Decomposition.sparse_only(S, keep)

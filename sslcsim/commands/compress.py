@@ -19,7 +19,9 @@ def register(subparsers) -> None:
                         "with one layer (default: on for causal LMs stored as safetensors; GGUF and "
                         ".bin checkpoints always load whole)")
     p.add_argument("--method", default="sslc",
-                   choices=["sslc", "magnitude", "wanda", "sparsegpt", "svd", "asvd"])
+                   choices=["sslc", "sslc-obs", "magnitude", "wanda", "sparsegpt", "svd", "asvd"],
+                   help="sslc: the paper's algorithm; sslc-obs: SSLC whose sparse step is SparseGPT's OBS "
+                        "pruning of the low-rank residual (kept weights updated to compensate)")
     p.add_argument("--ratio", type=float, default=0.5,
                    help="kept fraction of each matrix: sparse + r(m+n)/(mn) + preserve (default 0.5)")
     p.add_argument("--rank", type=int, default=None,
@@ -28,10 +30,14 @@ def register(subparsers) -> None:
                    help="SSLC: share of the kept budget given to the low-rank part when --rank is not "
                         "set (default 0.125 = the paper's r=128 on 4096x4096 at 50%%)")
     p.add_argument("--preserve", type=float, default=None, help="SSLC preserved fraction (default 0.01)")
-    p.add_argument("--iters", type=int, default=None, help="SSLC alternating steps T (default 40)")
+    p.add_argument("--iters", type=int, default=None, help="SSLC alternating steps T (default 40; sslc-obs: 3)")
     p.add_argument("--sparse-metric", default=None, choices=["salience", "wanda", "magnitude"],
                    help="SSLC sparse step metric (plug-in over another pruning metric, paper Table 9)")
     p.add_argument("--pattern", default="unstructured", help="'unstructured' or N:M such as 2:4, 4:8")
+    p.add_argument("--allocation", default=None, choices=["uniform", "owl", "global"],
+                   help="how the model's budget is shared across projections: uniform (every matrix keeps "
+                        "--ratio, the paper), owl (outlier-weighted per layer) or global (measured error "
+                        "curves, one exact total; sslc and sslc-obs); docs/compression.md")
     p.add_argument("--calib-samples", type=int, default=32)
     p.add_argument("--calib-seqlen", type=int, default=512)
     p.add_argument("--calib-text", default=None,
@@ -45,16 +51,24 @@ def register(subparsers) -> None:
 
 
 def hyperparameters(args: argparse.Namespace) -> dict:
-    hp = {"ratio": args.ratio, "pattern": args.pattern}
-    if args.method == "sslc":
-        hp.update(rank=args.rank, rank_share=args.rank_share, preserve=args.preserve, iters=args.iters,
-                  sparse_metric=args.sparse_metric)
-    else:
-        for opt in ("rank", "rank_share", "preserve", "iters", "sparse_metric"):
-            if getattr(args, opt) is not None:
-                from workloads.errors import InputError
+    from compression.methods import ALLOCATED
 
-                raise InputError(f"--{opt.replace('_', '-')}: only applies to --method sslc")
+    hp = {"ratio": args.ratio, "pattern": args.pattern}
+    if args.method in ALLOCATED:
+        hp["allocation"] = args.allocation
+    elif args.allocation is not None:
+        from workloads.errors import InputError
+
+        raise InputError(f"--allocation: does not apply to --method {args.method} (pure low rank)")
+    own = {"sslc": ("rank", "rank_share", "preserve", "iters", "sparse_metric"),
+           "sslc-obs": ("rank", "rank_share", "iters")}.get(args.method, ())
+    for opt in ("rank", "rank_share", "preserve", "iters", "sparse_metric"):
+        if opt in own:
+            hp[opt] = getattr(args, opt)
+        elif getattr(args, opt) is not None:
+            from workloads.errors import InputError
+
+            raise InputError(f"--{opt.replace('_', '-')}: does not apply to --method {args.method}")
     return hp
 
 

@@ -1,0 +1,212 @@
+"""How a model's kept budget is shared across its projections (and, within one, between the
+sparse part and the low-rank part).
+
+With owl and global the total is exact: kept(S) + sum r (m + n) over all projections =
+round(ratio x sum m n) (with an N:M pattern S is fixed at N/M and the low-rank parts take
+what is left, up to less than one rank unit, m + n entries, of the smallest projection).
+
+- uniform: every projection keeps its own `ratio` (the SSLC paper); its budgets are the
+  methods' own per-matrix ones (methods.budget_for), not re-split here.
+- owl: Outlier-Weighted Layerwise sparsity (Yin et al. 2024): a layer's outlier ratio D_l
+  is the fraction of its entries whose Wanda score |W_ij| ||X_j|| exceeds M times the mean
+  score of its projection; kept ratios are D mapped linearly onto a range of width 2 lambda
+  centred on `ratio` (more outliers, more kept; M = 5, lambda = 0.08 as OWL's defaults).
+- global: measured error curves and a Lagrangian allocation. For every projection j and
+  candidate c = (kept multiplier f, low-rank share s), stage 1 decomposes W_j with SSLC at that
+  budget and measures its calibration loss e_j(c) = ||(W_j - S - U V) X_j||_F^2 on the dense
+  model's inputs. Stage 2 chooses one candidate per projection minimising sum_j e_j(c_j)
+  subject to sum_j kept_j(c_j) <= budget (lambda bisection: each projection takes
+  argmin e_j + lambda kept_j), then hands the budget left over to the chosen sparse parts
+  in proportion to their size so the total is exact. This is a deterministic stand-in for
+  the probabilistic global allocation of Zhou et al. 2025 (CAP: Bernoulli keep
+  probabilities over RPCA subspaces trained by policy gradient on the calibration loss):
+  the same two stages, with the policy replaced by an exact optimiser of a separable
+  layer-wise surrogate of that loss.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from compression import patterns
+from workloads.errors import InputError
+
+ALLOCATIONS = ("uniform", "owl", "global")
+OWL_M, OWL_LAMBDA = 5.0, 0.08
+KEPT_MULTIPLIERS = (0.6, 0.8, 1.0, 1.2, 1.4)
+RANK_SHARES = (0.0, 0.0625, 0.125, 0.25, 0.5)
+
+
+@dataclass(frozen=True)
+class Share:
+    """One projection's allocation: entries kept in all (S + U V) and its rank."""
+
+    kept: int
+    rank: int
+
+
+def exact_split(total: int, weights: list[float], caps: list[int]) -> list[int]:
+    """Integers proportional to `weights`, each <= its cap, summing to `total` (largest
+    remainder; what capped entries cannot take goes to the others, evenly once their
+    weights are all zero)."""
+    if total > sum(caps):
+        raise InputError(f"budget: {total} entries do not fit the projections ({sum(caps)} in all)")
+    out = [0] * len(weights)
+    left = total
+    active = [i for i, c in enumerate(caps) if c > 0]
+    while left > 0:
+        w = sum(weights[i] for i in active)
+        raw = {i: left * (weights[i] / w if w > 0 else 1.0 / len(active)) for i in active}
+        for i in active:
+            a = min(caps[i] - out[i], int(math.floor(raw[i])))
+            out[i] += a
+            left -= a
+        for i in sorted(active, key=lambda i: (-(raw[i] - math.floor(raw[i])), i)):
+            if left == 0:
+                break
+            if out[i] < caps[i] and raw[i] > 0:
+                out[i] += 1
+                left -= 1
+        active = [i for i in active if out[i] < caps[i]]
+    return out
+
+
+def owl_ratios(outlier_ratios: list[float], ratio: float, lam: float = OWL_LAMBDA) -> list[float]:
+    """Per-layer kept ratios: outlier ratios mapped onto [ratio - lam, ratio + lam], mean `ratio`."""
+    lo, hi = min(outlier_ratios), max(outlier_ratios)
+    if hi == lo:
+        return [ratio] * len(outlier_ratios)
+    mapped = [(d - lo) / (hi - lo) * 2 * lam for d in outlier_ratios]
+    mean = sum(mapped) / len(mapped)
+    return [min(1.0, max(0.0, x - mean + ratio)) for x in mapped]
+
+
+def outlier_ratio(W: torch.Tensor, act_norm: torch.Tensor, m_factor: float = OWL_M) -> tuple[int, int]:
+    """(entries whose Wanda score exceeds m_factor x the mean score, entries)."""
+    score = W.abs().float() * act_norm.float().reshape(1, -1)
+    return int((score > m_factor * score.mean()).sum()), score.numel()
+
+
+def candidates(m: int, n: int, ratio: float, pattern: tuple[int, int] | None) -> list[Share]:
+    """The budgets stage 1 measures for an m x n projection."""
+    mn, out = m * n, []
+    if pattern is not None:  # S is fixed by the pattern: only the low-rank part varies
+        base = mn * pattern[0] // pattern[1]
+        spare = max(0.0, ratio * mn - base)
+        for f in KEPT_MULTIPLIERS:
+            r = min(min(m, n), int(f * spare // (m + n)))
+            out.append(Share(base + r * (m + n), r))
+        return sorted(set(out), key=lambda s: (s.kept, s.rank))
+    for f in KEPT_MULTIPLIERS:
+        kept = min(mn, int(round(f * ratio * mn)))
+        for s in RANK_SHARES:
+            r = min(min(m, n), int(s * kept // (m + n)))
+            out.append(Share(kept, r))
+    return sorted(set(out), key=lambda s: (s.kept, s.rank))
+
+
+def allocate_global(curves: list[list[tuple[Share, float]]], budget: int) -> list[Share]:
+    """One candidate per projection minimising the summed loss with sum kept <= budget
+    (lambda bisection), the rest of the budget then given to the chosen sparse parts."""
+    def pick(lam: float) -> list[Share]:
+        return [min(c, key=lambda sc: (sc[1] + lam * sc[0].kept, sc[0].kept))[0] for c in curves]
+
+    smallest = sum(min(s.kept for s, _ in c) for c in curves)
+    if smallest > budget:
+        raise InputError(f"global allocation: even the smallest candidates keep {smallest} entries, "
+                         f"more than the budget {budget}")
+    lo, hi = 0.0, 1.0
+    while sum(s.kept for s in pick(hi)) > budget:
+        hi *= 2.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if sum(s.kept for s in pick(mid)) > budget:
+            lo = mid
+        else:
+            hi = mid
+    return pick(hi)
+
+
+def top_up(shares: list[Share], sizes: list[tuple[int, int]], budget: int,
+           pattern: tuple[int, int] | None) -> list[Share]:
+    """Adds what the shares leave of `budget`: to the sparse parts (unstructured), or as whole
+    ranks (N:M, where S is fixed), so the total is exact (N:M: within one rank unit)."""
+    left = budget - sum(s.kept for s in shares)
+    if pattern is None:
+        caps = [m * n - s.kept for s, (m, n) in zip(shares, sizes)]
+        extra = exact_split(left, [float(s.kept - s.rank * (m + n)) for s, (m, n) in zip(shares, sizes)], caps)
+        return [Share(s.kept + e, s.rank) for s, e in zip(shares, extra)]
+    out = list(shares)
+    for i in sorted(range(len(out)), key=lambda i: sum(sizes[i])):
+        m, n = sizes[i]
+        while left >= m + n and out[i].rank < min(m, n):
+            out[i] = Share(out[i].kept + m + n, out[i].rank + 1)
+            left -= m + n
+    return out
+
+
+def layer_shares(sizes: list[tuple[int, int]], layer_of: list[int], ratios: list[float],
+                 rank_of: Callable[[int, int, int], int]) -> list[Share]:
+    """Each projection keeps its layer's ratio, the total (sum over layers) made exact."""
+    total = int(round(sum(ratios[layer_of[i]] * m * n for i, (m, n) in enumerate(sizes))))
+    weights = [ratios[layer_of[i]] * m * n for i, (m, n) in enumerate(sizes)]
+    kept = exact_split(total, weights, [m * n for m, n in sizes])
+    return [Share(k, rank_of(m, n, k)) for k, (m, n) in zip(kept, sizes)]
+
+
+def check_pattern(allocation: str, pattern: str) -> None:
+    if allocation not in ALLOCATIONS:
+        raise InputError(f"--allocation: expected one of {', '.join(ALLOCATIONS)}, got {allocation!r}")
+    if allocation == "owl" and patterns.parse_pattern(pattern) is not None:
+        raise InputError("--allocation owl: varies the sparsity per layer, which an N:M pattern fixes; "
+                         "use --pattern unstructured")
+
+
+def rank_rule(rank_share: float) -> Callable[[int, int, int], int]:
+    """The default rank of a projection keeping `kept` entries: floor(share kept / (m + n))."""
+    return lambda m, n, kept: min(min(m, n), int(rank_share * kept // (m + n)))
+
+
+@torch.no_grad()
+def plan(lm, chunks: list, hp: dict, seed: int, n_layers: int, show_progress: bool = False) -> dict[str, Share]:
+    """Stage 1 on the dense model (calibration inputs propagated through dense layers), then
+    the allocation: {"<layer>.<projection>": Share} for every projection of the first n_layers."""
+    from tqdm import tqdm
+
+    from compression import calibration, models
+    from compression.sslc import Budget, exact_loss, sslc_decompose
+
+    allocation, ratio = hp["allocation"], float(hp["ratio"])
+    pattern = patterns.parse_pattern(hp["pattern"])
+    keys, sizes, layer_of, outliers, curves = [], [], [], {}, []
+    for i in tqdm(range(n_layers), desc=f"{allocation} allocation", disable=not show_progress, unit="layer"):
+        with lm.layer(i) as layer:
+            stats = calibration.collect_stats(layer, chunks)
+            for name, lin in models.linear_projections(layer).items():
+                W, st = lin.weight.detach().float(), stats[name]
+                m, n = W.shape
+                keys.append(f"{i}.{name}")
+                sizes.append((m, n))
+                layer_of.append(i)
+                if allocation == "owl":
+                    hit, cnt = outlier_ratio(W, st.act_norm)
+                    outliers[i] = (outliers.get(i, (0, 0))[0] + hit, outliers.get(i, (0, 0))[1] + cnt)
+                    continue
+                curve = []
+                for share in candidates(m, n, ratio, pattern):
+                    b = Budget(m, n, share.rank, share.kept - share.rank * (m + n), 0)
+                    dec = sslc_decompose(W, st.act_norm, b, iters=8, pattern=pattern, seed=seed + i)
+                    curve.append((share, exact_loss(W - dec.S - dec.U @ dec.V, st.H32) ** 2))
+                curves.append(curve)
+            chunks = calibration.layer_forward(layer, chunks)
+    budget = int(round(ratio * sum(m * n for m, n in sizes)))
+    if allocation == "owl":
+        ratios = owl_ratios([outliers[i][0] / outliers[i][1] for i in range(n_layers)], ratio)
+        shares = layer_shares(sizes, layer_of, ratios, rank_rule(float(hp.get("rank_share", 0.0))))
+    else:
+        shares = top_up(allocate_global(curves, budget), sizes, budget, pattern)
+    return dict(zip(keys, shares))
