@@ -11,17 +11,21 @@ what is left, up to less than one rank unit, m + n entries, of the smallest proj
   is the fraction of its entries whose Wanda score |W_ij| ||X_j|| exceeds M times the mean
   score of its projection; kept ratios are D mapped linearly onto a range of width 2 lambda
   centred on `ratio` (more outliers, more kept; M = 5, lambda = 0.08 as OWL's defaults).
-- global: measured error curves and a Lagrangian allocation. For every projection j and
-  candidate c = (kept multiplier f, low-rank share s), stage 1 decomposes W_j with SSLC at that
-  budget and measures its calibration loss e_j(c) = ||(W_j - S - U V) X_j||_F^2 on the dense
-  model's inputs. Stage 2 chooses one candidate per projection minimising sum_j e_j(c_j)
-  subject to sum_j kept_j(c_j) <= budget (lambda bisection: each projection takes
-  argmin e_j + lambda kept_j), then hands the budget left over to the chosen sparse parts
-  in proportion to their size so the total is exact. This is a deterministic stand-in for
-  the probabilistic global allocation of Zhou et al. 2025 (CAP: Bernoulli keep
-  probabilities over RPCA subspaces trained by policy gradient on the calibration loss):
-  the same two stages, with the policy replaced by an exact optimiser of a separable
-  layer-wise surrogate of that loss.
+- global: measured error curves and a Lagrangian allocation. Stage 1 (per projection, on
+  the dense model's calibration inputs, in SSLC's scaled space W D, D = diag(||X||_2)): one
+  SVD of W D spans the low-rank candidates; for each candidate rank r (shares 0, 1/16, 1/8,
+  1/4, 1/2 of the projection's uniform budget) the residual W D - L_r, sorted once, gives
+  the loss ||(W - L_r - S) D||_F^2 of keeping its largest entries as S for every sparse
+  count at once (one SSLC alternation, the diagonal calibration loss SSLC itself
+  minimises). Candidates: kept = f x ratio x m n for f in KEPT_MULTIPLIERS, split as
+  r (m + n) + nnz(S). Stage 2 chooses one candidate per projection minimising the summed
+  loss subject to sum kept <= budget (lambda bisection: each projection takes argmin
+  e_j + lambda kept_j), then hands what is left to the chosen sparse parts in proportion
+  to their size, so the total is exact. This is a deterministic stand-in for the
+  probabilistic global allocation of Zhou et al. 2025 (CAP: RPCA subspaces, then Bernoulli
+  keep probabilities trained by policy gradient on the calibration loss): the same two
+  stages, the policy replaced by an exact optimiser of a separable layer-wise surrogate of
+  that loss.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from workloads.errors import InputError
 
 ALLOCATIONS = ("uniform", "owl", "global")
 OWL_M, OWL_LAMBDA = 5.0, 0.08
-KEPT_MULTIPLIERS = (0.6, 0.8, 1.0, 1.2, 1.4)
+KEPT_MULTIPLIERS = (0.5, 0.625, 0.75, 0.875, 1.0, 1.125, 1.25, 1.375, 1.5)
 RANK_SHARES = (0.0, 0.0625, 0.125, 0.25, 0.5)
 
 
@@ -91,22 +95,31 @@ def outlier_ratio(W: torch.Tensor, act_norm: torch.Tensor, m_factor: float = OWL
     return int((score > m_factor * score.mean()).sum()), score.numel()
 
 
-def candidates(m: int, n: int, ratio: float, pattern: tuple[int, int] | None) -> list[Share]:
-    """The budgets stage 1 measures for an m x n projection."""
-    mn, out = m * n, []
-    if pattern is not None:  # S is fixed by the pattern: only the low-rank part varies
-        base = mn * pattern[0] // pattern[1]
-        spare = max(0.0, ratio * mn - base)
+def error_curve(W: torch.Tensor, act_norm: torch.Tensor, ratio: float,
+                pattern: tuple[int, int] | None) -> list[tuple[Share, float]]:
+    """Stage 1 for one projection: (candidate share, ||(W - L_r - S) D||_F^2) (module docstring)."""
+    W = W.detach().float()
+    m, n = W.shape
+    Wh = W * act_norm.detach().float().reshape(1, n)
+    U, sv, Vh = torch.linalg.svd(Wh, full_matrices=False)
+    base = ratio * m * n
+    ranks = sorted({min(min(m, n), int(s * base // (m + n))) for s in RANK_SHARES})
+    out = []
+    for r in ranks:
+        R = Wh - (U[:, :r] * sv[:r]) @ Vh[:r] if r else Wh
+        sq = R.square()
+        if pattern is not None:  # S fixed by the pattern: its best N:M entries of this residual
+            nnz = m * n * pattern[0] // pattern[1]
+            keep = patterns.nm_mask(sq, *pattern)
+            out.append((Share(nnz + r * (m + n), r), float(sq[~keep].sum(dtype=torch.float64))))
+            continue
+        tail = torch.sort(sq.reshape(-1), descending=True).values.double().cumsum(0)
+        total = float(tail[-1])
         for f in KEPT_MULTIPLIERS:
-            r = min(min(m, n), int(f * spare // (m + n)))
-            out.append(Share(base + r * (m + n), r))
-        return sorted(set(out), key=lambda s: (s.kept, s.rank))
-    for f in KEPT_MULTIPLIERS:
-        kept = min(mn, int(round(f * ratio * mn)))
-        for s in RANK_SHARES:
-            r = min(min(m, n), int(s * kept // (m + n)))
-            out.append(Share(kept, r))
-    return sorted(set(out), key=lambda s: (s.kept, s.rank))
+            nnz = int(round(f * base)) - r * (m + n)
+            if 0 <= nnz <= m * n:
+                out.append((Share(nnz + r * (m + n), r), total - (float(tail[nnz - 1]) if nnz else 0.0)))
+    return out
 
 
 def allocate_global(curves: list[list[tuple[Share, float]]], budget: int) -> list[Share]:
@@ -178,7 +191,6 @@ def plan(lm, chunks: list, hp: dict, seed: int, n_layers: int, show_progress: bo
     from tqdm import tqdm
 
     from compression import calibration, models
-    from compression.sslc import Budget, exact_loss, sslc_decompose
 
     allocation, ratio = hp["allocation"], float(hp["ratio"])
     pattern = patterns.parse_pattern(hp["pattern"])
@@ -196,12 +208,7 @@ def plan(lm, chunks: list, hp: dict, seed: int, n_layers: int, show_progress: bo
                     hit, cnt = outlier_ratio(W, st.act_norm)
                     outliers[i] = (outliers.get(i, (0, 0))[0] + hit, outliers.get(i, (0, 0))[1] + cnt)
                     continue
-                curve = []
-                for share in candidates(m, n, ratio, pattern):
-                    b = Budget(m, n, share.rank, share.kept - share.rank * (m + n), 0)
-                    dec = sslc_decompose(W, st.act_norm, b, iters=8, pattern=pattern, seed=seed + i)
-                    curve.append((share, exact_loss(W - dec.S - dec.U @ dec.V, st.H32) ** 2))
-                curves.append(curve)
+                curves.append(error_curve(W, st.act_norm, ratio, pattern))
             chunks = calibration.layer_forward(layer, chunks)
     budget = int(round(ratio * sum(m * n for m, n in sizes)))
     if allocation == "owl":

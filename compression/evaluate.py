@@ -120,3 +120,24 @@ def embeddings(model, tokenizer, items: list[str], seqlen: int = 128, batch: int
 def cosine_fidelity(ref: torch.Tensor, got: torch.Tensor) -> dict:
     cos = (ref * got).sum(-1) / (ref.norm(dim=-1) * got.norm(dim=-1)).clamp_min(1e-12)
     return {"mean_cosine": float(cos.mean()), "min_cosine": float(cos.min()), "items": int(cos.numel())}
+
+
+def model_perplexity(model_name: str, artifact_dir: str | None, windows: int, seqlen: int, batch: int = 4) -> float:
+    """Perplexity of a causal LM (fresh from `model_name`) on the held-out evaluation text,
+    dense or with the artifact's S + U V written into its weights: what `sslcsim evaluate
+    --dense-weights` reports."""
+    from compression import text
+    from workloads.errors import InputError
+
+    txt, desc = text.read_text("evaluation")
+    lm = models.load(model_name)
+    if not lm.is_causal:
+        raise InputError(f"{model_name}: perplexity needs a causal LM")
+    ids = eval_windows(lm.tokenizer, txt, seqlen, windows)
+    if ids.shape[0] == 0:
+        raise InputError(f"{desc}: fewer tokens than one window of {seqlen}")
+    if lm.store is None:
+        if artifact_dir is not None:
+            export.apply_artifact(lm.model, artifact_dir, modules=False)
+        return perplexity(lm.model, ids, batch)
+    return streamed_perplexity(lm, ids, batch, artifact_dir, modules=False)

@@ -16,4 +16,5 @@ COMMANDS = [
     "plot",
     "hw",
     "attention",
+    "frontier",
 ]

@@ -1,0 +1,1 @@
+"""`sslcsim frontier`: accuracy against cycles for a set of compressions (spec, store, runner)."""

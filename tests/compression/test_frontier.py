@@ -1,0 +1,60 @@
+"""`sslcsim frontier` on a tiny model: table, Pareto plot, resume without redoing points, bad specs."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from _tiny_models import save_tiny_model_dir
+from simulator.plots.frontier_plots import pareto
+from sslcsim.cli import main
+
+HW = Path(__file__).resolve().parents[2] / "hwconfigs"
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return save_tiny_model_dir(tmp_path_factory.mktemp("tiny") / "model")
+
+
+def _spec(tmp_path: Path, model_dir: Path, body: str = "") -> Path:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"name: tiny\nmodel: {model_dir}\nmethods: [sslc, wanda]\nallocations: [uniform, global]\n"
+                    f"ratios: [0.5, 0.3]\nhardware: [{HW / 'vitcod.yaml'}]\n"
+                    "phases: [{phase: decode}, {phase: prefill, seq: 16}]\n"
+                    "calibration: {samples: 2, seqlen: 32}\nevaluation: {windows: 2, seqlen: 32}\n"
+                    "hyperparameters: {sslc: {iters: 2}}\n" + body)
+    return spec
+
+
+def test_frontier_writes_table_and_plot_and_resumes(model_dir, tmp_path, capsys):
+    spec, out = _spec(tmp_path, model_dir), tmp_path / "out"
+    assert main(["frontier", str(spec), "--out", str(out), "--no-progress"]) == 0
+    assert "6 points, 0 already done, 6 run" in capsys.readouterr().out  # wanda has no global allocation
+    rows = sqlite3.connect(out / "frontier.db").execute(
+        "SELECT label, status, perplexity, simulations FROM frontier").fetchall()
+    assert len(rows) == 7 and all(r[1] == "ok" and r[2] > 1 for r in rows)  # 6 points + dense
+    table = (out / "frontier.md").read_text()
+    assert "| sslc | global | 0.5 |" in table and "speedup vitcod|decode" in table
+    assert (out / "pareto.png").stat().st_size > 0 and (out / "frontier.csv").exists()
+    before = (out / "frontier.db").stat().st_mtime_ns
+    assert main(["frontier", str(spec), "--out", str(out), "--no-progress"]) == 0  # killed and rerun: nothing redone
+    assert "6 points, 6 already done, 0 run" in capsys.readouterr().out
+    assert len(sqlite3.connect(out / "frontier.db").execute("SELECT key FROM frontier").fetchall()) == 7
+    assert (out / "frontier.db").stat().st_mtime_ns >= before
+
+
+@pytest.mark.parametrize("body,needle", [("seed: -1\n", "'seed'"), ("colour: red\n", "unknown key"),
+                                         ("hyperparameters: {svd: {iters: 2}}\n", "duplicate key")])
+def test_bad_specs_are_one_line_errors(model_dir, tmp_path, capsys, body, needle):
+    spec = _spec(tmp_path, model_dir, body)
+    assert main(["frontier", str(spec), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err and not (tmp_path / "o").exists()
+
+
+def test_pareto_front():
+    assert pareto([(1.0, 10.0), (1.5, 12.0), (1.4, 13.0), (2.0, 30.0), (1.2, 9.0)]) == [
+        (1.2, 9.0), (1.5, 12.0), (2.0, 30.0)]
