@@ -9,16 +9,21 @@ W (m x n) ~ S + U V, alternating T times:
       entry's error spread over the entries not yet decided, so the kept entries of S are
       *updated* to compensate for the removed ones (SSLC's sparse step only selects them).
 The true loss ||(W - L - S) X||_F is recorded after every step (`exact_trace`) and the
-iterate with the lowest one is returned (`best_step`). H^-1 is factored once.
+iterate with the lowest one is returned (`best_step`). H^-1 is factored once. The loss
+costs no m n^2 product: OBS's summed squared scaled errors equal tr(E H' E^T) for the
+damped H' = H + damp I, so tr(E H E^T) = that sum - damp ||E||_F^2 over the inputs with
+calibration energy (tests/compression/test_sslc_obs.py checks it against the direct form).
 No preserved set: OBS chooses and updates every kept entry.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from compression.baselines.sparsegpt import inverse_hessian, obs_prune
-from compression.sslc import Budget, Decomposition, _orth, exact_loss
+from compression.sslc import Budget, Decomposition, _orth
 
 
 def sslc_obs_decompose(W: torch.Tensor, act_norm: torch.Tensor, H: torch.Tensor, budget: Budget, *,
@@ -30,8 +35,8 @@ def sslc_obs_decompose(W: torch.Tensor, act_norm: torch.Tensor, H: torch.Tensor,
     r = budget.rank
     D = act_norm.detach().float().reshape(1, n)
     Dinv = torch.where(D > 0, 1.0 / D.clamp_min(1e-30), torch.zeros_like(D))
-    H32 = H.float()
-    Hinv, dead = inverse_hessian(H, percdamp)
+    Hinv, dead, damp = inverse_hessian(H, percdamp)
+    alive = ~dead
     g = torch.Generator(device="cpu").manual_seed(seed)
     A1 = torch.randn(n, max(r, 1), generator=g)[:, :r] if r else None
     S = torch.zeros_like(W)
@@ -45,8 +50,10 @@ def sslc_obs_decompose(W: torch.Tensor, act_norm: torch.Tensor, H: torch.Tensor,
                 Y2 = R.T @ Q
                 A1 = Y2
             U, V = Q.contiguous(), (Y2.T * Dinv).contiguous()
-        S, mask = obs_prune(W - U @ V, Hinv, dead, budget.nnz, pattern, blocksize, seed)
-        loss = exact_loss(W - U @ V - S, H32)
+        R = W - U @ V
+        S, mask, damped = obs_prune(R, Hinv, dead, budget.nnz, pattern, blocksize, seed)
+        undamped = damped - damp * float((R - S)[:, alive].double().square().sum())
+        loss = math.sqrt(max(undamped, 0.0))
         trace.append(loss)
         if best is None or loss < best[0]:
             best = (loss, t, U, V, S, mask)

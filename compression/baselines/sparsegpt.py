@@ -17,9 +17,9 @@ from compression import patterns
 from compression.sslc import Decomposition
 
 
-def inverse_hessian(H: torch.Tensor, percdamp: float = 0.01) -> tuple[torch.Tensor, torch.Tensor]:
-    """(upper Cholesky factor of (H + damp I)^-1 in float32, dead-input mask): inputs with
-    zero calibration energy get H_jj = 1 and their weights are pruned."""
+def inverse_hessian(H: torch.Tensor, percdamp: float = 0.01) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """(upper Cholesky factor of (H + damp I)^-1 in float32, dead-input mask, damp): inputs
+    with zero calibration energy get H_jj = 1 and their weights are pruned."""
     H = H.detach().clone().double()
     dead = torch.diag(H) == 0
     H[dead, dead] = 1.0
@@ -27,13 +27,15 @@ def inverse_hessian(H: torch.Tensor, percdamp: float = 0.01) -> tuple[torch.Tens
     H += damp * torch.eye(H.shape[0], dtype=H.dtype, device=H.device)
     L = torch.linalg.cholesky(H)
     Hinv = torch.cholesky_inverse(L)
-    return torch.linalg.cholesky(Hinv, upper=True).float(), dead
+    return torch.linalg.cholesky(Hinv, upper=True).float(), dead, float(damp)
 
 
 def obs_prune(W: torch.Tensor, Hinv: torch.Tensor, dead: torch.Tensor, nnz: int, pattern=None,
-              blocksize: int = 128, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """(S, mask): W pruned to `nnz` entries column by column, each removed weight's error
-    spread over the columns not yet pruned (OBS: minimises ||(W - S) X||_F greedily)."""
+              blocksize: int = 128, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """(S, mask, loss): W pruned to `nnz` entries column by column, each removed weight's
+    error spread over the columns not yet pruned (OBS: minimises ||(W - S) X||_F greedily).
+    loss = sum of the squared scaled errors err = (w - q) / [chol(H^-1)]_jj, which equals
+    tr((W - S) H' (W - S)^T) for the damped H' = H + damp I the factor was built from."""
     W = W.detach().clone().float()
     m, n = W.shape
     W[:, dead] = 0.0
@@ -41,6 +43,7 @@ def obs_prune(W: torch.Tensor, Hinv: torch.Tensor, dead: torch.Tensor, nnz: int,
     starts = list(range(0, n, blocksize))
     widths = [min(blocksize, n - s) for s in starts]
     block_keep = patterns.split_counts(int(nnz), [m * w for w in widths])
+    loss = 0.0
     for b, i1 in enumerate(starts):
         i2 = i1 + widths[b]
         count = i2 - i1
@@ -67,13 +70,14 @@ def obs_prune(W: torch.Tensor, Hinv: torch.Tensor, dead: torch.Tensor, nnz: int,
             Err1[:, i] = err1
         W[:, i1:i2] = Q1
         keep[:, i1:i2] = keep1
+        loss += float(Err1.double().square().sum())
         if i2 < n:
             W[:, i2:] -= Err1 @ Hinv[i1:i2, i2:]
-    return torch.where(keep, W, torch.zeros_like(W)), keep
+    return torch.where(keep, W, torch.zeros_like(W)), keep, loss
 
 
 def sparsegpt(W: torch.Tensor, H: torch.Tensor, nnz: int, pattern=None, blocksize: int = 128,
               percdamp: float = 0.01, seed: int = 0) -> Decomposition:
-    Hinv, dead = inverse_hessian(H, percdamp)
-    S, keep = obs_prune(W, Hinv, dead, nnz, pattern, blocksize, seed)
+    Hinv, dead, _ = inverse_hessian(H, percdamp)
+    S, keep, _ = obs_prune(W, Hinv, dead, nnz, pattern, blocksize, seed)
     return Decomposition.sparse_only(S, keep)
