@@ -3,6 +3,8 @@
   python benchmarks/bench_compression.py speed   [--runs 3]
       SSLC on one 4096 x 11008 matrix, rank 128, T = 40 (proxy loss only) vs Wanda on the
       same matrix -> benchmarks/results/compression_speed.md|json
+  python benchmarks/bench_compression.py obs [--runs 3] [--iters 3]
+      sslc-obs against SSLC on the same matrix -> benchmarks/results/compression_obs.md|json
   python benchmarks/bench_compression.py smollm2 [--ratios 0.5 0.4 0.3] [--windows 16]
       dense / magnitude / Wanda / SparseGPT / SVD / SSLC on SmolLM2-135M through the CLI
       (`sslcsim compress` then `sslcsim evaluate`) -> benchmarks/results/compression_smollm2.md|json
@@ -126,6 +128,54 @@ def speed(args) -> None:
     print("\n".join(md))
 
 
+def obs(args) -> None:
+    """sslc-obs against plain SSLC on one 4096 x 11008 matrix (issue 11: within 3x)."""
+    import torch
+
+    from compression.sslc import make_budget, sslc_decompose
+    from compression.sslc_obs import sslc_obs_decompose
+
+    mc = machine()
+    torch.manual_seed(0)
+    m, n = 4096, 11008
+    W = torch.randn(m, n) * 0.02
+    X = torch.randn(n, 2048) * (torch.rand(n, 1) * 2 + 0.1)
+    H = X @ X.T  # a calibration Gram matrix of 2048 tokens (built outside the timing)
+    act = H.diagonal().sqrt()
+    del X
+    b_sslc = make_budget(m, n, 0.5, 128, 0.01, None)
+    b_obs = make_budget(m, n, 0.5, 128, 0.0, None)
+    sslc_obs_decompose(W[:256, :512], act[:512], H[:512, :512], make_budget(256, 512, 0.5, 8, 0.0, None), iters=1)
+    t_sslc, t_obs, traces = [], [], []
+    for _ in range(args.runs):
+        t = time.perf_counter()
+        sslc_decompose(W, act, b_sslc, iters=40, seed=0)
+        t_sslc.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        d = sslc_obs_decompose(W, act, H, b_obs, iters=args.iters, seed=0)
+        t_obs.append(time.perf_counter() - t)
+        traces.append(d.exact_trace)
+    ratio = statistics.median(t_obs) / statistics.median(t_sslc)
+    res = {"machine": mc, "command": " ".join(shlex.quote(a) for a in sys.argv), "matrix": [m, n], "rank": 128,
+           "sslc_iters": 40, "obs_iters": args.iters, "sslc_s": t_sslc, "obs_s": t_obs,
+           "sslc_median_s": statistics.median(t_sslc), "obs_median_s": statistics.median(t_obs), "ratio": ratio,
+           "obs_loss_trace": traces[0]}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "compression_obs.json").write_text(json.dumps(res, indent=1))
+    md = ["# sslc-obs against SSLC: one 4096 x 11008 matrix, rank 128, ratio 0.5", "",
+          f"Command: `{res['command']}`  ",
+          f"Machine: {mc['cpu']}, {mc['cores']} cores, torch {mc['torch']} ({mc['torch_threads']} threads), "
+          f"load average at start {mc['load_avg_at_start']:.2f}.", "",
+          "SSLC: T = 40, proxy loss only (as `speed`). sslc-obs: T = "
+          f"{args.iters}, float32 factor of H^-1 once, OBS sparse step, true loss per step from OBS's errors.", "",
+          "| method | runs (s) | median (s) |", "|---|---|---|",
+          f"| SSLC (T=40) | {', '.join(f'{x:.2f}' for x in t_sslc)} | {res['sslc_median_s']:.2f} |",
+          f"| sslc-obs (T={args.iters}) | {', '.join(f'{x:.2f}' for x in t_obs)} | {res['obs_median_s']:.2f} |", "",
+          f"Ratio of medians: **{ratio:.2f}x** (target <= 3x: {'met' if ratio <= 3 else 'NOT met'})."]
+    (RESULTS / "compression_obs.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
 def _run(cmd: list[str], log) -> tuple[dict, float]:
     t = time.perf_counter()
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
@@ -169,9 +219,10 @@ def smollm2(args) -> None:
             if (method, ratio) in done:
                 rows.append(done[(method, ratio)])
                 continue
-            out = work / f"{method}_{ratio}"
-            c = SSLCSIM + ["compress", "--model", "smollm2-135m", "--method", method, "--ratio", str(ratio),
-                           "--out", str(out), "--no-progress"] + cal
+            name, _, alloc = method.partition(":")  # a variant: method[:allocation]
+            out = work / f"{method.replace(':', '-')}_{ratio}"
+            c = SSLCSIM + ["compress", "--model", "smollm2-135m", "--method", name, "--ratio", str(ratio),
+                           "--out", str(out), "--no-progress"] + (["--allocation", alloc] if alloc else []) + cal
             cr, cwall = _run(c, log)
             e = SSLCSIM + ["evaluate", "--model", "smollm2-135m", "--artifact", str(out)] + ev
             er, _ = _run(e, log)
@@ -185,8 +236,9 @@ def smollm2(args) -> None:
 
 def write_table(rows, ev, cal, mc: dict) -> None:
     ratios = sorted({r["ratio"] for r in rows if r["ratio"] is not None}, reverse=True)
-    methods = [m for m in ("magnitude", "wanda", "sparsegpt", "svd", "asvd", "sslc")
-               if any(r["method"] == m for r in rows)]
+    known = ("magnitude", "wanda", "sparsegpt", "svd", "asvd", "sslc")
+    methods = [m for m in dict.fromkeys(known + tuple(r["method"] for r in rows))
+               if m != "dense" and any(r["method"] == m for r in rows)]
     dense = next((r for r in rows if r["method"] == "dense"), None)
     md = ["# SmolLM2-135M (Q4_1 GGUF, dequantised) compressed: perplexity on held-out text", "",
           f"Machine: {mc['cpu']}, {mc['cores']} cores (shared), torch {mc['torch']}.  ",
@@ -219,9 +271,14 @@ def main() -> None:
     s = sub.add_parser("speed")
     s.add_argument("--runs", type=int, default=3)
     s.set_defaults(func=speed)
+    o = sub.add_parser("obs")
+    o.add_argument("--runs", type=int, default=3)
+    o.add_argument("--iters", type=int, default=3)
+    o.set_defaults(func=obs)
     t = sub.add_parser("smollm2")
     t.add_argument("--ratios", type=float, nargs="+", default=[0.5, 0.4, 0.3])
-    t.add_argument("--methods", nargs="+", default=["magnitude", "wanda", "sparsegpt", "svd", "sslc"])
+    t.add_argument("--methods", nargs="+", default=["magnitude", "wanda", "sparsegpt", "svd", "sslc"],
+                   help="methods, or method:allocation variants such as sslc:global, sslc-obs:uniform")
     t.add_argument("--windows", type=int, default=16)
     t.add_argument("--seqlen", type=int, default=512)
     t.add_argument("--calib-samples", type=int, default=16)

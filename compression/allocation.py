@@ -17,7 +17,10 @@ what is left, up to less than one rank unit, m + n entries, of the smallest proj
   1/4, 1/2 of the projection's uniform budget) the residual W D - L_r, sorted once, gives
   the loss ||(W - L_r - S) D||_F^2 of keeping its largest entries as S for every sparse
   count at once (one SSLC alternation, the diagonal calibration loss SSLC itself
-  minimises). Candidates: kept = f x ratio x m n for f in KEPT_MULTIPLIERS, split as
+  minimises), relative to the projection's ||W D||_F^2. Relative, because activations grow
+  with depth: summed absolute losses moved the budget to the last layers and starved the
+  first (SmolLM2-135M at 0.5: layer 0 kept 25%, the last layers 75%, perplexity 987.65
+  against 23.22 uniform; the one run made with that objective). Candidates: kept = f x ratio x m n for f in KEPT_MULTIPLIERS, split as
   r (m + n) + nnz(S). Stage 2 chooses one candidate per projection minimising the summed
   loss subject to sum kept <= budget (lambda bisection: each projection takes argmin
   e_j + lambda kept_j), then hands what is left to the chosen sparse parts in proportion
@@ -97,10 +100,12 @@ def outlier_ratio(W: torch.Tensor, act_norm: torch.Tensor, m_factor: float = OWL
 
 def error_curve(W: torch.Tensor, act_norm: torch.Tensor, ratio: float,
                 pattern: tuple[int, int] | None) -> list[tuple[Share, float]]:
-    """Stage 1 for one projection: (candidate share, ||(W - L_r - S) D||_F^2) (module docstring)."""
+    """Stage 1 for one projection: (candidate share, ||(W - L_r - S) D||_F^2 / ||W D||_F^2),
+    the relative loss (module docstring)."""
     W = W.detach().float()
     m, n = W.shape
     Wh = W * act_norm.detach().float().reshape(1, n)
+    energy = float(Wh.double().square().sum()) or 1.0
     U, sv, Vh = torch.linalg.svd(Wh, full_matrices=False)
     base = ratio * m * n
     ranks = sorted({min(min(m, n), int(s * base // (m + n))) for s in RANK_SHARES})
@@ -111,14 +116,14 @@ def error_curve(W: torch.Tensor, act_norm: torch.Tensor, ratio: float,
         if pattern is not None:  # S fixed by the pattern: its best N:M entries of this residual
             nnz = m * n * pattern[0] // pattern[1]
             keep = patterns.nm_mask(sq, *pattern)
-            out.append((Share(nnz + r * (m + n), r), float(sq[~keep].sum(dtype=torch.float64))))
+            out.append((Share(nnz + r * (m + n), r), float(sq[~keep].sum(dtype=torch.float64)) / energy))
             continue
         tail = torch.sort(sq.reshape(-1), descending=True).values.double().cumsum(0)
         total = float(tail[-1])
         for f in KEPT_MULTIPLIERS:
             nnz = int(round(f * base)) - r * (m + n)
             if 0 <= nnz <= m * n:
-                out.append((Share(nnz + r * (m + n), r), total - (float(tail[nnz - 1]) if nnz else 0.0)))
+                out.append((Share(nnz + r * (m + n), r), (total - (float(tail[nnz - 1]) if nnz else 0.0)) / energy))
     return out
 
 
