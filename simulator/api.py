@@ -26,9 +26,11 @@ def simulate_shape(
     layers: int | None = None,
     scope: str = "projections",
     context: int = 0,
+    allocation: dict | None = None,
 ) -> dict:
-    """Shape-only estimate: synthetic seeded masks at `budget`; `scope` projections or the
-    whole decoder layer (a decode step then attends `context` cached tokens)."""
-    comp = from_shape(model, budget, phase, batch, seq, seed, layers).with_scope(scope, context)
+    """Shape-only estimate: synthetic seeded masks at `budget` (or per-projection `allocation`);
+    `scope` projections or the whole decoder layer (a decode step then attends `context`
+    cached tokens)."""
+    comp = from_shape(model, budget, phase, batch, seq, seed, layers, allocation).with_scope(scope, context)
     dense = from_shape(model, None, phase, batch, seq, seed, layers).with_scope(scope, context)
     return simulate_workloads(comp, dense, hw)

@@ -62,11 +62,16 @@ def _version(package: str) -> str | None:
 
 
 def shape_workload(model: object, budget: object, phase: str, batch: int, seq: int, seed: int,
-                   layers: int | None, scope: str = "projections", context: int = 0) -> dict:
-    """The workload spec of a shape-only run (synthetic seeded masks)."""
-    return {"kind": "shape", "model": dataclasses.asdict(model), "budget": dataclasses.asdict(budget),
+                   layers: int | None, scope: str = "projections", context: int = 0,
+                   allocation: dict | None = None) -> dict:
+    """The workload spec of a shape-only run (synthetic seeded masks; per-projection budgets
+    as {"<layer>.<projection>": [rank, density]} when an allocation file was given)."""
+    spec = {"kind": "shape", "model": dataclasses.asdict(model), "budget": dataclasses.asdict(budget),
             "phase": phase, "batch": batch, "seq": seq, "seed": seed, "layers": layers, "scope": scope,
             "context": context}
+    if allocation is not None:
+        spec["allocation"] = {f"{layer}.{name}": [r, d] for (layer, name), (r, d) in sorted(allocation.items())}
+    return spec
 
 
 def manifest_sha256(artifact: str | Path) -> str | None:

@@ -107,8 +107,11 @@ def from_shape(
     seq: int = 1,
     seed: int = 0,
     layers: int | None = None,
+    allocation: dict[tuple[int, str], tuple[int, float]] | None = None,
 ) -> Workload:
-    """A shape-only workload: synthetic seeded masks at `budget` (None: the dense model)."""
+    """A shape-only workload: synthetic seeded masks at `budget` (None: the dense model);
+    `allocation` ({(layer, projection): (rank, S density)}, workloads/allocation_file.py)
+    overrides the budget's rank and density per projection (the generator stays the budget's)."""
     check_phase(phase, batch, seq)
     if layers is not None:
         if not 1 <= layers <= model.num_layers:
@@ -116,7 +119,9 @@ def from_shape(
         model = ModelShape(model.name, model.hidden_size, model.intermediate_size, model.num_attention_heads,
                            model.num_key_value_heads, layers, model.head_dim)
     specs = model.projections()
-    if budget is not None:  # validate every projection up front: one error, before any work
+    if allocation is not None and (budget is None or budget.nm is not None):
+        raise InputError("--allocation-file: needs a compressed, unstructured budget (no N:M pattern)")
+    if budget is not None and allocation is None:  # validate every projection up front: one error, before any work
         for name, _, m, n in specs:
             budget.s_nnz(name, m, n)
 
@@ -126,14 +131,22 @@ def from_shape(
             if budget is None:
                 out.append(Projection(layer, name, module, m, n, 0, None))
                 continue
-            nnz = budget.s_nnz(name, m, n)
+            if allocation is not None:
+                rank, density = allocation[(layer, name)]
+                nnz = int(round(density * m * n))
+            else:
+                rank, nnz = budget.rank_of(m, n), budget.s_nnz(name, m, n)
             gen = "nm" if budget.nm is not None else budget.generator
             mask = SyntheticMask(m, n, nnz, gen, seed=mask_seed(seed, layer, idx), nm=budget.nm)
-            out.append(Projection(layer, name, module, m, n, budget.rank_of(m, n), mask))
+            out.append(Projection(layer, name, module, m, n, rank, mask))
         return out
 
-    what = "dense" if budget is None else (
-        f"ratio={budget.ratio} rank={budget.rank if budget.rank is not None else 'default rule'} preserve={budget.preserve} pattern={budget.pattern} "
-        f"generator={budget.generator} s_density={budget.s_density} seed={seed}"
-    )
+    if budget is None:
+        what = "dense"
+    elif allocation is not None:
+        what = f"per-projection allocation ({len(allocation)} projections) generator={budget.generator} seed={seed}"
+    else:
+        what = (f"ratio={budget.ratio} rank={budget.rank if budget.rank is not None else 'default rule'} "
+                f"preserve={budget.preserve} pattern={budget.pattern} generator={budget.generator} "
+                f"s_density={budget.s_density} seed={seed}")
     return Workload(model, phase, batch, seq, f"{model.name} {phase} {what}", layer_projections)

@@ -139,8 +139,11 @@ def _rerun(prov: dict, source: str) -> dict:
     w = prov["workload"]
     scope, context = w.get("scope", "projections"), w.get("context", 0)  # reports before 0.3.0: projections
     if w["kind"] == "shape":
+        alloc = None
+        if "allocation" in w:
+            alloc = {(int(k.split(".")[0]), k.split(".", 1)[1]): (int(v[0]), float(v[1])) for k, v in w["allocation"].items()}
         return simulate_shape(ModelShape(**w["model"]), hw, Budget(**w["budget"]), w["phase"], w["batch"], w["seq"],
-                              w["seed"], w["layers"], scope, context)
+                              w["seed"], w["layers"], scope, context, alloc)
     if manifest_sha256(w["artifact"]) != w["manifest_sha256"]:
         raise InputError(f"{source}: the artifact {w['artifact']} is missing or not the one the report used "
                          "(manifest sha256 differs)")

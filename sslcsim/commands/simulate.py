@@ -30,6 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scope", choices=["projections", "layer"], default="projections",
                    help="projections: the linear layers only (default; what Table 4 and earlier reports time); "
                         "layer: the whole decoder layer (attention core and KV cache, norms, SiLU x up, residuals)")
+    p.add_argument("--allocation-file", metavar="FILE",
+                   help="per-projection budgets for a shape-only run: YAML/JSON {projections: {\"<layer>.<proj>\": "
+                        "{rank, density}}}, or an artifact's manifest.json with an allocation "
+                        "(workloads/allocation_file.py); replaces --ratio/--rank per projection")
     p.add_argument("--context", type=int, default=0,
                    help="decode with --scope layer: tokens already in each sequence's KV cache (default 0)")
     p.add_argument("--seed", type=int, default=0)
@@ -78,6 +82,8 @@ def main(args: argparse.Namespace) -> int:
         raise InputError("simulate: give --hw X.yaml (or --scalesim-config X.cfg --topology T.csv)")
     hw = load_hw(args.hw)
     seq = args.seq if args.phase == "prefill" else 1
+    if args.artifact and args.allocation_file:
+        raise InputError("simulate: --allocation-file is for shape-only runs; an --artifact has its own budgets")
     if args.artifact:
         expected = resolve_model(args.model) if args.model else None
         comp, dense = from_artifact(args.artifact, args.phase, args.batch, seq, expected)
@@ -89,10 +95,15 @@ def main(args: argparse.Namespace) -> int:
             raise InputError("simulate: give --model (a preset or config.json) or --artifact DIR")
         model, budget = resolve_model(args.model), budget_from_args(args)
         check_scope(args.scope, args.phase, args.context)
+        alloc = None
+        if args.allocation_file:
+            from workloads.allocation_file import read_allocation
+
+            alloc = read_allocation(args.allocation_file, model, args.layers or model.num_layers)
         report = simulate_shape(model, hw, budget, args.phase, args.batch, seq, args.seed, args.layers, args.scope,
-                                args.context)
+                                args.context, alloc)
         workload = shape_workload(model, budget, args.phase, args.batch, seq, args.seed, args.layers, args.scope,
-                                  args.context)
+                                  args.context, alloc)
     report["provenance"] = provenance(hw, workload, args.argv)
     print(render_table(report), end="")
     if args.json:

@@ -58,3 +58,11 @@ def test_bad_specs_are_one_line_errors(model_dir, tmp_path, capsys, body, needle
 def test_pareto_front():
     assert pareto([(1.0, 10.0), (1.5, 12.0), (1.4, 13.0), (2.0, 30.0), (1.2, 9.0)]) == [
         (1.2, 9.0), (1.5, 12.0), (2.0, 30.0)]
+
+
+def test_the_shipped_example_spec_is_valid():
+    from sslcsim.frontier.spec import load_frontier
+
+    fr = load_frontier(Path(__file__).resolve().parents[2] / "examples" / "frontier-smollm2.yaml")
+    assert [p.label for p in fr.points] == ["sslc-uniform-0.5", "sslc-uniform-0.4", "sslc-global-0.5",
+                                            "sslc-global-0.4", "sparsegpt-uniform-0.5", "sparsegpt-uniform-0.4"]
