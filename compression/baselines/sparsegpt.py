@@ -17,17 +17,42 @@ from compression import patterns
 from compression.sslc import Decomposition
 
 
-def inverse_hessian(H: torch.Tensor, percdamp: float = 0.01) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """(upper Cholesky factor of (H + damp I)^-1 in float32, dead-input mask, damp): inputs
-    with zero calibration energy get H_jj = 1 and their weights are pruned."""
-    H = H.detach().clone().double()
+def inverse_hessian(H: torch.Tensor, percdamp: float = 0.01,
+                    dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """(upper Cholesky factor U of (H + damp I)^-1 (U^T U = that inverse) in float32,
+    dead-input mask, damp): inputs with zero calibration energy get H_jj = 1 and their
+    weights are pruned.
+
+    float64 (SparseGPT's baseline here): Cholesky, inverse, Cholesky again (5/3 n^3 flops).
+    float32 (sslc-obs, as SparseGPT's reference code computes in float32): with J the
+    exchange matrix and J H J = L L^T, U = J L^-1 J; one Cholesky and one triangular
+    inverse by halves (2/3 n^3), 2.5x fewer flops at twice the speed per flop."""
+    H = H.detach().clone().to(dtype)
     dead = torch.diag(H) == 0
     H[dead, dead] = 1.0
     damp = percdamp * torch.mean(torch.diag(H))
     H += damp * torch.eye(H.shape[0], dtype=H.dtype, device=H.device)
-    L = torch.linalg.cholesky(H)
-    Hinv = torch.cholesky_inverse(L)
-    return torch.linalg.cholesky(Hinv, upper=True).float(), dead, float(damp)
+    if dtype == torch.float64:
+        Hinv = torch.cholesky_inverse(torch.linalg.cholesky(H))
+        return torch.linalg.cholesky(Hinv, upper=True).float(), dead, float(damp)
+    Linv = _tril_inverse(torch.linalg.cholesky(H.flip(0, 1)))
+    return Linv.flip(0, 1).float(), dead, float(damp)
+
+
+def _tril_inverse(L: torch.Tensor) -> torch.Tensor:
+    """Inverse of a lower-triangular matrix by halves: [[A, 0], [C, B]]^-1 =
+    [[A^-1, 0], [-B^-1 C A^-1, B^-1]], n^3 / 3 flops in matrix products (a triangular solve
+    against the identity costs n^3 and runs slower)."""
+    n = L.shape[0]
+    if n <= 256:
+        return torch.linalg.solve_triangular(L, torch.eye(n, dtype=L.dtype, device=L.device), upper=False)
+    h = n // 2
+    Ai, Bi = _tril_inverse(L[:h, :h]), _tril_inverse(L[h:, h:])
+    out = torch.zeros_like(L)
+    out[:h, :h] = Ai
+    out[h:, h:] = Bi
+    out[h:, :h] = -(Bi @ (L[h:, :h] @ Ai))
+    return out
 
 
 def obs_prune(W: torch.Tensor, Hinv: torch.Tensor, dead: torch.Tensor, nnz: int, pattern=None,

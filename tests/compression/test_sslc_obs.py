@@ -40,3 +40,25 @@ def test_beats_plain_sslc_and_sparsegpt_at_the_same_budget():
     sgpt = sparsegpt(W, H, round(0.5 * W.numel()))
     loss = lambda d: exact_loss(W - d.U @ d.V - d.S, H)  # noqa: E731
     assert loss(obs) < loss(plain) and loss(obs) < loss(sgpt)
+
+
+def test_float32_inverse_factor_equals_the_float64_one():
+    from compression.baselines.sparsegpt import inverse_hessian
+
+    _, H, _ = _case(dead=True)
+    U64, dead64, damp64 = inverse_hessian(H, 0.01)
+    U32, dead32, damp32 = inverse_hessian(H, 0.01, torch.float32)
+    assert torch.equal(dead64, dead32) and abs(damp64 - damp32) <= 1e-5 * damp64
+    assert torch.allclose(U32, U64, rtol=1e-3, atol=1e-3 * float(U64.abs().max()))
+    assert torch.equal(U32, U32.triu())
+
+
+def test_triangular_inverse_by_halves():
+    from compression.baselines.sparsegpt import _tril_inverse
+
+    g = torch.Generator().manual_seed(1)
+    A = torch.randn(700, 700, generator=g, dtype=torch.float64)
+    L = torch.linalg.cholesky(A @ A.T + 700 * torch.eye(700, dtype=torch.float64))
+    Li = _tril_inverse(L)
+    assert torch.allclose(Li @ L, torch.eye(700, dtype=torch.float64), atol=1e-10)
+    assert torch.equal(Li, Li.tril())
