@@ -106,7 +106,7 @@ def table(fr: Frontier, rows: list[dict]) -> tuple[str, str]:
     keys = [f"{Path(h).stem}|{ph.phase}" for h, _ in fr.hardware for ph in fr.spec.phases]
     dense = next((r["perplexity"] for r in rows if r["key"] == DENSE_KEY), math.nan)
     head = ["method", "allocation", "ratio", "kept fraction", "perplexity", "increase over dense"] + \
-        [f"speedup {k}" for k in keys]
+        [f"speedup {k.replace('|', ' ')} (x)" for k in keys]
     md = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     buf = io.StringIO()
     w = csv.writer(buf)

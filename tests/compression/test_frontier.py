@@ -37,7 +37,7 @@ def test_frontier_writes_table_and_plot_and_resumes(model_dir, tmp_path, capsys)
         "SELECT label, status, perplexity, simulations FROM frontier").fetchall()
     assert len(rows) == 7 and all(r[1] == "ok" and r[2] > 1 for r in rows)  # 6 points + dense
     table = (out / "frontier.md").read_text()
-    assert "| sslc | global | 0.5 |" in table and "speedup vitcod|decode" in table
+    assert "| sslc | global | 0.5 |" in table and "speedup vitcod decode (x)" in table
     assert (out / "pareto.png").stat().st_size > 0 and (out / "frontier.csv").exists()
     before = (out / "frontier.db").stat().st_mtime_ns
     assert main(["frontier", str(spec), "--out", str(out), "--no-progress"]) == 0  # killed and rerun: nothing redone
