@@ -13,6 +13,7 @@ iterate with the lowest one is returned (`best_step`). H^-1 is factored once. Th
 costs no m n^2 product: OBS's summed squared scaled errors equal tr(E H' E^T) for the
 damped H' = H + damp I, so tr(E H E^T) = that sum - damp ||E||_F^2 over the inputs with
 calibration energy (tests/compression/test_sslc_obs.py checks it against the direct form).
+H^-1's factor is computed in float32, as SparseGPT's reference code does.
 No preserved set: OBS chooses and updates every kept entry.
 """
 
@@ -35,7 +36,7 @@ def sslc_obs_decompose(W: torch.Tensor, act_norm: torch.Tensor, H: torch.Tensor,
     r = budget.rank
     D = act_norm.detach().float().reshape(1, n)
     Dinv = torch.where(D > 0, 1.0 / D.clamp_min(1e-30), torch.zeros_like(D))
-    Hinv, dead, damp = inverse_hessian(H, percdamp)
+    Hinv, dead, damp = inverse_hessian(H, percdamp, torch.float32)
     alive = ~dead
     g = torch.Generator(device="cpu").manual_seed(seed)
     A1 = torch.randn(n, max(r, 1), generator=g)[:, :r] if r else None

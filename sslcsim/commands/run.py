@@ -166,7 +166,7 @@ def main(args: argparse.Namespace) -> int:
     # 5. shape-only vs real masks: same per-projection nnz and ranks, synthetic masks
     steps.set_postfix_str("shape-only vs real")
     t = time.time()
-    table4_hw = load_hw(DEFAULT_HW)
+    table4_hw = load_hw(DEFAULT_HW["table4"])
     cmp_rows = []
     comparison = []
     for label, cfg, phase in ((hw.name, hw, "decode"), (hw.name, hw, "prefill"), (table4_hw.name, table4_hw, "decode")):
