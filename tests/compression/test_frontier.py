@@ -66,3 +66,14 @@ def test_the_shipped_example_spec_is_valid():
     fr = load_frontier(Path(__file__).resolve().parents[2] / "examples" / "frontier-smollm2.yaml")
     assert [p.label for p in fr.points] == ["sslc-uniform-0.5", "sslc-uniform-0.4", "sslc-global-0.5",
                                             "sslc-global-0.4", "sparsegpt-uniform-0.5", "sparsegpt-uniform-0.4"]
+
+
+def test_the_default_job_runs_end_to_end_on_a_tiny_model(model_dir, tmp_path, capsys):
+    """`sslcsim run` (what `make run` does), every step, on a tiny model with small settings."""
+    out = tmp_path / "report"
+    assert main(["run", "--model", str(model_dir), "--iters", "2", "--calib-samples", "2", "--calib-seqlen", "32",
+                 "--eval-windows", "2", "--eval-seqlen", "32", "--prefill-seq", "32", "--cache", str(tmp_path / "cache"),
+                 "--out", str(out)]) == 0
+    report = (out / "report.md").read_text()
+    assert "Table 4" in report and "sparse busy synthetic" in report  # the last two steps ran
+    assert any(p.suffix == ".png" for p in out.iterdir())
