@@ -190,7 +190,7 @@ def rank_rule(rank_share: float) -> Callable[[int, int, int], int]:
 
 
 @torch.no_grad()
-def plan(lm, chunks: list, hp: dict, seed: int, n_layers: int, show_progress: bool = False) -> dict[str, Share]:
+def plan(lm, chunks: list, hp: dict, n_layers: int, show_progress: bool = False) -> dict[str, Share]:
     """Stage 1 on the dense model (calibration inputs propagated through dense layers), then
     the allocation: {"<layer>.<projection>": Share} for every projection of the first n_layers."""
     from tqdm import tqdm
