@@ -45,7 +45,7 @@ def sslc_obs_decompose(W: torch.Tensor, act_norm: torch.Tensor, H: torch.Tensor,
     trace, best = [], None
     for t in range(1, (iters if r else 1) + 1):
         if r:
-            R = (W - S) * D
+            R = (W - S).mul_(D)
             for _ in range(max(1, power_iters)):
                 Q = _orth(R @ A1)
                 Y2 = R.T @ Q
@@ -53,7 +53,10 @@ def sslc_obs_decompose(W: torch.Tensor, act_norm: torch.Tensor, H: torch.Tensor,
             U, V = Q.contiguous(), (Y2.T * Dinv).contiguous()
         R = W - U @ V
         S, mask, damped = obs_prune(R, Hinv, dead, budget.nnz, pattern, blocksize, seed)
-        undamped = damped - damp * float((R - S)[:, alive].double().square().sum())
+        E = R.sub_(S)  # R is not needed any more: the residual in place (matrix-sized temporaries cost page faults)
+        if not alive.all():
+            E[:, ~alive] = 0.0
+        undamped = damped - damp * float(torch.sum(E.square_(), dtype=torch.float64))
         loss = math.sqrt(max(undamped, 0.0))
         trace.append(loss)
         if best is None or loss < best[0]:
