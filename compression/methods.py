@@ -21,6 +21,7 @@ SPARSE_METRICS = ("salience", "wanda", "magnitude")
 
 
 ALLOCATED = ("sslc", "sslc-obs", "magnitude", "wanda", "sparsegpt")  # methods a budget allocation applies to
+SPLIT_ALLOCATED = ("sslc", "sslc-obs")  # global allocation splits each budget between S and U V
 
 
 def default_hyperparameters(method: str) -> dict:
@@ -59,7 +60,7 @@ def check_hyperparameters(method: str, hp: dict) -> dict:
         raise InputError(f"--sparse-metric: expected one of {SPARSE_METRICS}, got {full['sparse_metric']!r}")
     if method in ALLOCATED:
         allocation.check_pattern(full["allocation"], full["pattern"])
-        if full["allocation"] == "global" and method not in ("sslc", "sslc-obs"):
+        if full["allocation"] == "global" and method not in SPLIT_ALLOCATED:
             raise InputError(f"--allocation global: splits each budget between S and U V, so it applies to "
                              f"sslc and sslc-obs, not {method}")
     if method in ("svd", "asvd") and full["pattern"] != "unstructured":

@@ -38,9 +38,8 @@ def _read(path: Path) -> object:
 
 
 def _number(where: str, value: object, kind: type, low: float, high: float) -> float:
-    ok = isinstance(value, kind) and not isinstance(value, bool) if kind is int else \
-        isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not ok or not low <= value <= high:
+    types = (int,) if kind is int else (int, float)
+    if isinstance(value, bool) or not isinstance(value, types) or not low <= value <= high:
         raise InputError(f"{where}: expected {'an integer' if kind is int else 'a number'} in [{low}, {high}], "
                          f"got {value!r}")
     return value

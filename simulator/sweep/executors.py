@@ -27,6 +27,11 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
+def process_context() -> multiprocessing.context.BaseContext:
+    """fork where available: workers inherit the imported, JIT-cached simulator."""
+    return multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+
+
 def _watch_parent(parent: int) -> None:
     """Pool initializer: exit when the driver dies (e.g. SIGKILL), leaving no orphans."""
 
@@ -43,7 +48,7 @@ class LocalExecutor:
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        ctx = process_context()
         self._pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_watch_parent,
                                          initargs=(os.getpid(),))
 

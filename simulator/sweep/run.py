@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -10,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simulator.provenance import environment
-from simulator.sweep.executors import Executor
+from simulator.sweep.executors import Executor, process_context
 from simulator.sweep.spec import Point, Sweep
 from simulator.sweep.store import Store
 from simulator.sweep.worker import simulate_point
@@ -102,8 +101,7 @@ def _run_pooled(todo: list[Point], executor: Executor, record) -> list[Point]:
 
 def run_isolated(point: Point) -> dict:
     """One point in its own process; a process that dies is reported against the point."""
-    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    with ProcessPoolExecutor(1, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(1, mp_context=process_context()) as pool:
         try:
             return pool.submit(simulate_point, point).result()
         except BrokenProcessPool:

@@ -79,9 +79,10 @@ COLUMN_NAMES = [c for c, _, _ in COLUMNS]
 VOLATILE = ("elapsed_s", "sweep", "point_index", "provenance")
 
 
-def _refuse_foreign(path: Path) -> None:
-    """InputError unless the existing file is an SQLite database holding only a `points` table
-    (a sweep's own), checked read-only so that a refused file is left byte for byte as it was."""
+def refuse_foreign(path: Path, table: str = "points", what: str = "sweep") -> None:
+    """InputError unless the existing file is an SQLite database holding only `table` (the
+    sweep's or the frontier's own), checked read-only so that a refused file is left byte for
+    byte as it was."""
     try:
         conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
         try:
@@ -89,10 +90,10 @@ def _refuse_foreign(path: Path) -> None:
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
-        raise InputError(f"{path}: not a sweep results database ({exc})") from None
-    if tables != {"points"}:
+        raise InputError(f"{path}: not a {what} results database ({exc})") from None
+    if tables != {table}:
         raise InputError(f"{path}: an SQLite database with other tables ({', '.join(sorted(tables)) or 'none'}); "
-                         "refusing to add sweep results to it: write to a new --out")
+                         f"refusing to add {what} results to it: write to a new --out")
 
 
 class Store:
@@ -103,7 +104,7 @@ class Store:
         if self.path.is_symlink() or (self.path.exists() and not self.path.is_file()):
             raise InputError(f"{self.path}: not a regular file")
         if self.path.exists() and self.path.stat().st_size > 0:
-            _refuse_foreign(self.path)  # read-only look first: never touch someone else's database
+            refuse_foreign(self.path)  # read-only look first: never touch someone else's database
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)

@@ -63,7 +63,6 @@ def render(res: dict) -> str:
 def main(args: argparse.Namespace) -> int:
     from simulator.config import load_hw
     from simulator.files import atomic_write, check_output_path
-    from simulator.generation import simulate_generation
     from simulator.provenance import artifact_workload, provenance, shape_workload
     from sslcsim.commands.simulate import budget_from_args
     from workloads.from_artifact import from_artifact
@@ -85,7 +84,7 @@ def main(args: argparse.Namespace) -> int:
         dense = from_shape(model, None, "prefill", args.batch, args.prompt, args.seed, args.layers)
         spec = shape_workload(model, budget, "prefill", args.batch, args.prompt, args.seed, args.layers, "layer")
     spec["new_tokens"], spec["samples"] = args.new_tokens, args.samples
-    res = _run(comp, dense, hw, args.new_tokens, args.samples, simulate_generation)
+    res = _run(comp, dense, hw, args.new_tokens, args.samples)
     res["provenance"] = provenance(hw, spec, args.argv)
     print(render(res), end="")
     if args.json:
@@ -98,9 +97,9 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(comp, dense, hw, new_tokens: int, samples: int | None, simulate_generation) -> dict:
+def _run(comp, dense, hw, new_tokens: int, samples: int | None) -> dict:
     """The generation with a progress bar over the simulated steps (stderr)."""
-    from simulator.generation import step_indices
+    from simulator.generation import simulate_generation, step_indices
     from tqdm import tqdm
 
     steps = 2 * (1 + len(step_indices(new_tokens, samples)))

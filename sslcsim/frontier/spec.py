@@ -11,12 +11,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from compression.methods import ALLOCATED, METHODS, SPLIT_ALLOCATED
 from simulator.config import describe_validation_error, load_hw, read_yaml
 from workloads.errors import InputError
 
-METHODS = ("sslc", "sslc-obs", "magnitude", "wanda", "sparsegpt", "svd", "asvd")
-ALLOCATED = ("sslc", "sslc-obs", "magnitude", "wanda", "sparsegpt")
-SPLIT_ALLOCATION = ("sslc", "sslc-obs")  # global allocation splits budgets between S and U V
 
 
 class _Strict(BaseModel):
@@ -87,7 +85,7 @@ def points_of(spec: FrontierSpec) -> list[FrontierPoint]:
     out = []
     for method in spec.methods:
         for alloc in spec.allocations:
-            if alloc != "uniform" and (method not in ALLOCATED or (alloc == "global" and method not in SPLIT_ALLOCATION)):
+            if alloc != "uniform" and (method not in ALLOCATED or (alloc == "global" and method not in SPLIT_ALLOCATED)):
                 continue
             for ratio in spec.ratios:
                 out.append(FrontierPoint(method, alloc, ratio))

@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from simulator.sweep.store import refuse_foreign
 from workloads.errors import InputError
 
 TABLE = "frontier"
@@ -25,27 +26,13 @@ class FrontierStore:
         if path.is_symlink() or (path.exists() and not path.is_file()):
             raise InputError(f"{path}: not a regular file")
         if path.exists() and path.stat().st_size > 0:
-            self._refuse_foreign(path)
+            refuse_foreign(path, TABLE, "frontier")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(path, isolation_level=None, timeout=30)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=FULL")
         cols = ", ".join(f"{c} {t}" for c, t in COLUMNS)
         self.conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({cols})")
-
-    @staticmethod
-    def _refuse_foreign(path: Path) -> None:
-        try:
-            conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
-            try:
-                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            finally:
-                conn.close()
-        except sqlite3.DatabaseError as exc:
-            raise InputError(f"{path}: not a frontier results database ({exc})") from None
-        if tables != {TABLE}:
-            raise InputError(f"{path}: an SQLite database with other tables ({', '.join(sorted(tables)) or 'none'}); "
-                             "refusing to write frontier results to it: use a new --out")
 
     def done(self) -> set[str]:
         return {r[0] for r in self.conn.execute(f"SELECT key FROM {TABLE}")}
