@@ -3,8 +3,11 @@
   python benchmarks/bench_compression.py speed   [--runs 3]
       SSLC on one 4096 x 11008 matrix, rank 128, T = 40 (proxy loss only) vs Wanda on the
       same matrix -> benchmarks/results/compression_speed.md|json
-  python benchmarks/bench_compression.py obs [--runs 3] [--iters 3]
+  python benchmarks/bench_compression.py obs [--runs 3] [--obs-steps 1]
       sslc-obs against SSLC on the same matrix -> benchmarks/results/compression_obs.md|json
+  python benchmarks/bench_compression.py obs-layers [--ratios 0.5 0.4]
+      calibration loss of SparseGPT and sslc-obs variants on SmolLM2-135M's layers 0, 5, 15,
+      28 (dense calibration inputs) -> benchmarks/results/compression_obs_layers.md|json
   python benchmarks/bench_compression.py smollm2 [--ratios 0.5 0.4 0.3] [--windows 16]
       dense / magnitude / Wanda / SparseGPT / SVD / SSLC on SmolLM2-135M through the CLI
       (`sslcsim compress` then `sslcsim evaluate`) -> benchmarks/results/compression_smollm2.md|json
@@ -145,19 +148,20 @@ def obs(args) -> None:
     del X
     b_sslc = make_budget(m, n, 0.5, 128, 0.01, None)
     b_obs = make_budget(m, n, 0.5, 128, 0.0, None)
-    sslc_obs_decompose(W[:256, :512], act[:512], H[:512, :512], make_budget(256, 512, 0.5, 8, 0.0, None), iters=1)
+    sslc_obs_decompose(W[:256, :512], act[:512], H[:512, :512], make_budget(256, 512, 0.5, 8, 0.0, None), iters=1,
+                       obs_steps=1)
     t_sslc, t_obs, traces = [], [], []
     for _ in range(args.runs):
         t = time.perf_counter()
         sslc_decompose(W, act, b_sslc, iters=40, seed=0)
         t_sslc.append(time.perf_counter() - t)
         t = time.perf_counter()
-        d = sslc_obs_decompose(W, act, H, b_obs, iters=args.iters, seed=0)
+        d = sslc_obs_decompose(W, act, H, b_obs, iters=40, obs_steps=args.obs_steps, seed=0)
         t_obs.append(time.perf_counter() - t)
         traces.append(d.exact_trace)
     ratio = statistics.median(t_obs) / statistics.median(t_sslc)
     res = {"machine": mc, "command": " ".join(shlex.quote(a) for a in sys.argv), "matrix": [m, n], "rank": 128,
-           "sslc_iters": 40, "obs_iters": args.iters, "sslc_s": t_sslc, "obs_s": t_obs,
+           "sslc_iters": 40, "obs_sslc_iters": 40, "obs_steps": args.obs_steps, "sslc_s": t_sslc, "obs_s": t_obs,
            "sslc_median_s": statistics.median(t_sslc), "obs_median_s": statistics.median(t_obs), "ratio": ratio,
            "obs_loss_trace": traces[0]}
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -166,13 +170,65 @@ def obs(args) -> None:
           f"Command: `{res['command']}`  ",
           f"Machine: {mc['cpu']}, {mc['cores']} cores, torch {mc['torch']} ({mc['torch_threads']} threads), "
           f"load average at start {mc['load_avg_at_start']:.2f}.", "",
-          "SSLC: T = 40, proxy loss only (as `speed`). sslc-obs: T = "
-          f"{args.iters}, float32 factor of H^-1 once, OBS sparse step, true loss per step from OBS's errors.", "",
+          "SSLC: T = 40, proxy loss only (as `speed`). sslc-obs: T = 40 SSLC steps with the true loss per step, "
+          f"then {args.obs_steps} OBS step(s); float32 factor of H^-1 once, true loss from OBS's errors.", "",
           "| method | runs (s) | median (s) |", "|---|---|---|",
           f"| SSLC (T=40) | {', '.join(f'{x:.2f}' for x in t_sslc)} | {res['sslc_median_s']:.2f} |",
-          f"| sslc-obs (T={args.iters}) | {', '.join(f'{x:.2f}' for x in t_obs)} | {res['obs_median_s']:.2f} |", "",
+          f"| sslc-obs (T=40, {args.obs_steps} OBS) | {', '.join(f'{x:.2f}' for x in t_obs)} | {res['obs_median_s']:.2f} |", "",
           f"Ratio of medians: **{ratio:.2f}x** (target <= 3x: {'met' if ratio <= 3 else 'NOT met'})."]
     (RESULTS / "compression_obs.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+def obs_layers(args) -> None:
+    """Summed relative calibration loss ||(W - L - S) X||_F / ||W X||_F of SparseGPT and of
+    sslc-obs settings on 28 SmolLM2-135M matrices (why sslc-obs has the defaults it has)."""
+    import torch
+
+    from compression import calibration, models, text
+    from compression.baselines.sparsegpt import sparsegpt
+    from compression.sslc import exact_loss, make_budget
+    from compression.sslc_obs import sslc_obs_decompose
+
+    mc = machine()
+    lm = models.load("smollm2-135m")
+    ids = calibration.token_windows(lm.tokenizer, text.read_text(None)[0], 512, 16, 0)
+    chunks = calibration.capture_inputs(lm.model, ids, 8, lm.is_causal)
+    layers, mats = (0, 5, 15, 28), []
+    for i in range(max(layers) + 1):
+        with lm.layer(i) as layer:
+            if i in layers:
+                st = calibration.collect_stats(layer, chunks)
+                mats += [(i, name, lin.weight.detach().float().clone(), st[name])
+                         for name, lin in models.linear_projections(layer).items()]
+            chunks = calibration.layer_forward(layer, chunks)
+    settings = {"sslc-obs T=1, 3 OBS, rank share 1/8": (1, 3, 0.125),
+                "sslc-obs T=40, 1 OBS, rank share 1/8": (40, 1, 0.125),
+                "sslc-obs T=40, 1 OBS, rank share 1/16 (default)": (40, 1, 0.0625),
+                "sslc-obs T=40, 2 OBS, rank share 1/16": (40, 2, 0.0625)}
+    res = {"machine": mc, "command": " ".join(shlex.quote(a) for a in sys.argv), "layers": layers, "rows": []}
+    for ratio in args.ratios:
+        row = {"ratio": ratio, "sparsegpt": 0.0, **{k: 0.0 for k in settings}}
+        for i, name, W, st in mats:
+            m, n = W.shape
+            ref = exact_loss(W, st.H32)
+            row["sparsegpt"] += exact_loss(W - sparsegpt(W, st.H, int(round(ratio * m * n))).S, st.H32) / ref
+            for key, (iters, steps, share) in settings.items():
+                d = sslc_obs_decompose(W, st.act_norm, st.H, make_budget(m, n, ratio, None, 0.0, None, share),
+                                       iters=iters, obs_steps=steps)
+                row[key] += exact_loss(W - d.U @ d.V - d.S, st.H32) / ref
+        res["rows"].append(row)
+        print(json.dumps(row), flush=True)
+    (RESULTS / "compression_obs_layers.json").write_text(json.dumps(res, indent=1))
+    keys = ["sparsegpt"] + list(settings)
+    md = ["# sslc-obs settings against SparseGPT, layer by layer (SmolLM2-135M)", "",
+          f"Command: `{res['command']}`  ",
+          f"Machine: {mc['cpu']}, {mc['cores']} cores, torch {mc['torch']}.", "",
+          f"Summed relative calibration loss ||(W - L - S) X||_F / ||W X||_F over the 28 projections of layers "
+          f"{', '.join(map(str, layers))} (16 x 512 calibration tokens, dense inputs); lower is better.", "",
+          "| ratio | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    md += [f"| {r['ratio']} | " + " | ".join(f"{r[k]:.3f}" for k in keys) + " |" for r in res["rows"]]
+    (RESULTS / "compression_obs_layers.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 
 
@@ -273,8 +329,11 @@ def main() -> None:
     s.set_defaults(func=speed)
     o = sub.add_parser("obs")
     o.add_argument("--runs", type=int, default=3)
-    o.add_argument("--iters", type=int, default=3)
+    o.add_argument("--obs-steps", type=int, default=1)
     o.set_defaults(func=obs)
+    ol = sub.add_parser("obs-layers")
+    ol.add_argument("--ratios", type=float, nargs="+", default=[0.5, 0.4])
+    ol.set_defaults(func=obs_layers)
     t = sub.add_parser("smollm2")
     t.add_argument("--ratios", type=float, nargs="+", default=[0.5, 0.4, 0.3])
     t.add_argument("--methods", nargs="+", default=["magnitude", "wanda", "sparsegpt", "svd", "sslc"],

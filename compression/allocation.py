@@ -14,21 +14,24 @@ what is left, up to less than one rank unit, m + n entries, of the smallest proj
 - global: measured error curves and a Lagrangian allocation. Stage 1 (per projection, on
   the dense model's calibration inputs, in SSLC's scaled space W D, D = diag(||X||_2)): one
   SVD of W D spans the low-rank candidates; for each candidate rank r (shares 0, 1/16, 1/8,
-  1/4, 1/2 of the projection's uniform budget) the residual W D - L_r, sorted once, gives
-  the loss ||(W - L_r - S) D||_F^2 of keeping its largest entries as S for every sparse
-  count at once (one SSLC alternation, the diagonal calibration loss SSLC itself
-  minimises), relative to the projection's ||W D||_F^2. Relative, because activations grow
-  with depth: summed absolute losses moved the budget to the last layers and starved the
-  first (SmolLM2-135M at 0.5: layer 0 kept 25%, the last layers 75%, perplexity 987.65
-  against 23.22 uniform; the one run made with that objective). Candidates: kept = f x ratio x m n for f in KEPT_MULTIPLIERS, split as
-  r (m + n) + nnz(S). Stage 2 chooses one candidate per projection minimising the summed
-  loss subject to sum kept <= budget (lambda bisection: each projection takes argmin
-  e_j + lambda kept_j), then hands what is left to the chosen sparse parts in proportion
-  to their size, so the total is exact. This is a deterministic stand-in for the
-  probabilistic global allocation of Zhou et al. 2025 (CAP: RPCA subspaces, then Bernoulli
-  keep probabilities trained by policy gradient on the calibration loss): the same two
-  stages, the policy replaced by an exact optimiser of a separable layer-wise surrogate of
-  that loss.
+  1/4, 1/2 of the projection's uniform budget) the residual W D - L_r, sorted once by
+  salience (SSLC's choice), gives the loss of keeping its largest entries as S for every
+  sparse count at once. Each dropped entry (k, j) costs F_k (R_kj D_j)^2, F_k the
+  projection's output-channel Fisher weight (`sensitivity.py`): the curve estimates how
+  much the model's calibration next-token loss rises, not a layer's own error, so the
+  curves of different layers are on one scale. Two earlier objectives failed on
+  SmolLM2-135M at 0.5 (uniform 23.22): the unweighted layer loss moved the budget to the
+  last layers, whose activations are largest (987.65), and the same loss relative to
+  ||W D||_F^2 starved the first layers' q and o (35.82). Candidates: kept = f x ratio x m n
+  for f in KEPT_MULTIPLIERS, split as r (m + n) + nnz(S). Stage 2 chooses one candidate
+  per projection minimising the summed loss subject to sum kept <= budget (lambda
+  bisection: each projection takes argmin e_j + lambda kept_j), then hands what is left to
+  the chosen sparse parts in proportion to their size, so the total is exact. This is a
+  deterministic stand-in for the probabilistic global allocation of Zhou et al. 2025 (CAP:
+  RPCA subspaces, then Bernoulli keep probabilities trained by policy gradient on the
+  calibration loss): the same two stages and the same objective (the calibration loss of
+  the whole model), the policy replaced by an exact optimiser of its separable
+  second-order estimate.
 """
 
 from __future__ import annotations
@@ -98,14 +101,14 @@ def outlier_ratio(W: torch.Tensor, act_norm: torch.Tensor, m_factor: float = OWL
     return int((score > m_factor * score.mean()).sum()), score.numel()
 
 
-def error_curve(W: torch.Tensor, act_norm: torch.Tensor, ratio: float,
-                pattern: tuple[int, int] | None) -> list[tuple[Share, float]]:
-    """Stage 1 for one projection: (candidate share, ||(W - L_r - S) D||_F^2 / ||W D||_F^2),
-    the relative loss (module docstring)."""
+def error_curve(W: torch.Tensor, act_norm: torch.Tensor, ratio: float, pattern: tuple[int, int] | None,
+                row_weight: torch.Tensor) -> list[tuple[Share, float]]:
+    """Stage 1 for one projection: (candidate share, sum_k w_k ||(W - L_r - S)_k D||^2) for
+    the row weights w (the output-channel Fisher weights; module docstring)."""
     W = W.detach().float()
     m, n = W.shape
     Wh = W * act_norm.detach().float().reshape(1, n)
-    energy = float(Wh.double().square().sum()) or 1.0
+    w = row_weight.detach().double().reshape(m, 1)
     U, sv, Vh = torch.linalg.svd(Wh, full_matrices=False)
     base = ratio * m * n
     ranks = sorted({min(min(m, n), int(s * base // (m + n))) for s in RANK_SHARES})
@@ -113,17 +116,19 @@ def error_curve(W: torch.Tensor, act_norm: torch.Tensor, ratio: float,
     for r in ranks:
         R = Wh - (U[:, :r] * sv[:r]) @ Vh[:r] if r else Wh
         sq = R.square()
+        cost = sq.double() * w  # what dropping each entry costs
         if pattern is not None:  # S fixed by the pattern: its best N:M entries of this residual
             nnz = m * n * pattern[0] // pattern[1]
             keep = patterns.nm_mask(sq, *pattern)
-            out.append((Share(nnz + r * (m + n), r), float(sq[~keep].sum(dtype=torch.float64)) / energy))
+            out.append((Share(nnz + r * (m + n), r), float(cost[~keep].sum())))
             continue
-        tail = torch.sort(sq.reshape(-1), descending=True).values.double().cumsum(0)
-        total = float(tail[-1])
+        order = torch.argsort(sq.reshape(-1), descending=True)
+        kept_cost = cost.reshape(-1)[order].cumsum(0)
+        total = float(kept_cost[-1])
         for f in KEPT_MULTIPLIERS:
             nnz = int(round(f * base)) - r * (m + n)
             if 0 <= nnz <= m * n:
-                out.append((Share(nnz + r * (m + n), r), (total - (float(tail[nnz - 1]) if nnz else 0.0)) / energy))
+                out.append((Share(nnz + r * (m + n), r), total - (float(kept_cost[nnz - 1]) if nnz else 0.0)))
     return out
 
 
@@ -189,16 +194,18 @@ def rank_rule(rank_share: float) -> Callable[[int, int, int], int]:
     return lambda m, n, kept: min(min(m, n), int(rank_share * kept // (m + n)))
 
 
-@torch.no_grad()
-def plan(lm, chunks: list, hp: dict, n_layers: int, show_progress: bool = False) -> dict[str, Share]:
-    """Stage 1 on the dense model (calibration inputs propagated through dense layers), then
-    the allocation: {"<layer>.<projection>": Share} for every projection of the first n_layers."""
+def plan(lm, chunks: list, ids: torch.Tensor, hp: dict, n_layers: int,
+         show_progress: bool = False) -> dict[str, Share]:
+    """Stage 1 on the dense model (calibration inputs `chunks` of the token windows `ids`
+    propagated through dense layers), then the allocation: {"<layer>.<projection>": Share}
+    for every projection of the first n_layers."""
     from tqdm import tqdm
 
-    from compression import calibration, models
+    from compression import calibration, models, sensitivity
 
     allocation, ratio = hp["allocation"], float(hp["ratio"])
     pattern = patterns.parse_pattern(hp["pattern"])
+    fisher = sensitivity.output_fisher(lm, chunks, ids, n_layers, show_progress) if allocation == "global" else {}
     keys, sizes, layer_of, outliers, curves = [], [], [], {}, []
     for i in tqdm(range(n_layers), desc=f"{allocation} allocation", disable=not show_progress, unit="layer"):
         with lm.layer(i) as layer:
@@ -213,8 +220,9 @@ def plan(lm, chunks: list, hp: dict, n_layers: int, show_progress: bool = False)
                     hit, cnt = outlier_ratio(W, st.act_norm)
                     outliers[i] = (outliers.get(i, (0, 0))[0] + hit, outliers.get(i, (0, 0))[1] + cnt)
                     continue
-                curves.append(error_curve(W, st.act_norm, ratio, pattern))
-            chunks = calibration.layer_forward(layer, chunks)
+                curves.append(error_curve(W, st.act_norm, ratio, pattern, fisher[f"{i}.{name}"]))
+            with torch.no_grad():
+                chunks = calibration.layer_forward(layer, chunks)
     budget = int(round(ratio * sum(m * n for m, n in sizes)))
     if allocation == "owl":
         ratios = owl_ratios([outliers[i][0] / outliers[i][1] for i in range(n_layers)], ratio)

@@ -32,7 +32,7 @@ def default_hyperparameters(method: str) -> dict:
         hp.update(rank=None, rank_share=0.125, preserve=0.01, iters=40, sparse_metric="salience",
                   power_iters=1)
     elif method == "sslc-obs":
-        hp.update(rank=None, rank_share=0.125, iters=3, power_iters=2, blocksize=128, percdamp=0.01)
+        hp.update(rank=None, rank_share=0.0625, iters=40, obs_steps=1, power_iters=1, blocksize=128, percdamp=0.01)
     elif method == "sparsegpt":
         hp.update(blocksize=128, percdamp=0.01)
     elif method == "asvd":
@@ -54,6 +54,8 @@ def check_hyperparameters(method: str, hp: dict) -> dict:
     if method in ("sslc", "sslc-obs"):
         if int(full["iters"]) < 1:
             raise InputError(f"--iters: expected >= 1, got {full['iters']}")
+        if method == "sslc-obs" and int(full["obs_steps"]) < 1:
+            raise InputError(f"--obs-steps: expected >= 1, got {full['obs_steps']}")
         if full["rank"] is not None and int(full["rank"]) < 0:
             raise InputError(f"--rank: expected >= 0, got {full['rank']}")
     if method == "sslc" and full["sparse_metric"] not in SPARSE_METRICS:
@@ -105,7 +107,8 @@ def decompose(method: str, W: torch.Tensor, stats: InputStats, hp: dict, seed: i
                              scope="row" if hp["sparse_metric"] == "wanda" else "matrix",
                              H=stats.H32, seed=seed, power_iters=int(hp["power_iters"]))
     elif method == "sslc-obs":
-        dec = sslc_obs_decompose(W, act, stats.H, budget, iters=int(hp["iters"]), pattern=pattern, seed=seed,
+        dec = sslc_obs_decompose(W, act, stats.H, budget, iters=int(hp["iters"]), obs_steps=int(hp["obs_steps"]),
+                                 pattern=pattern, seed=seed,
                                  power_iters=int(hp["power_iters"]), blocksize=int(hp["blocksize"]),
                                  percdamp=float(hp["percdamp"]))
     elif method == "magnitude":

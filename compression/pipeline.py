@@ -118,7 +118,7 @@ def compress_model(lm: models.LoadedModel, method: str, hp: dict, seed: int, out
     t0 = time.time()
     if hp.get("allocation", "uniform") != "uniform":  # stage 1 on the dense model, then the shares
         shares = _stored_shares(old, out) if old is not None and "allocation" in old else {
-            k: [s.kept, s.rank] for k, s in allocation.plan(lm, chunks, hp, n_total, show_progress).items()}
+            k: [s.kept, s.rank] for k, s in allocation.plan(lm, chunks, ids, hp, n_total, show_progress).items()}
         manifest["allocation"] = shares
     else:
         shares = None

@@ -56,18 +56,22 @@ def _tril_inverse(L: torch.Tensor) -> torch.Tensor:
 
 
 def obs_prune(W: torch.Tensor, Hinv: torch.Tensor, dead: torch.Tensor, nnz: int, pattern=None,
-              blocksize: int = 128, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, float]:
+              blocksize: int = 128, seed: int = 0,
+              block_keep: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor, float]:
     """(S, mask, loss): W pruned to `nnz` entries column by column, each removed weight's
     error spread over the columns not yet pruned (OBS: minimises ||(W - S) X||_F greedily).
     loss = sum of the squared scaled errors err = (w - q) / [chol(H^-1)]_jj, which equals
-    tr((W - S) H' (W - S)^T) for the damped H' = H + damp I the factor was built from."""
+    tr((W - S) H' (W - S)^T) for the damped H' = H + damp I the factor was built from.
+    Unstructured, each column block keeps `block_keep[b]` entries (summing to nnz); by
+    default the same share of the block's entries (SparseGPT)."""
     W = W.detach().clone().float()
     m, n = W.shape
     W[:, dead] = 0.0
     keep = torch.zeros(m, n, dtype=torch.bool, device=W.device)
     starts = list(range(0, n, blocksize))
     widths = [min(blocksize, n - s) for s in starts]
-    block_keep = patterns.split_counts(int(nnz), [m * w for w in widths])
+    if block_keep is None:
+        block_keep = patterns.split_counts(int(nnz), [m * w for w in widths])
     loss = 0.0
     for b, i1 in enumerate(starts):
         i2 = i1 + widths[b]

@@ -28,9 +28,13 @@ def register(subparsers) -> None:
                    help="SSLC rank r (default: the low-rank part gets --rank-share of the budget)")
     p.add_argument("--rank-share", type=float, default=None,
                    help="SSLC: share of the kept budget given to the low-rank part when --rank is not "
-                        "set (default 0.125 = the paper's r=128 on 4096x4096 at 50%%)")
+                        "set (default 0.125 = the paper's r=128 on 4096x4096 at 50%%; sslc-obs: 0.0625)")
     p.add_argument("--preserve", type=float, default=None, help="SSLC preserved fraction (default 0.01)")
-    p.add_argument("--iters", type=int, default=None, help="SSLC alternating steps T (default 40; sslc-obs: 3)")
+    p.add_argument("--iters", type=int, default=None, help="SSLC alternating steps T (default 40; sslc-obs: its SSLC steps "
+                        "before the OBS steps, default 40)")
+    p.add_argument("--obs-steps", type=int, default=None,
+                   help="sslc-obs: error-compensated (OBS) sparse steps after the SSLC steps, each after "
+                        "the first preceded by a low-rank refit (default 1)")
     p.add_argument("--sparse-metric", default=None, choices=["salience", "wanda", "magnitude"],
                    help="SSLC sparse step metric (plug-in over another pruning metric, paper Table 9)")
     p.add_argument("--pattern", default="unstructured", help="'unstructured' or N:M such as 2:4, 4:8")
@@ -61,8 +65,8 @@ def hyperparameters(args: argparse.Namespace) -> dict:
 
         raise InputError(f"--allocation: does not apply to --method {args.method} (pure low rank)")
     own = {"sslc": ("rank", "rank_share", "preserve", "iters", "sparse_metric"),
-           "sslc-obs": ("rank", "rank_share", "iters")}.get(args.method, ())
-    for opt in ("rank", "rank_share", "preserve", "iters", "sparse_metric"):
+           "sslc-obs": ("rank", "rank_share", "iters", "obs_steps")}.get(args.method, ())
+    for opt in ("rank", "rank_share", "preserve", "iters", "sparse_metric", "obs_steps"):
         if opt in own:
             hp[opt] = getattr(args, opt)
         elif getattr(args, opt) is not None:
