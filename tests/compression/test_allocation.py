@@ -70,6 +70,38 @@ def test_global_allocation_moves_budget_to_low_rank_where_it_is_cheap_and_lowers
     assert total_g < total_u
 
 
+def _planted_model():
+    """The tiny LLaMA with layer 0's projections made nearly rank 3 (layer 1 left full rank)."""
+    from compression import models
+
+    lm = loaded("llama", layers=2, seed=0)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for lin in models.linear_projections(models.layer_stack(lm.model)[0]).values():
+            m, n = lin.weight.shape
+            W = torch.randn(m, 3, generator=g) @ torch.randn(3, n, generator=g) * (lin.weight.std() / 3 ** 0.5)
+            lin.weight.copy_(W + 0.02 * lin.weight)
+    return lm
+
+
+def test_global_allocation_on_a_model_with_planted_redundancy(tmp_path):
+    """Through the pipeline (Fisher weights, stage 1, stage 2): every projection of the nearly
+    low-rank layer gets more rank, and the layer fewer sparse entries, than uniform gives
+    it; the other layer gets the sparse budget; and the summed relative calibration loss ||(W - W~) X|| / ||W X|| is lower."""
+    runs = {}
+    for alloc in ("uniform", "global"):
+        man = pipeline.compress_model(_planted_model(), "sslc", {"ratio": 0.4, "allocation": alloc, "iters": 8}, 0,
+                                      str(tmp_path / alloc), calib_samples=8, calib_seqlen=64, show_progress=False)
+        runs[alloc] = {layer["index"]: layer["projections"] for layer in man["layers"]}
+    glob, uni = runs["global"], runs["uniform"]
+    assert all(g["rank"] >= 3 > u["rank"] for g, u in zip(glob[0], uni[0]))
+    nnz = {a: [sum(p["nnz"] for p in r[i]) for i in (0, 1)] for a, r in runs.items()}
+    assert nnz["global"][0] < 0.5 * nnz["uniform"][0] and nnz["global"][1] > nnz["uniform"][1], nnz
+    assert all(g["rank"] == 0 for g in glob[1])
+    total = {a: sum(p["recon_error"] for layer in r.values() for p in layer) for a, r in runs.items()}
+    assert total["global"] < 0.8 * total["uniform"], total
+
+
 def _total_kept(out) -> tuple[int, int, list]:
     kept = total = 0
     projs = []

@@ -64,8 +64,8 @@ def test_the_shipped_example_spec_is_valid():
     from sslcsim.frontier.spec import load_frontier
 
     fr = load_frontier(Path(__file__).resolve().parents[2] / "examples" / "frontier-smollm2.yaml")
-    assert [p.label for p in fr.points] == ["sslc-uniform-0.5", "sslc-uniform-0.4", "sslc-global-0.5",
-                                            "sslc-global-0.4", "sparsegpt-uniform-0.5", "sparsegpt-uniform-0.4"]
+    assert [p.label for p in fr.points] == ["sslc-obs-uniform-0.5", "sslc-obs-uniform-0.4", "sslc-obs-global-0.5",
+                                            "sslc-obs-global-0.4", "sparsegpt-uniform-0.5", "sparsegpt-uniform-0.4"]
 
 
 def test_the_default_job_runs_end_to_end_on_a_tiny_model(model_dir, tmp_path, capsys):
