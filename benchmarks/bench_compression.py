@@ -170,7 +170,7 @@ def obs(args) -> None:
           f"Command: `{res['command']}`  ",
           f"Machine: {mc['cpu']}, {mc['cores']} cores, torch {mc['torch']} ({mc['torch_threads']} threads), "
           f"load average at start {mc['load_avg_at_start']:.2f}.", "",
-          "SSLC: T = 40, proxy loss only (as `speed`). sslc-obs: T = 40 SSLC steps with the true loss per step, "
+          "SSLC: T = 40, proxy loss only (as `speed`). sslc-obs: T = 40 SSLC steps (proxy loss per step), "
           f"then {args.obs_steps} OBS step(s); float32 factor of H^-1 once, true loss from OBS's errors.", "",
           "| method | runs (s) | median (s) |", "|---|---|---|",
           f"| SSLC (T=40) | {', '.join(f'{x:.2f}' for x in t_sslc)} | {res['sslc_median_s']:.2f} |",

@@ -66,7 +66,8 @@ def _compress_layer(layer, i: int, chunks: list, method: str, hp: dict, seed: in
                          proxy_trace=[float(x) for x in dec.proxy_trace],
                          best_step=dec.best_step, rejected_steps=dec.rejected)
         elif method == "sslc-obs":
-            extra.update(loss_trace=[float(x) for x in dec.exact_trace], best_step=dec.best_step)
+            extra.update(loss_trace=[float(x) for x in dec.exact_trace],
+                         proxy_trace=[float(x) for x in dec.proxy_trace], best_step=dec.best_step)
         entries.append(artifact.projection_entry(
             name, models.module_kind(name), tuple(W.shape), dec.U.shape[1], int(dec.mask.sum()),
             dec.preserved, **extra))

@@ -13,14 +13,18 @@ W (m x n) ~ S + U V in two phases:
      128-column block is not SparseGPT's equal share but what the block holds of the
      matrix-wide top-nnz OBS scores r^2 / [H^-1]_jj^2 before the pass (`block_quota`):
      an equal share per block forced the same sparsity on columns of very different
-     calibration energy (on the 21 matrices of the next paragraph: 2.152 against 2.226).
+     calibration energy (measured while building it, on SmolLM2-135M layers 5, 15 and 28 at
+     ratio 0.5: summed relative loss 2.152 against 2.226 with equal shares).
 Why this order: an OBS pass costs about a SparseGPT run, while SSLC's steps are cheap, and
-L needs many steps to settle: on SmolLM2-135M's layers 5, 15 and 28 (21 matrices, ratio 0.5,
-rank share 1/8, loss relative to ||W X||_F, summed) 40 SSLC steps then one OBS step give
-2.263 against 2.463 for three OBS alternations (SparseGPT: 2.248), at about half the time;
-with the block quota, 2.152 (rank share 1/16; benchmarks/results/compression_obs.md).
-The true loss ||(W - L - S) X||_F of every iterate of both phases is recorded (`exact_trace`)
-and the iterate with the lowest one is returned (`best_step`, 1-based over both phases).
+L needs many steps to settle. On 28 SmolLM2-135M matrices (layers 0, 5, 15, 28; ratio 0.5;
+summed ||(W - L - S) X||_F / ||W X||_F; benchmarks/results/compression_obs_layers.md)
+SparseGPT gives 2.716, OBS alternating from the start (1 SSLC step, 3 OBS steps, the first
+version, which began from L of W alone) 2.885, 40 SSLC steps then one OBS step 2.652 with rank share 1/8 and 2.588 with
+1/16 (the default; a second OBS step: 2.567, for another OBS pass of time).
+The true loss ||(W - L - S) X||_F of every OBS step's iterate is recorded (`exact_trace`) and
+the one with the lowest is returned (`best_step`, 1-based over the OBS steps). The SSLC phase
+records SSLC's proxy ||(W - L - S) D||_F per step (`proxy_trace`): its true loss would cost an
+m n^2 product per step (about 10 s each on a 4096 x 11008 matrix, more than the OBS step).
 H^-1 is factored once, in float32 as SparseGPT's reference code does. The OBS loss costs no
 m n^2 product: OBS's summed squared scaled errors equal tr(E H' E^T) for the damped
 H' = H + damp I, so tr(E H E^T) = that sum - damp ||E||_F^2 over the inputs with
@@ -48,10 +52,8 @@ def sslc_obs_decompose(W: torch.Tensor, act_norm: torch.Tensor, H: torch.Tensor,
     m, n = W.shape
     r = budget.rank
     plain = Budget(m, n, r, budget.nnz, 0)
-    first = sslc_decompose(W, act_norm, plain, iters=iters, pattern=pattern, H=H.float(), seed=seed,
-                           power_iters=power_iters)
-    trace = [float(x) for x in first.exact_trace[1:]]  # iterates t >= 1 (index 0 is the start)
-    best = (min(trace), trace.index(min(trace)) + 1, first.U, first.V, first.S, first.mask) if trace else None
+    first = sslc_decompose(W, act_norm, plain, iters=iters, pattern=pattern, seed=seed, power_iters=power_iters)
+    trace, best = [], None
     D = act_norm.detach().float().reshape(1, n)
     Dinv = torch.where(D > 0, 1.0 / D.clamp_min(1e-30), torch.zeros_like(D))
     Hinv, dead, damp = inverse_hessian(H, percdamp, torch.float32)
@@ -77,8 +79,8 @@ def sslc_obs_decompose(W: torch.Tensor, act_norm: torch.Tensor, H: torch.Tensor,
             best = (trace[-1], len(trace), U, V, S, mask)
     _, step, U, V, S, mask = best
     best_trace = [min(trace[:k + 1]) for k in range(len(trace))]
-    return Decomposition(U=U, V=V, S=S, mask=mask, preserved=0, exact_trace=trace, best_trace=best_trace,
-                         best_step=step)
+    return Decomposition(U=U, V=V, S=S, mask=mask, preserved=0, proxy_trace=first.proxy_trace, exact_trace=trace,
+                         best_trace=best_trace, best_step=step)
 
 
 def block_quota(R: torch.Tensor, Hinv: torch.Tensor, nnz: int, blocksize: int, seed: int = 0) -> list[int]:
