@@ -221,8 +221,7 @@ def plan(lm, chunks: list, ids: torch.Tensor, hp: dict, n_layers: int,
                     outliers[i] = (outliers.get(i, (0, 0))[0] + hit, outliers.get(i, (0, 0))[1] + cnt)
                     continue
                 curves.append(error_curve(W, st.act_norm, ratio, pattern, fisher[f"{i}.{name}"]))
-            with torch.no_grad():
-                chunks = calibration.layer_forward(layer, chunks)
+            chunks = calibration.layer_forward(layer, chunks)
     budget = int(round(ratio * sum(m * n for m, n in sizes)))
     if allocation == "owl":
         ratios = owl_ratios([outliers[i][0] / outliers[i][1] for i in range(n_layers)], ratio)

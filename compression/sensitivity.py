@@ -22,6 +22,8 @@ stored input to pass dNLL/dh one layer down and to read dNLL/dy at its projectio
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 from tqdm import tqdm
 
@@ -39,21 +41,36 @@ def final_norm(model):
     raise InputError(f"{type(model).__name__}: no final norm (.norm or .ln_f) for the calibration loss")
 
 
+@contextmanager
+def _frozen(*modules):
+    """No weight gradients inside the block (only activations' are read; none left on the model)."""
+    params = [(p, p.requires_grad) for mod in modules for p in mod.parameters()]
+    for p, _ in params:
+        p.requires_grad_(False)
+    try:
+        with torch.enable_grad():
+            yield
+    finally:
+        for p, req in params:
+            p.requires_grad_(req)
+
+
 def _top_gradients(lm, chunks: list, ids: torch.Tensor) -> list[torch.Tensor]:
     """dNLL/dh of the last layer's output, per chunk (NLL summed over the next tokens)."""
     norm, head = final_norm(lm.model), lm.model.get_output_embeddings()
     if head is None:
         raise InputError(f"{lm.model_id}: no output embeddings for the calibration loss")
     out, start = [], 0
-    for c in chunks:
-        labels = ids[start:start + c.hidden.shape[0]]
-        start += c.hidden.shape[0]
-        h = c.hidden.detach().requires_grad_(True)
-        logits = head(norm(h)).float()
-        loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]),
-                                                 labels[:, 1:].reshape(-1), reduction="sum")
-        loss.backward()
-        out.append(h.grad.detach())
+    with _frozen(norm, head):
+        for c in chunks:
+            labels = ids[start:start + c.hidden.shape[0]]
+            start += c.hidden.shape[0]
+            h = c.hidden.detach().requires_grad_(True)
+            logits = head(norm(h)).float()
+            loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]),
+                                                     labels[:, 1:].reshape(-1), reduction="sum")
+            loss.backward()
+            out.append(h.grad.detach())
     return out
 
 
@@ -68,14 +85,10 @@ def _layer_backward(layer, chunks: list, inputs: list, grads: list, acc: dict) -
             out.register_hook(grad_hook)
         return hook
 
-    projs = models.linear_projections(layer)
-    frozen = [(p, p.requires_grad) for p in layer.parameters()]
-    for p, _ in frozen:
-        p.requires_grad_(False)  # no weight gradients: only the activations' are read
-    handles = [mod.register_forward_hook(make_hook(name)) for name, mod in projs.items()]
+    handles = [mod.register_forward_hook(make_hook(name)) for name, mod in models.linear_projections(layer).items()]
     down = []
     try:
-        with torch.enable_grad():
+        with _frozen(layer):
             for c, h, g in zip(chunks, inputs, grads):
                 x = h.detach().requires_grad_(True)
                 y = layer(x, *c.args, **c.kwargs)
@@ -85,8 +98,6 @@ def _layer_backward(layer, chunks: list, inputs: list, grads: list, acc: dict) -
     finally:
         for hd in handles:
             hd.remove()
-        for p, req in frozen:
-            p.requires_grad_(req)
     return down
 
 
@@ -100,11 +111,10 @@ def output_fisher(lm, chunks: list, ids: torch.Tensor, n_layers: int,
     if n_layers != len(models.layer_stack(lm.model)):
         raise InputError("--allocation global: needs every layer (the loss is the model's output)")
     inputs = []
-    with torch.no_grad():
-        for i in tqdm(range(n_layers), desc="sensitivity (forward)", disable=not show_progress, unit="layer"):
-            inputs.append([c.hidden for c in chunks])
-            with lm.layer(i) as layer:
-                chunks = calibration.layer_forward(layer, chunks)
+    for i in tqdm(range(n_layers), desc="sensitivity (forward)", disable=not show_progress, unit="layer"):
+        inputs.append([c.hidden for c in chunks])
+        with lm.layer(i) as layer:
+            chunks = calibration.layer_forward(layer, chunks)
     grads = _top_gradients(lm, chunks, ids)
     tokens = int(ids.numel())
     fisher: dict[str, torch.Tensor] = {}

@@ -27,6 +27,7 @@ def test_layerwise_fisher_equals_whole_model_backward(kind):
     lm, ids = loaded(kind, layers=3), _ids()
     chunks = calibration.capture_inputs(lm.model, ids, 2, True)
     fisher = sensitivity.output_fisher(lm, chunks, ids, 3)
+    assert all(p.grad is None for p in lm.model.parameters())  # no gradients left on the model
     ref: dict[str, torch.Tensor] = {}
     handles = []
     for i, layer in enumerate(models.layer_stack(lm.model)):
