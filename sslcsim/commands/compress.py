@@ -30,8 +30,9 @@ def register(subparsers) -> None:
                    help="SSLC: share of the kept budget given to the low-rank part when --rank is not "
                         "set (default 0.125 = the paper's r=128 on 4096x4096 at 50%%; sslc-obs: 0.0625)")
     p.add_argument("--preserve", type=float, default=None, help="SSLC preserved fraction (default 0.01)")
-    p.add_argument("--iters", type=int, default=None, help="SSLC alternating steps T (default 40; sslc-obs: its SSLC steps "
-                        "before the OBS steps, default 40)")
+    p.add_argument("--iters", type=int, default=None,
+                   help="SSLC alternating steps T (default 40; sslc-obs: its SSLC steps before the OBS steps, "
+                        "default 40)")
     p.add_argument("--obs-steps", type=int, default=None,
                    help="sslc-obs: error-compensated (OBS) sparse steps after the SSLC steps, each after "
                         "the first preceded by a low-rank refit (default 1)")

@@ -56,7 +56,8 @@ def test_global_allocation_moves_budget_to_low_rank_where_it_is_cheap_and_lowers
     ratio = 0.3
     sizes = [tuple(W.shape) for W, _, _ in mats]
     budget = int(round(ratio * sum(m * n for m, n in sizes)))
-    curves = [allocation.error_curve(W, a, ratio, None, torch.ones(W.shape[0])) for W, _, a in mats]  # equal sensitivity
+    ones = [torch.ones(W.shape[0]) for W, _, _ in mats]  # equal sensitivity
+    curves = [allocation.error_curve(W, a, ratio, None, w) for (W, _, a), w in zip(mats, ones)]
     glob = allocation.top_up(allocation.allocate_global(curves, budget), sizes, budget, None)
     rule = allocation.rank_rule(0.125)
     kept = allocation.exact_split(budget, [float(m * n) for m, n in sizes], [m * n for m, n in sizes])
