@@ -57,7 +57,7 @@ from simulator.engines.sparser import ASSIGNMENTS, MAPPINGS
 from simulator.engines.vector import vector_op_tiles
 from simulator.memory.buffers import Slots
 from simulator.tile_kernels import dense_op_tiles, sparse_op_tiles
-from simulator.tile_shapes import _too_small, dense_tile_count, dense_tile_shape, sparse_tile_shape
+from simulator.tile_shapes import buffer_too_small, dense_tile_count, dense_tile_shape, sparse_tile_shape
 from workloads.errors import InputError
 from workloads.masks import CsrMask, column_order
 from workloads.workload import Workload
@@ -260,7 +260,7 @@ def vector_tiles(proj: str, w: Workload, hw: HardwareConfig, slots: Slots, room,
         fit_in = slots.input // (inputs * p.activation_bits / 8) if inputs else elements
         per_tile = int(min(fit_in, slots.output // (p.output_bits / 8), elements))
         if per_tile < 1:
-            raise _too_small(hw, "input_kib/output_kib", f"vector op {proj}")
+            raise buffer_too_small(hw, "input_kib/output_kib", f"vector op {proj}")
     nb, cy, wb, off = room(math.ceil(elements / per_tile))
     return vector_op_tiles(elements, per_tile, inputs, p.activation_bits, getattr(v, passes_key), v.lanes,
                            v.latency, nb, cy, wb, off)

@@ -18,7 +18,8 @@ def _fit(limit: float, per: float) -> int:
     return int(limit // per) if per > 0 else 1 << 40
 
 
-def _too_small(hw: HardwareConfig, what: str, op: str) -> InputError:
+def buffer_too_small(hw: HardwareConfig, what: str, op: str) -> InputError:
+    """The one-line error for a buffer that cannot hold an op's smallest tile (`what`: the keys)."""
     return InputError(f"hwconfig '{hw.name}': buffers.{what} is too small for the smallest tile of {op}")
 
 
@@ -80,7 +81,7 @@ def dense_tile_shape(hw: HardwareConfig, s: Slots, T: int, K: int, N: int, gK: i
     else:
         shape = _dense_tile_shape(hw, s, T, K, N, gK, gN)
     if shape is None:
-        raise _too_small(hw, "weight_kib/input_kib/output_kib", op)
+        raise buffer_too_small(hw, "weight_kib/input_kib/output_kib", op)
     return shape
 
 
@@ -254,7 +255,7 @@ def _dram_cycles_estimate(hw: HardwareConfig, w_bytes: float, x_bytes: float) ->
 def sparse_tile_shape(hw: HardwareConfig, s: Slots, T: int, m: int, n_sp: int, by_column: bool, op: str) -> tuple[int, int, int, bool]:
     shape = _sparse_tile_shape(hw, s, T, m, n_sp, by_column)
     if shape is None:
-        raise _too_small(hw, "weight_kib/index_kib/input_kib/output_kib", op)
+        raise buffer_too_small(hw, "weight_kib/index_kib/input_kib/output_kib", op)
     return shape
 
 
