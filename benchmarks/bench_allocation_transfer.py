@@ -31,12 +31,11 @@ def main() -> None:
     from compression import allocation, methods, models, pipeline
 
     rows = []
+    methods.SPLIT_ALLOCATED += ("sparsegpt",)  # the one-off: SparseGPT takes a global allocation only here
     for ratio in args.ratios:
         src = Path(args.workdir) / f"sslc-obs-global_{ratio}" / "manifest.json"
         shares = {k: allocation.Share(kept, 0) for k, (kept, _rank) in json.loads(src.read_text())["allocation"].items()}
-        # the one-off: SparseGPT accepts this allocation only here (it is not a CLI option)
-        methods.SPLIT_ALLOCATED = methods.SPLIT_ALLOCATED + ("sparsegpt",)
-        allocation.plan = lambda *a, **k: shares  # noqa: E731
+        allocation.plan = lambda *a, shares=shares, **k: shares  # noqa: E731  (this ratio's budgets, all sparse)
         out = Path(args.workdir) / f"sparsegpt-transfer_{ratio}"
         t = time.perf_counter()
         pipeline.compress_model(models.load("smollm2-135m"), "sparsegpt", {"ratio": ratio, "allocation": "global"}, 0,

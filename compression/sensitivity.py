@@ -38,7 +38,7 @@ def final_norm(model):
         mod = getattr(base, name, None)
         if mod is not None:
             return mod
-    raise InputError(f"{type(model).__name__}: no final norm (.norm or .ln_f) for the calibration loss")
+    raise InputError(f"{type(model).__name__}: no final norm (.norm, .ln_f or .final_layer_norm) for the calibration loss")
 
 
 @contextmanager

@@ -18,9 +18,10 @@ W (m x n) ~ S + U V in two phases:
 Why this order: an OBS pass costs about a SparseGPT run, while SSLC's steps are cheap, and
 L needs many steps to settle. On 28 SmolLM2-135M matrices (layers 0, 5, 15, 28; ratio 0.5;
 summed ||(W - L - S) X||_F / ||W X||_F; benchmarks/results/compression_obs_layers.md)
-SparseGPT gives 2.716, OBS alternating from the start (1 SSLC step, 3 OBS steps, the first
-version, which began from L of W alone) 2.885, 40 SSLC steps then one OBS step 2.652 with rank share 1/8 and 2.588 with
-1/16 (the default; a second OBS step: 2.567, for another OBS pass of time).
+SparseGPT gives 2.716, OBS alternating from the start (1 SSLC step, 3 OBS steps, close to
+the first version, which began from L of W alone) 2.885, 40 SSLC steps then one OBS step
+2.652 with rank share 1/8 and 2.588 with 1/16 (the default; a second OBS step: 2.567, for
+another OBS pass of time).
 The true loss ||(W - L - S) X||_F of every OBS step's iterate is recorded (`exact_trace`) and
 the one with the lowest is returned (`best_step`, 1-based over the OBS steps). The SSLC phase
 records SSLC's proxy ||(W - L - S) D||_F per step (`proxy_trace`): its true loss would cost an
@@ -58,7 +59,7 @@ def sslc_obs_decompose(W: torch.Tensor, act_norm: torch.Tensor, H: torch.Tensor,
     Dinv = torch.where(D > 0, 1.0 / D.clamp_min(1e-30), torch.zeros_like(D))
     Hinv, dead, damp = inverse_hessian(H, percdamp, torch.float32)
     alive = ~dead
-    U, V, S = first.U, first.V, first.S
+    U, V = first.U, first.V
     A1 = (V * D).T.contiguous()  # L's row space in the scaled space: the refit's warm start
     for k in range(max(1, obs_steps)):
         if r and k:
