@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 from simulator import __version__  # noqa: E402
 from simulator.api import simulate_shape  # noqa: E402
 from simulator.config import load_hw  # noqa: E402
-from simulator.files import atomic_write  # noqa: E402
+from simulator.reports.files import atomic_write  # noqa: E402
 from workloads.budget import Budget  # noqa: E402
 from workloads.presets import PRESETS  # noqa: E402
 

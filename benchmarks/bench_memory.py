@@ -7,7 +7,7 @@ Cases: LLaMA-3-70B (hidden 8192, FFN 28672, 64 heads, 8 KV heads, 80 layers) pre
 a 405B-shaped model (hidden 16384, FFN 53248, 128 heads, 8 KV heads, 126 layers) prefill 2048;
 SSLC at 0.5 (default rank rule) against dense, `hwconfigs/vitcod.yaml`, projections scope, and
 the 70B case also as whole decoder layers. The simulator schedules one layer's tiles at a time
-(simulator/run.py), so the peak should not grow with the layer count. Target: < 2 GB each.
+(simulator/schedule/run.py), so the peak should not grow with the layer count. Target: < 2 GB each.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from machine_info import cpu_model  # noqa: E402
 from simulator import __version__  # noqa: E402
-from simulator.files import atomic_write  # noqa: E402
+from simulator.reports.files import atomic_write  # noqa: E402
 
 CASES = {
     "LLaMA-3-70B prefill 8192": ("llama-3-70b", 8192, 28672, 64, 8, 80, 8192, "projections"),

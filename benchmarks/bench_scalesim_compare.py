@@ -4,7 +4,7 @@ made by benchmarks/scalesim_reference/make_reference.py in a separate venv).
     .venv/bin/python benchmarks/bench_scalesim_compare.py [--out benchmarks/results/scalesim_compare.md]
 
 For every run: SCALE-Sim's Total Cycles and Total Cycles (incl. prefetch); the compatible mode's
-(simulator/memory/scalesim.py, must be equal); and the physical tile model on the same array,
+(simulator/scalesim/memory.py, must be equal); and the physical tile model on the same array,
 SRAMs and bandwidths (simulator/scalesim_report.physical_hw), with its difference from
 SCALE-Sim's incl.-prefetch total (the physical makespan includes the first fill and the final
 write-back too).
@@ -21,10 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from simulator.files import atomic_write  # noqa: E402
-from simulator.memory.scalesim import scalesim_layer  # noqa: E402
-from simulator.scalesim_files import Gemm, ScaleSimConfig  # noqa: E402
-from simulator.scalesim_report import physical_cycles, physical_hw  # noqa: E402
+from simulator.reports.files import atomic_write  # noqa: E402
+from simulator.scalesim.memory import scalesim_layer  # noqa: E402
+from simulator.scalesim.files import Gemm, ScaleSimConfig  # noqa: E402
+from simulator.scalesim.report import physical_cycles, physical_hw  # noqa: E402
 
 CSV = ROOT / "benchmarks" / "results" / "scalesim_reference.csv"
 
@@ -67,7 +67,7 @@ def main() -> int:
         "# sslcsim against SCALE-Sim 3.0.0 (real runs, with DRAM stalls)", "",
         f"Command: `.venv/bin/python benchmarks/bench_scalesim_compare.py`. Reference: `{CSV.relative_to(ROOT)}` "
         "(88 runs of scalesim==3.0.0, command in its first line).", "",
-        f"**Compatible mode** (`simulator/memory/scalesim.py`): {exact} of {len(rows)} runs equal SCALE-Sim's "
+        f"**Compatible mode** (`simulator/scalesim/memory.py`): {exact} of {len(rows)} runs equal SCALE-Sim's "
         "Total Cycles and Total Cycles (incl. prefetch) exactly, small SRAMs included.", "",
         "**Physical mode** (this project's tile model on the same array, SRAMs as double-buffered tile slots, "
         "per-operand DRAM ports at the same bandwidths, 1-cycle latency), against SCALE-Sim's incl.-prefetch total. "

@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 from machine_info import cpu_model  # noqa: E402
 from simulator.api import simulate_shape  # noqa: E402
 from simulator.config import load_hw  # noqa: E402
-from simulator.files import atomic_write  # noqa: E402
-from simulator.run import run  # noqa: E402
+from simulator.reports.files import atomic_write  # noqa: E402
+from simulator.schedule.run import run  # noqa: E402
 from tests.golden import reference  # noqa: E402
 from workloads.budget import Budget  # noqa: E402
 from workloads.masks import CsrMask  # noqa: E402

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from machine_info import cpu_model  # noqa: E402
-from simulator.files import atomic_write  # noqa: E402
+from simulator.reports.files import atomic_write  # noqa: E402
 from sslcsim import __version__  # noqa: E402
 
 SPEC = REPO / "examples" / "sweep-llama2-1000.yaml"

@@ -20,7 +20,7 @@ import yaml  # noqa: E402
 
 from simulator.api import simulate_workloads  # noqa: E402
 from simulator.config import parse_hw  # noqa: E402
-from simulator.files import atomic_write  # noqa: E402
+from simulator.reports.files import atomic_write  # noqa: E402
 from workloads.from_artifact import from_artifact  # noqa: E402
 
 ROUND_ROBIN_NNZ = {"sparser_engine.mapping": "nnz_parallel", "sparser_engine.assignment": "round_robin"}

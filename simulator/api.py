@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from simulator.config import HardwareConfig
-from simulator.report import summarize
-from simulator.run import run
+from simulator.reports.summary import summarize
+from simulator.schedule.run import run
 from workloads.budget import Budget
 from workloads.presets import ModelShape
 from workloads.workload import Workload, from_shape

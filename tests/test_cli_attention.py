@@ -10,8 +10,8 @@ import json
 import numpy as np
 
 from simulator.config import load_hw
-from simulator.run import run
-from simulator.vitcod_attention import vitcod_attention
+from simulator.schedule.run import run
+from simulator.vitcod.attention import vitcod_attention
 from sslcsim.cli import main
 from sslcsim.commands.attention import DEFAULT_HW, physical_layers
 from tests.simulator.test_vitcod_attention import log_masks

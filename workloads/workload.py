@@ -55,7 +55,7 @@ class Workload:
     context: int = 0
     # per layer, a bool (heads, seq, seq) attention map (True = kept score) shared by every
     # sequence of the batch: a layer-scope prefill then runs ViTCoD's sparse attention core
-    # (simulator/layer_ops.py); None: dense causal attention
+    # (simulator/program/layer_ops.py); None: dense causal attention
     attention_masks: Callable[[int], np.ndarray] | None = field(default=None, repr=False)
 
     @property

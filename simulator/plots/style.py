@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from simulator.files import atomic_path  # noqa: E402
+from simulator.reports.files import atomic_path  # noqa: E402
 
 RC = {
     "font.family": "DejaVu Sans",

@@ -8,7 +8,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from simulator.provenance import environment
+from simulator.reports.provenance import environment
 from simulator.sweep.executors import Executor, process_context
 from simulator.sweep.spec import Point, Sweep
 from simulator.sweep.store import Store

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import simulator
-from simulator.files import atomic_path, atomic_write
-from simulator.provenance import canonical_sha256
+from simulator.reports.files import atomic_path, atomic_write
+from simulator.reports.provenance import canonical_sha256
 from simulator.sweep.spec import Point, Sweep
 from workloads.errors import InputError
 

@@ -14,8 +14,8 @@ from collections import OrderedDict
 from typing import Any
 
 from simulator.config import HardwareConfig
-from simulator.report import summarize
-from simulator.run import RunResult, run
+from simulator.reports.summary import summarize
+from simulator.schedule.run import RunResult, run
 from simulator.sweep.spec import Point, WorkloadPoint
 from workloads.errors import InputError
 from workloads.from_artifact import from_artifact

@@ -4,9 +4,9 @@ The masks come from a .npy file (--mask) or a seeded generator (--synthetic). Ea
 is a mode in MODES: a function of (masks, args) that returns its table columns, per-layer
 cells, summary lines and JSON block, so another mode is one more entry and its columns sit
 beside the others in the same table. "vitcod-compatible": ViTCoD's own attention simulator's
-numbers (simulator/vitcod_attention.py); "physical": this simulator's tiles and scheduler on
+numbers (simulator/vitcod/attention.py); "physical": this simulator's tiles and scheduler on
 a hardware config (--hw), the masks run as one prefill of N tokens, batch 1, attention core
-only (workloads.attention_masks.attention_core_workload, simulator/layer_ops.py).
+only (workloads.attention_masks.attention_core_workload, simulator/program/layer_ops.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from workloads.errors import InputError
 if TYPE_CHECKING:
     import numpy as np
 
-    from simulator.run import RunResult
+    from simulator.schedule.run import RunResult
 
 DEFAULT_HW = Path(__file__).resolve().parents[2] / "hwconfigs" / "vitcod.yaml"
 GENERATOR_OPTIONS = {"polarized": ("global_tokens", "density"), "window": ("window",), "topk": ("k",)}
@@ -80,7 +80,7 @@ def _num(x: float) -> str:
 
 def vitcod_compatible(masks: np.ndarray, args: argparse.Namespace) -> ModeResult:
     """The ViTCoD-compatible mode: ViTCoD's own attention simulator's numbers."""
-    from simulator.vitcod_attention import VitcodParams, vitcod_attention
+    from simulator.vitcod.attention import VitcodParams, vitcod_attention
 
     params = VitcodParams(head_dim=args.head_dim, ratio=args.ratio, threshold=args.threshold, width=args.width,
                           h_eff=args.h_eff, v_load_factor=args.v_load_factor)
@@ -132,7 +132,7 @@ def physical(masks: np.ndarray, args: argparse.Namespace) -> ModeResult:
     """The physical mode: the masks as one prefill (N tokens, batch 1) of the attention core
     alone, tiled and scheduled by this simulator on the --hw config."""
     from simulator.config import load_hw
-    from simulator.run import run
+    from simulator.schedule.run import run
     from workloads.attention_masks import attention_core_workload
 
     hw = load_hw(args.hw)
@@ -224,7 +224,7 @@ def render(results: dict[str, ModeResult], n_layers: int) -> str:
 def main(args: argparse.Namespace) -> int:
     import json
 
-    from simulator.files import atomic_write, check_output_path
+    from simulator.reports.files import atomic_write, check_output_path
 
     if args.json:  # before any work: never print a table and then fail on the output path
         check_output_path(args.json)
@@ -248,7 +248,7 @@ def _provenance(argv: list[str]) -> dict:
     import numpy as np
 
     from simulator import __version__
-    from simulator.provenance import git_commit
+    from simulator.reports.provenance import git_commit
 
     try:
         package = metadata.version("sslcsim")

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from simulator.files import check_output_path
+    from simulator.reports.files import check_output_path
     from sslcsim.frontier.run import run_frontier
     from sslcsim.frontier.spec import load_frontier
     from workloads.errors import InputError

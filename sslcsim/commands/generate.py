@@ -62,8 +62,8 @@ def render(res: dict) -> str:
 
 def main(args: argparse.Namespace) -> int:
     from simulator.config import load_hw
-    from simulator.files import atomic_write, check_output_path
-    from simulator.provenance import artifact_workload, provenance, shape_workload
+    from simulator.reports.files import atomic_write, check_output_path
+    from simulator.reports.provenance import artifact_workload, provenance, shape_workload
     from sslcsim.commands.simulate import budget_from_args
     from workloads.from_artifact import from_artifact
     from workloads.presets import resolve_model
@@ -99,7 +99,7 @@ def main(args: argparse.Namespace) -> int:
 
 def _run(comp, dense, hw, new_tokens: int, samples: int | None) -> dict:
     """The generation with a progress bar over the simulated steps (stderr)."""
-    from simulator.generation import simulate_generation, step_indices
+    from simulator.schedule.generation import simulate_generation, step_indices
     from tqdm import tqdm
 
     steps = 2 * (1 + len(step_indices(new_tokens, samples)))

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     from simulator.plots import sweep_plots as sp
     from simulator.plots.style import save
-    from simulator.files import atomic_write
+    from simulator.reports.files import atomic_write
     from simulator.sweep.spec import load_spec
     from simulator.sweep.store import Store
     from workloads.errors import InputError

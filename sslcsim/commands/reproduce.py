@@ -39,7 +39,7 @@ def render(rows: list[dict]) -> str:
     from rich.console import Console
     from rich.table import Table
 
-    from simulator.table4 import matching_reading
+    from simulator.reproduce.table4 import matching_reading
 
     table = Table(title="SSLC Table 4: cycles per layer, one token, 4096 MACs, compute only (ours / paper)")
     for col in ("model", "module", "S density reading", "generator", "dense", "sparse", "low-rank", "sum",
@@ -66,8 +66,8 @@ def render(rows: list[dict]) -> str:
 def main(args: argparse.Namespace) -> int:
     # imported here so that other commands and --help start without numba and pydantic
     from simulator.config import load_hw
-    from simulator.files import atomic_write, check_output_path
-    from simulator.table4 import reproduce_table4
+    from simulator.reports.files import atomic_write, check_output_path
+    from simulator.reproduce.table4 import reproduce_table4
 
     if args.from_report:
         return from_report(args.from_report)
@@ -110,9 +110,9 @@ def render_table5(res: dict) -> str:
 def table5_main(args: argparse.Namespace, hw) -> int:
     from tqdm import tqdm
 
-    from simulator.files import atomic_write
-    from simulator.generation import step_indices
-    from simulator.table5 import READINGS, SPARSITIES, reproduce_table5
+    from simulator.reports.files import atomic_write
+    from simulator.schedule.generation import step_indices
+    from simulator.reproduce.table5 import READINGS, SPARSITIES, reproduce_table5
 
     samples = None if args.samples == 0 else args.samples
     runs = (1 + len(READINGS) * len(SPARSITIES)) * (1 + len(step_indices(max(args.new_tokens, 1), samples)))
@@ -128,7 +128,7 @@ def _rerun(prov: dict, source: str) -> dict:
     """The report re-simulated from a report's provenance."""
     from simulator.api import simulate_shape, simulate_workloads
     from simulator.config import parse_hw
-    from simulator.provenance import canonical_sha256, manifest_sha256
+    from simulator.reports.provenance import canonical_sha256, manifest_sha256
     from workloads.budget import Budget
     from workloads.from_artifact import from_artifact
     from workloads.presets import ModelShape
@@ -155,7 +155,7 @@ def _rerun(prov: dict, source: str) -> dict:
 def from_report(path: str) -> int:
     """Re-runs a report from its provenance; 0 when every number is identical, else 1."""
     from simulator import __version__
-    from simulator.provenance import NUMBERS, differences, read_json_report
+    from simulator.reports.provenance import NUMBERS, differences, read_json_report
 
     old = read_json_report(path)
     prov = old.get("provenance")

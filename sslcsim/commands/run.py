@@ -67,11 +67,11 @@ def main(args: argparse.Namespace) -> int:
     from compression import evaluate, export, methods, models, pipeline, text
     from simulator.config import load_hw
     from simulator.plots import report_plots
-    from simulator.files import atomic_write
-    from simulator.provenance import artifact_workload, provenance
-    from simulator.report import summarize, to_csv
-    from simulator.run import run as run_simulation
-    from simulator.table4 import matching_reading, reproduce_table4
+    from simulator.reports.files import atomic_write
+    from simulator.reports.provenance import artifact_workload, provenance
+    from simulator.reports.summary import summarize, to_csv
+    from simulator.schedule.run import run as run_simulation
+    from simulator.reproduce.table4 import matching_reading, reproduce_table4
     from sslcsim.commands.reproduce import DEFAULT_HW, render
     from workloads.from_artifact import from_artifact, synthetic_like
 

@@ -66,9 +66,9 @@ def main(args: argparse.Namespace) -> int:
     # imported here so that other commands and --help start without numba and pydantic
     from simulator.api import simulate_shape, simulate_workloads
     from simulator.config import load_hw
-    from simulator.files import atomic_write, check_output_path
-    from simulator.provenance import artifact_workload, provenance, shape_workload
-    from simulator.report import render_table, to_csv, to_json
+    from simulator.reports.files import atomic_write, check_output_path
+    from simulator.reports.provenance import artifact_workload, provenance, shape_workload
+    from simulator.reports.summary import render_table, to_csv, to_json
     from workloads.from_artifact import from_artifact
     from workloads.presets import resolve_model
     from workloads.workload import check_scope
@@ -117,9 +117,9 @@ def scalesim_main(args: argparse.Namespace) -> int:
     """SCALE-Sim's own config and topology files in, its COMPUTE_REPORT out."""
     import json
 
-    from simulator.files import atomic_write
-    from simulator.scalesim_files import read_gemm_topology, read_scalesim_config
-    from simulator.scalesim_report import compute_report, render_compute_report, report_json
+    from simulator.reports.files import atomic_write
+    from simulator.scalesim.files import read_gemm_topology, read_scalesim_config
+    from simulator.scalesim.report import compute_report, render_compute_report, report_json
 
     if not (args.scalesim_config and args.topology):
         raise InputError("simulate: --scalesim-config and --topology go together")

@@ -10,8 +10,8 @@ import math
 import time
 from pathlib import Path
 
-from simulator.files import atomic_write
-from simulator.provenance import canonical_sha256, environment
+from simulator.reports.files import atomic_write
+from simulator.reports.provenance import canonical_sha256, environment
 from sslcsim.frontier.spec import Frontier, FrontierPoint
 from sslcsim.frontier.store import FrontierStore
 from workloads.errors import InputError

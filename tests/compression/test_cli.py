@@ -107,7 +107,7 @@ def test_unsupported_models_exit_2(tmp_path, capsys):
 def test_same_command_and_seed_give_byte_identical_artifacts_and_reports(model_dir, tmp_path, capsys):
     """Determinism (issue 12): compress twice with one seed, then simulate each artifact: the
     artifact files and the JSON reports' numbers are byte-identical."""
-    from simulator.provenance import NUMBERS
+    from simulator.reports.provenance import NUMBERS
 
     hw = str(__import__("pathlib").Path(__file__).resolve().parents[2] / "hwconfigs" / "vitcod.yaml")
     arts, reports = [], []

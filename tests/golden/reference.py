@@ -5,7 +5,7 @@ It is the code everything else is checked against, so it favours obviousness ove
 - per-tile non-zero counts straight from a dense 0/1 mask,
 - the schedule by advancing a clock one cycle at a time.
 It shares with the fast model only the inputs that are policy, not mechanism: the tile
-shapes (simulator.tiling.*_tile_shape) and the op graph (workloads.graph).
+shapes (simulator.program.build.*_tile_shape) and the op graph (workloads.graph).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 
 from simulator.config import HardwareConfig
 from simulator.memory.buffers import buffer_slots
-from simulator.tile_shapes import NEST_NKT, NEST_TKN, NEST_TNK, dense_tile_shape, sparse_tile_shape
+from simulator.program.shapes import NEST_NKT, NEST_TKN, NEST_TNK, dense_tile_shape, sparse_tile_shape
 from workloads.graph import layer_graph, op_graph, program_order
 
 

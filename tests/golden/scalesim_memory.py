@@ -9,7 +9,7 @@ back, the lines waiting in the write buffer and its free space).
 
 Scope: GEMM mode (ifmap M x K, filter K x N, ofmap M x N), USER bandwidth mode, no custom
 layout, no sparsity, no Ramulator trace; word = 1 byte, so sizes are words and times cycles.
-It shares no code with simulator/memory/scalesim.py (the fast model it checks).
+It shares no code with simulator/scalesim/memory.py (the fast model it checks).
 """
 
 from __future__ import annotations

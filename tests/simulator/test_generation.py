@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from simulator.config import load_hw
-from simulator.generation import simulate_generation, step_indices
-from simulator.run import run
+from simulator.schedule.generation import simulate_generation, step_indices
+from simulator.schedule.run import run
 from sslcsim.cli import main
 from tests.simulator.test_config import HW
 from workloads.budget import Budget

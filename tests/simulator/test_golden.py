@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from simulator.config import parse_hw
-from simulator.run import run
+from simulator.schedule.run import run
 from tests.golden import reference
 from workloads.errors import InputError
 from workloads.masks import CsrMask

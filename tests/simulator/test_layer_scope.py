@@ -8,7 +8,7 @@ import pytest
 
 from simulator.api import simulate_shape
 from simulator.config import load_hw
-from simulator.run import run
+from simulator.schedule.run import run
 from sslcsim.cli import main
 from tests.simulator.test_config import HW
 from workloads.budget import Budget

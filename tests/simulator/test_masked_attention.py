@@ -1,4 +1,4 @@
-"""Attention-map masks in the physical mode (simulator/layer_ops.py): the per-head SDDMM /
+"""Attention-map masks in the physical mode (simulator/program/layer_ops.py): the per-head SDDMM /
 softmax / SpMM ops, their cycles on a hand-checked case, the attention-core-only workload
 against the golden reference, and bad masks as one-line InputErrors."""
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from simulator.config import parse_hw
-from simulator.run import run
+from simulator.schedule.run import run
 from tests.golden import reference
 from tests.simulator.test_golden import random_attention_masks, random_hw
 from workloads.attention_masks import attention_core_workload

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.scalesim_files import (
+from simulator.scalesim.files import (
     MAX_FILE_BYTES,
     Gemm,
     ScaleSimConfig,

@@ -1,6 +1,6 @@
 """SCALE-Sim 3.0.0 GEMM accounting with DRAM stalls: fast model vs golden vs real SCALE-Sim runs.
 
-- identity: simulator.memory.scalesim (numba) == tests.golden.scalesim_memory (plain, literal)
+- identity: simulator.scalesim.memory (numba) == tests.golden.scalesim_memory (plain, literal)
   on seeded random small cases, every field;
 - reference: every committed SCALE-Sim 3.0.0 run in benchmarks/results/scalesim_reference.csv;
 - closed forms: no stalls with SRAMs twice the operands, at high bandwidth.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.memory.scalesim import ScaleSimLayer, scalesim_layer
+from simulator.scalesim.memory import ScaleSimLayer, scalesim_layer
 from tests.golden.scalesim_memory import golden_layer
 
 REFERENCE_CSV = (Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ import pytest
 
 from simulator.config import parse_hw
 from simulator.engines.systolic import DATAFLOWS, systolic_tile_cycles
-from simulator.run import run
+from simulator.schedule.run import run
 from workloads.presets import ModelShape
 from workloads.workload import from_shape
 

@@ -12,8 +12,8 @@ import numpy as np
 import yaml
 
 from simulator.config import load_hw, parse_hw
-from simulator.report import to_csv
-from simulator.table4 import matching_reading, reproduce_table4
+from simulator.reports.summary import to_csv
+from simulator.reproduce.table4 import matching_reading, reproduce_table4
 from sslcsim.cli import main
 from workloads.budget import Budget
 from workloads.presets import PRESETS
@@ -88,7 +88,7 @@ def _plain_peak(grant, end, w):
 
 
 def test_peak_buffer_occupancy_equals_a_plain_event_sort():
-    from simulator.run import run
+    from simulator.schedule.run import run
     from workloads.workload import from_shape
 
     for name in ("vitcod", "edge", "datacenter", "sslc-table4"):
@@ -102,7 +102,7 @@ def test_peak_buffer_occupancy_equals_a_plain_event_sort():
 def test_peak_when_a_grant_runs_backwards():
     """A zero-byte tile bypasses a busy channel: its grant precedes one already issued, the
     online peak says it is not exact, and the sorted events give the peak."""
-    from simulator.scheduler import new_machine, peak_by_sort, schedule
+    from simulator.schedule.scheduler import new_machine, peak_by_sort, schedule
 
     i64 = lambda *x: np.asarray(x, np.int64)  # noqa: E731
     # op 0 (denser): two 100-byte tiles; op 1 (sparser): one zero-byte tile; no dependencies
@@ -115,7 +115,7 @@ def test_peak_when_a_grant_runs_backwards():
 
 
 def test_run_falls_back_to_sorting_when_the_online_peak_is_not_exact(monkeypatch):
-    import simulator.run as run_mod
+    import simulator.schedule.run as run_mod
     from workloads.workload import from_shape
 
     real = run_mod.schedule
@@ -142,8 +142,8 @@ def test_pooled_tile_rows_never_overwrite_a_live_result():
     the caller keeps its tiles while later runs build theirs; a dropped one is reused."""
     import gc
 
-    import simulator.tiling as tiling
-    from simulator.run import run
+    import simulator.program.build as tiling
+    from simulator.schedule.run import run
     from workloads.workload import from_shape
 
     hw = load_hw(HW / "vitcod.yaml")
@@ -166,7 +166,7 @@ def test_report_figures_carry_the_reports_provenance(tmp_path):
     from PIL import Image
 
     from simulator.plots import report_plots
-    from simulator.provenance import provenance, shape_workload
+    from simulator.reports.provenance import provenance, shape_workload
 
     hw = load_hw(HW / "vitcod.yaml")
     budget = Budget(0.5, 16)

@@ -4,7 +4,7 @@ Hardware/Simulator/ViTCoD.py at b2f7fb5, with SRAM.py's load rule).
 `vitcod_py` below restates that script in its own per-token loop form: one load call per
 token with the ceil per call, one increment per cycle, the sparse region walked as COO
 entries. Where ViTCoD's script raises, it applies the choice documented in
-simulator/vitcod_attention.py and records which exception ViTCoD would have raised. It
+simulator/vitcod/attention.py and records which exception ViTCoD would have raised. It
 does not call the module under test. The committed log's numbers
 (masks/deit_tiny_lowrank/vitcod_atten_0.95_wo.txt) are checked too.
 """
@@ -17,7 +17,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from simulator.vitcod_attention import VitcodParams, layer_cost, vitcod_attention
+from simulator.vitcod.attention import VitcodParams, layer_cost, vitcod_attention
 from tests.workloads.test_attention_masks import reorder_py
 from workloads.attention_masks import polarized
 from workloads.errors import InputError

@@ -14,7 +14,7 @@ import pytest
 
 from simulator.config import load_hw
 from simulator.memory.buffers import buffer_slots
-from simulator.tiling import build_program, split_S
+from simulator.program.build import build_program, split_S
 from workloads.masks import CsrMask
 from workloads.presets import ModelShape
 from workloads.workload import Projection, Workload

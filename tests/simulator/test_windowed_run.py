@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.config import parse_hw
-from simulator.run import PER_OP, run
+from simulator.schedule.run import PER_OP, run
 from tests.simulator.test_golden import fast_workload, random_case, random_hw
 from workloads.errors import InputError
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from simulator.config import load_hw
-from simulator.run import run
+from simulator.schedule.run import run
 from simulator.memory.buffers import buffer_slots
-from simulator.tiling import split_S
+from simulator.program.build import split_S
 from sslcsim.cli import main
 from tests.workloads.artifact_fixture import SHAPE, write_artifact
 from workloads.errors import InputError

@@ -199,7 +199,7 @@ def test_a_worker_that_dies_or_raises_is_recorded_against_its_point_and_the_othe
 def test_sweep_rows_carry_provenance(tmp_path):
     import json
 
-    from simulator.provenance import canonical_sha256
+    from simulator.reports.provenance import canonical_sha256
 
     spec = write_spec(tmp_path / "s.yaml", "fixed: {rank: 16}\ngrid: {ratio: [0.4]}\n")
     db = tmp_path / "r.db"

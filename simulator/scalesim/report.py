@@ -1,5 +1,5 @@
 """SCALE-Sim's own files in, its COMPUTE_REPORT out: each GEMM layer of a SCALE-Sim topology
-timed by SCALE-Sim 3.0.0's accounting (simulator/memory/scalesim.py, the compatible mode),
+timed by SCALE-Sim 3.0.0's accounting (simulator/scalesim/memory.py, the compatible mode),
 with this project's physical tile model on the same array, SRAMs and bandwidths beside it.
 
 The physical model differs from SCALE-Sim by design: tiles follow the dataflow's loop nest
@@ -16,9 +16,9 @@ import io
 from dataclasses import asdict, dataclass
 
 from simulator.config import HardwareConfig, parse_hw
-from simulator.memory.scalesim import scalesim_layer
-from simulator.run import run
-from simulator.scalesim_files import Gemm, ScaleSimConfig
+from simulator.scalesim.memory import scalesim_layer
+from simulator.schedule.run import run
+from simulator.scalesim.files import Gemm, ScaleSimConfig
 from workloads.presets import ModelShape
 from workloads.workload import Projection, Workload
 

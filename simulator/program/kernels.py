@@ -28,7 +28,7 @@ def _dense_tile(i, mt, kt, nt, load_w, load_x, first, last, wb, ab, kind, datafl
 @njit(cache=True)
 def dense_op_tiles(T, K, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, kind, dataflow, R, C, physical, latency,
                    quirk, packing, nbytes, cycles, wbytes, off):
-    """Tiles of a dense GEMM (M = T tokens, K, N) in the order of its loop nest (tile_shapes):
+    """Tiles of a dense GEMM (M = T tokens, K, N) in the order of its loop nest (program.shapes):
     per tile bytes, cycles and weight bytes, written from index `off` of the three arrays
     (which have room for dense_tile_count tiles); returns (tiles written, useful MACs T K N).
 

@@ -21,8 +21,8 @@ import statistics
 import numpy as np
 
 from simulator.config import HardwareConfig
-from simulator.op_classes import CLASSES, class_costs
-from simulator.run import run
+from simulator.reports.op_classes import CLASSES, class_costs
+from simulator.schedule.run import run
 from workloads.errors import InputError
 from workloads.workload import MAX_SEQ, Workload
 

@@ -10,8 +10,8 @@ generators, and compared with the paper.
 from __future__ import annotations
 
 from simulator.config import HardwareConfig
-from simulator.report import summarize
-from simulator.run import run
+from simulator.reports.summary import summarize
+from simulator.schedule.run import run
 from workloads.budget import Budget
 from workloads.presets import PRESETS
 from workloads.workload import from_shape

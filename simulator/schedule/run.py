@@ -15,8 +15,8 @@ import numpy as np
 from simulator.config import HardwareConfig
 from simulator.memory.buffers import slot_count
 from simulator.memory.dram import memory_spec
-from simulator.scheduler import new_machine, peak_by_sort, schedule
-from simulator.tiling import Program, build_program
+from simulator.schedule.scheduler import new_machine, peak_by_sort, schedule
+from simulator.program.build import Program, build_program
 from workloads.workload import Workload
 
 PER_OP = ("op_first", "op_done", "op_grant", "op_busy", "op_dram", "op_stall")

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.run import RunResult
+from simulator.schedule.run import RunResult
 
 CLASSES = ("projections", "attention_core", "vector", "writeback")
 
 
 def op_class(part: str, stream: int) -> str:
-    """The class of an op from its part name (tiling.Program.op_part) and stream."""
+    """The class of an op from its part name (program.build.Program.op_part) and stream."""
     if part == "out":
         return "writeback"
     if stream == 2:

@@ -25,11 +25,11 @@ import numpy as np
 from simulator.config import HardwareConfig
 from simulator.engines.sparser import ASSIGNMENTS, MAPPINGS
 from simulator.engines.systolic import DATAFLOWS
-from simulator.layer_ops import (HeadMask, attention_template, check_attention_masks, head_masks, masked_template,
+from simulator.program.layer_ops import (HeadMask, attention_template, check_attention_masks, head_masks, masked_template,
                                  vector_tiles, writeback_bytes)
-from simulator.tile_kernels import dense_op_tiles, sparse_op_tiles
+from simulator.program.kernels import dense_op_tiles, sparse_op_tiles
 from simulator.memory.buffers import Slots, buffer_slots
-from simulator.tile_shapes import dense_tile_count, dense_tile_shape, sparse_tile_shape
+from simulator.program.shapes import dense_tile_count, dense_tile_shape, sparse_tile_shape
 from workloads.graph import layer_graph, op_graph, program_order
 from workloads.masks import column_order
 from workloads.workload import Projection, Workload

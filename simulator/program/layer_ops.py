@@ -41,7 +41,7 @@ D = head_dim:
 - pv_sparse.h{h}: sparse_op_tiles with S = the sparse part of P (values at activation_bits
   plus indices), m = N, n = n_s, T = D, X = the V rows at kv_bits.
 Under split.policy shared_width each head splits the lines by its own dense ratio,
-N gt / (N gt + sparse kept scores), as ViTCoD does per layer (tiling._shared_split). A
+N gt / (N gt + sparse kept scores), as ViTCoD does per layer (program.build._shared_split). A
 group's heads share K and V but each head's ops load the rows they read.
 """
 
@@ -56,8 +56,8 @@ from simulator.config import HardwareConfig
 from simulator.engines.sparser import ASSIGNMENTS, MAPPINGS
 from simulator.engines.vector import vector_op_tiles
 from simulator.memory.buffers import Slots
-from simulator.tile_kernels import dense_op_tiles, sparse_op_tiles
-from simulator.tile_shapes import buffer_too_small, dense_tile_count, dense_tile_shape, sparse_tile_shape
+from simulator.program.kernels import dense_op_tiles, sparse_op_tiles
+from simulator.program.shapes import buffer_too_small, dense_tile_count, dense_tile_shape, sparse_tile_shape
 from workloads.errors import InputError
 from workloads.masks import CsrMask, column_order
 from workloads.workload import Workload

@@ -17,9 +17,9 @@ from __future__ import annotations
 import dataclasses
 
 from simulator.config import HardwareConfig
-from simulator.generation import generation, method
-from simulator.op_classes import class_costs
-from simulator.run import run
+from simulator.schedule.generation import generation, method
+from simulator.reports.op_classes import class_costs
+from simulator.schedule.run import run
 from workloads.budget import Budget
 from workloads.presets import PRESETS
 from workloads.workload import Workload, from_shape

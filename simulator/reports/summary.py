@@ -10,8 +10,8 @@ import json
 import numpy as np
 
 from simulator.memory.dram import memory_spec
-from simulator.op_classes import class_costs
-from simulator.run import RunResult
+from simulator.reports.op_classes import class_costs
+from simulator.schedule.run import RunResult
 
 SPARSE_PARTS = ("S_dense", "S_sparse")
 LOWRANK_PARTS = ("V", "U")

@@ -1,0 +1,1 @@
+"""Reproductions of the SSLC paper's tables on top of the hardware model (not part of it)."""
