@@ -5,7 +5,7 @@ It is the code everything else is checked against, so it favours obviousness ove
 - per-tile non-zero counts straight from a dense 0/1 mask,
 - the schedule by advancing a clock one cycle at a time.
 It shares with the fast model only the inputs that are policy, not mechanism: the tile
-shapes (simulator.program.build.*_tile_shape) and the op graph (workloads.graph).
+shapes (simulator.program.shapes.*_tile_shape) and the op graph (workloads.graph).
 """
 
 from __future__ import annotations
