@@ -211,49 +211,94 @@ def build_program(workload: Workload, hw: HardwareConfig,
     dropped, so the program holds one layer's tiles at a time (memory independent of depth).
     The ops of a layer are contiguous in program order: every op of a layer feeds its
     output, which the next layer's ops read. None: keep every tile."""
-    prog = Program()
-    window_lo = 0
-    T = workload.tokens
-    p = hw.precision
-    e = hw.sparser_engine
-    policy = hw.split.policy
-    sp_stream = DENSER if policy == "time_multiplexed" else SPARSER
-    first = workload.layer_projections(0)
-    layer_scope = workload.scope == "layer"
-    check_attention_masks(workload)
-    masked = layer_scope and workload.attention_masks is not None  # the attention core runs per head, sparse
-    # a dense model on a shared array gives it every buffer, unless masked attention uses the sparser engine
-    dense_model = all(q.mask is None for q in first) and not masked
-    slots = buffer_slots(hw, policy == "time_multiplexed" or (dense_model and policy == "shared_width"))
+    return _Builder(workload, hw, on_layer).run()
+
+
+def _op_graph(workload: Workload, first: list[Projection], masked: bool):
+    """The op graph of the workload: a whole decoder layer's nodes at layer scope, else its projections'."""
     # ranks may differ per layer: a node with no work (rank 0, empty S) forwards its inputs
     parts = {q.name: ("W",) if q.mask is None else ("S", "V", "U") for q in first}
-    if layer_scope:
-        graph = layer_graph(workload.model.num_layers, parts, workload.model.num_key_value_heads,
-                            workload.model.num_attention_heads if masked else None)
-    else:
-        graph = op_graph(workload.model.num_layers, [q.name for q in first], parts)
-    # node -> the ops whose completion completes it (a node with no ops forwards its inputs)
-    done_by: dict[str, list[int]] = {}
-    projections: dict[str, Projection] = {q.name: q for q in first}
-    splits: dict[str, tuple[_SSplit, _Dense, int]] = {}  # per projection: split, denser engine, sparser lines
-    templates: dict[str, tuple[np.ndarray, int, tuple]] = {}  # attention core: one sequence's tiles per part
-    heads_of: dict[int, list[HeadMask]] = {}  # masked attention: the current layer's heads
-    layer_loaded = 0
+    if workload.scope == "layer":
+        return layer_graph(workload.model.num_layers, parts, workload.model.num_key_value_heads,
+                           workload.model.num_attention_heads if masked else None)
+    return op_graph(workload.model.num_layers, [q.name for q in first], parts)
 
-    def add_op(node: str, name: str, part: str, stream: int, engine: int, macs: int,
+
+class _Builder:
+    """One build_program call: its state, and one method per kind of op it tiles. Every op is
+    recorded by add_op."""
+
+    def __init__(self, workload: Workload, hw: HardwareConfig,
+                 on_layer: Callable[[Program, int], None] | None) -> None:
+        self.workload, self.hw, self.on_layer = workload, hw, on_layer
+        self.prog = Program()
+        self.window_lo = 0  # first op of the layer not yet handed to on_layer
+        self.T = workload.tokens
+        self.policy = hw.split.policy
+        self.sp_stream = DENSER if self.policy == "time_multiplexed" else SPARSER
+        first = workload.layer_projections(0)
+        self.layer_scope = workload.scope == "layer"
+        check_attention_masks(workload)
+        masked = self.layer_scope and workload.attention_masks is not None  # the attention core runs per head, sparse
+        # a dense model on a shared array gives it every buffer, unless masked attention uses the sparser engine
+        dense_model = all(q.mask is None for q in first) and not masked
+        self.slots = buffer_slots(hw, self.policy == "time_multiplexed"
+                                  or (dense_model and self.policy == "shared_width"))
+        self.graph = _op_graph(workload, first, masked)
+        # node -> the ops whose completion completes it (a node with no ops forwards its inputs)
+        self.done_by: dict[str, list[int]] = {}
+        self.projections: dict[str, Projection] = {q.name: q for q in first}
+        # per projection: split, denser engine, sparser lines
+        self.splits: dict[str, tuple[_SSplit, _Dense, int]] = {}
+        self.templates: dict[str, tuple[np.ndarray, int, tuple]] = {}  # attention core: one sequence's tiles per part
+        self.heads_of: dict[int, list[HeadMask]] = {}  # masked attention: the current layer's heads
+        self.layer_loaded = 0
+
+    def run(self) -> Program:
+        """Tiles every node in program order; a node with no ops forwards its inputs' completion."""
+        for node in program_order(self.graph):
+            attrs = self.graph.nodes[node]
+            if attrs["layer"] != self.layer_loaded:
+                self.next_layer(attrs["layer"])
+            self.done_by[node] = []
+            if attrs["proj"] in self.projections:
+                self.projection_op(node, attrs)
+            else:
+                self.layer_op(node, attrs)
+            if not self.done_by[node]:
+                self.done_by[node] = self.inputs_done_by(node)
+        if self.on_layer is not None:
+            self.on_layer(self.prog, self.window_lo)
+            self.prog.n_tiles = 0
+        return self.prog
+
+    def next_layer(self, layer: int) -> None:
+        """Streams: one layer's projections (and masks) at a time."""
+        prog = self.prog
+        if self.on_layer is not None:
+            self.on_layer(prog, self.window_lo)
+            self.window_lo, prog.n_tiles = len(prog.op_name), 0
+        elif layer == 1:  # layers repeat: size the tile rows for all of them at once
+            prog.room(prog.n_tiles * (self.workload.model.num_layers - 1) * 9 // 8)
+        self.projections = {q.name: q for q in self.workload.layer_projections(layer)}
+        self.splits.clear()
+        self.layer_loaded = layer
+
+    def add_op(self, node: str, name: str, part: str, stream: int, engine: int, macs: int,
                tiles: tuple[int, int] | None, shape: tuple[int, int, int], wb_bytes: int = 0) -> None:
         """Records an op whose tiles (count, useful MACs) the kernel just wrote at n_tiles."""
-        deps = inputs_done_by(node)
+        prog = self.prog
+        deps = self.inputs_done_by(node)
         if tiles is not None and tiles[0] == 0:
             return
-        attrs = graph.nodes[node]
+        attrs = self.graph.nodes[node]
         count, mc = tiles if tiles is not None else (0, 0)
         prog.op_bytes.append(int(prog.tiles[0, prog.n_tiles:prog.n_tiles + count].sum()))
         prog.op_weight_bytes.append(int(prog.tiles[2, prog.n_tiles:prog.n_tiles + count].sum()))
         prog.op_name.append(f"L{attrs['layer']}.{name}.{part}")
         prog.op_layer.append(attrs["layer"])
         prog.op_proj.append(name)
-        prog.op_module.append(attrs.get("module") or projections[name].module)
+        prog.op_module.append(attrs.get("module") or self.projections[name].module)
         prog.op_part.append(part)
         prog.op_stream.append(stream)
         prog.op_engine.append(engine)
@@ -264,140 +309,142 @@ def build_program(workload: Workload, hw: HardwareConfig,
         prog.op_tile_count.append(int(count))
         prog.op_macs.append(int(mc))
         prog.n_tiles += int(count)
-        done_by[node].append(len(prog.op_name) - 1)
+        self.done_by[node].append(len(prog.op_name) - 1)
 
-    def inputs_done_by(node: str) -> list[int]:
-        return sorted({op for pred in graph.predecessors(node) for op in done_by[pred]})
+    def inputs_done_by(self, node: str) -> list[int]:
+        return sorted({op for pred in self.graph.predecessors(node) for op in self.done_by[pred]})
 
-    def dense_tiles(eng: _Dense, K: int, N: int, label: str) -> tuple[tuple[int, int], tuple[int, int, int]]:
+    def dense_tiles(self, eng: _Dense, K: int, N: int, label: str) -> tuple[tuple[int, int], tuple[int, int, int]]:
+        """Writes a dense GEMM's tiles (T x K by K x N on `eng`) at n_tiles: (count, MACs), tile shape."""
         if K == 0 or N == 0:
             return (0, 0), (0, 0, 0)
+        hw, T, p, prog = self.hw, self.T, self.hw.precision, self.prog
         gK, gN = eng.granularity
-        sh = dense_tile_shape(hw, slots, T, K, N, gK, gN, label)
+        sh = dense_tile_shape(hw, self.slots, T, K, N, gK, gN, label)
         out = prog.room(dense_tile_count(sh, T, K, N))
         t = dense_op_tiles(T, K, N, sh.nest, sh.tt, sh.tk, sh.tn, sh.block, sh.reuse_inputs, p.weight_bits,
                            p.activation_bits, eng.kind, eng.dataflow, eng.R, eng.C, eng.physical, eng.latency,
                            eng.quirk, eng.packing, *out, prog.n_tiles)
         return t, sh.as_tuple()
 
-    def room(n: int) -> tuple:
-        return (*prog.room(n), prog.n_tiles)
+    def room(self, n: int) -> tuple:
+        """The tile rows with space for n more, and where they start (layer_ops' kernels write there)."""
+        return (*self.prog.room(n), self.prog.n_tiles)
 
-    def put(tpl: np.ndarray) -> int:
+    def put(self, tpl: np.ndarray) -> int:
         """Writes one sequence's tiles once per sequence of the batch at n_tiles; returns the count."""
-        n = tpl.shape[1] * workload.batch
+        prog = self.prog
+        n = tpl.shape[1] * self.workload.batch
         prog.room(n)
-        prog.tiles[:, prog.n_tiles:prog.n_tiles + n] = np.tile(tpl, workload.batch)
+        prog.tiles[:, prog.n_tiles:prog.n_tiles + n] = np.tile(tpl, self.workload.batch)
         return n
 
-    def layer_op(node: str, attrs: dict) -> None:
+    def layer_op(self, node: str, attrs: dict) -> None:
         """The ops of the decoder layer that are not projections (layer_ops.py)."""
+        workload, hw = self.workload, self.hw
         proj, part = attrs["proj"], attrs["part"]
         if part == "out":
-            add_op(node, proj, "out", WRITEBACK, WRITEBACK, 0, None, (0, 0, 0), writeback_bytes(proj, workload, hw))
+            self.add_op(node, proj, "out", WRITEBACK, WRITEBACK, 0, None, (0, 0, 0),
+                        writeback_bytes(proj, workload, hw))
         elif attrs["head"] >= 0:
-            masked_head_op(node, attrs)
+            self.masked_head_op(node, attrs)
         elif part in ("vec", "softmax"):
             name = "softmax" if part == "softmax" else proj
             tag = f"softmax.g{attrs['group']}" if part == "softmax" else "vec"
-            add_op(node, proj, tag, VECTOR, VECTOR, hw.vector_unit.lanes, vector_tiles(name, workload, hw, slots, room),
-                   (0, 0, 0))
+            self.add_op(node, proj, tag, VECTOR, VECTOR, hw.vector_unit.lanes,
+                        vector_tiles(name, workload, hw, self.slots, self.room), (0, 0, 0))
         else:  # qk, pv: one sequence's template repeated per sequence
             eng = _dense_engine(hw)
-            if part not in templates:
-                templates[part] = attention_template(part, workload, hw, slots, eng)
-            tpl, macs, shape = templates[part]
-            add_op(node, proj, f"{part}.g{attrs['group']}", DENSER, DENSER, eng.macs, (put(tpl), macs), shape)
+            if part not in self.templates:
+                self.templates[part] = attention_template(part, workload, hw, self.slots, eng)
+            tpl, macs, shape = self.templates[part]
+            self.add_op(node, proj, f"{part}.g{attrs['group']}", DENSER, DENSER, eng.macs, (self.put(tpl), macs),
+                        shape)
 
-    def masked_head_op(node: str, attrs: dict) -> None:
+    def masked_head_op(self, node: str, attrs: dict) -> None:
         """One query head's SDDMM (qk: dense and sparse part), softmax over its kept scores,
         or SpMM (pv: dense and sparse part), under its attention mask (layer_ops.py)."""
+        workload, hw, e = self.workload, self.hw, self.hw.sparser_engine
         layer, h, part = attrs["layer"], attrs["head"], attrs["part"]
-        if layer not in heads_of:  # masks stream layer by layer, as projections do
-            heads_of.clear()
-            heads_of[layer] = head_masks(workload, layer, hw.split.density_threshold)
-        head = heads_of[layer][h]
+        if layer not in self.heads_of:  # masks stream layer by layer, as projections do
+            self.heads_of.clear()
+            self.heads_of[layer] = head_masks(workload, layer, hw.split.density_threshold)
+        head = self.heads_of[layer][h]
         if part == "softmax":
-            t = vector_tiles("softmax", workload, hw, slots, room, head.kept * workload.batch)
-            add_op(node, "attn_core", f"softmax.h{h}", VECTOR, VECTOR, hw.vector_unit.lanes, t, (0, 0, 0))
+            t = vector_tiles("softmax", workload, hw, self.slots, self.room, head.kept * workload.batch)
+            self.add_op(node, "attn_core", f"softmax.h{h}", VECTOR, VECTOR, hw.vector_unit.lanes, t, (0, 0, 0))
             return
-        if policy == "shared_width":  # this head's dense ratio: N gt dense scores against its sparse kept ones
+        if self.policy == "shared_width":  # this head's dense ratio: N gt dense scores against its sparse kept ones
             dw, lines = _shared_split(hw, workload.seq * len(head.dense), head.nnz_sparse, len(head.order) > 0)
             deng = _dense_engine(hw, dw)
         else:
             deng, lines = _dense_engine(hw), e.lines
         for kind in (f"{part}_dense", f"{part}_sparse"):
-            tpl = masked_template(kind, head, workload, hw, slots, deng, lines)
+            tpl = masked_template(kind, head, workload, hw, self.slots, deng, lines)
             if tpl is None:
                 continue
             tiles, macs, shape = tpl
             if kind.endswith("_dense"):
-                add_op(node, "attn_core", f"{kind}.h{h}", DENSER, DENSER, deng.macs, (put(tiles), macs), shape)
+                self.add_op(node, "attn_core", f"{kind}.h{h}", DENSER, DENSER, deng.macs, (self.put(tiles), macs),
+                            shape)
             else:
-                add_op(node, "attn_core", f"{kind}.h{h}", sp_stream, SPARSER, lines * e.macs_per_line,
-                       (put(tiles), macs), shape)
+                self.add_op(node, "attn_core", f"{kind}.h{h}", self.sp_stream, SPARSER, lines * e.macs_per_line,
+                            (self.put(tiles), macs), shape)
 
-    for node in program_order(graph):
-        attrs = graph.nodes[node]
-        layer, part = attrs["layer"], attrs["part"]
-        if layer != layer_loaded:  # stream: one layer's projections (and masks) at a time
-            if on_layer is not None:
-                on_layer(prog, window_lo)
-                window_lo, prog.n_tiles = len(prog.op_name), 0
-            elif layer == 1:  # layers repeat: size the tile rows for all of them at once
-                prog.room(prog.n_tiles * (workload.model.num_layers - 1) * 9 // 8)
-            projections = {q.name: q for q in workload.layer_projections(layer)}
-            splits.clear()
-            layer_loaded = layer
-        done_by[node] = []
-        if attrs["proj"] not in projections:
-            layer_op(node, attrs)
-            if not done_by[node]:
-                done_by[node] = inputs_done_by(node)
-            continue
-        q = projections[attrs["proj"]]
-        label = f"L{layer}.{q.name}"
+    def projection_op(self, node: str, attrs: dict) -> None:
+        """One part of a projection: its output write, its dense W, or a part of S + U V."""
+        q = self.projections[attrs["proj"]]
+        part = attrs["part"]
+        label = f"L{attrs['layer']}.{q.name}"
         if part == "out":  # k and v outputs are the KV cache in a whole-layer run
-            bits = p.kv_bits if layer_scope and q.name in ("k_proj", "v_proj") else p.output_bits
-            add_op(node, q.name, "out", WRITEBACK, WRITEBACK, 0, None, (0, 0, 0), math.ceil(q.m * T * bits / 8))
-            continue
-        if part == "W":
-            eng = _dense_engine(hw)
-            t, shape = dense_tiles(eng, q.n, q.m, label)
-            add_op(node, q.name, "W", DENSER, DENSER, eng.macs, t, shape)
-            if not done_by[node]:  # an empty projection (m or n = 0) forwards its inputs
-                done_by[node] = inputs_done_by(node)
-            continue
-        if q.name not in splits:  # once per projection: the S split and the engines it leaves
-            sp = split_S(q, hw, slots, T)
-            if policy == "shared_width":
+            p = self.hw.precision
+            bits = p.kv_bits if self.layer_scope and q.name in ("k_proj", "v_proj") else p.output_bits
+            self.add_op(node, q.name, "out", WRITEBACK, WRITEBACK, 0, None, (0, 0, 0),
+                        math.ceil(q.m * self.T * bits / 8))
+        elif part == "W":  # an empty projection (m or n = 0) records nothing and forwards its inputs
+            eng = _dense_engine(self.hw)
+            t, shape = self.dense_tiles(eng, q.n, q.m, label)
+            self.add_op(node, q.name, "W", DENSER, DENSER, eng.macs, t, shape)
+        else:
+            self.compressed_op(node, q, part, label)
+
+    def split_of(self, q: Projection) -> tuple[_SSplit, _Dense, int]:
+        """Once per projection: the S split and the engines it leaves (denser engine, sparser lines)."""
+        if q.name not in self.splits:
+            hw = self.hw
+            sp = split_S(q, hw, self.slots, self.T)
+            if self.policy == "shared_width":
                 dense_macs = q.m * len(sp.dense) + q.rank * (q.m + q.n)
                 dw, sw = _shared_split(hw, dense_macs, sp.nnz_sparse, len(sp.order) > 0)
-                splits[q.name] = (sp, _dense_engine(hw, dw), sw)
+                self.splits[q.name] = (sp, _dense_engine(hw, dw), sw)
             else:
-                splits[q.name] = (sp, _dense_engine(hw), e.lines)
-        sp, deng, sw = splits[q.name]
+                self.splits[q.name] = (sp, _dense_engine(hw), hw.sparser_engine.lines)
+        return self.splits[q.name]
+
+    def compressed_op(self, node: str, q: Projection, part: str, label: str) -> None:
+        """S (its dense columns, then its sparse rest), V X or U (V X) of a compressed projection."""
+        sp, deng, sw = self.split_of(q)
         if part == "S":
             if len(sp.dense):
-                t, shape = dense_tiles(deng, len(sp.dense), q.m, label + ".S_dense")
-                add_op(node, q.name, "S_dense", DENSER, DENSER, deng.macs, t, shape)
+                t, shape = self.dense_tiles(deng, len(sp.dense), q.m, label + ".S_dense")
+                self.add_op(node, q.name, "S_dense", DENSER, DENSER, deng.macs, t, shape)
             if len(sp.order):
-                tt, tm, tk, reuse = sparse_tile_shape(hw, slots, T, q.m, len(sp.order), sp.by_column, label)
-                out = prog.room(-(-T // tt) * -(-q.m // tm) * -(-len(sp.order) // tk))
-                t = sparse_op_tiles(sp.unit_counts(tm, tk), sp.by_column, sp.order, q.m, T, tt, tm, tk, reuse,
-                                    p.weight_bits, p.activation_bits, e.index_bits, e.pointer_bits,
-                                    e.format == "bitmask", sw, e.macs_per_line, MAPPINGS[e.mapping],
-                                    e.unit_overhead, ASSIGNMENTS[e.assignment], e.pipeline_latency, *out, prog.n_tiles)
-                add_op(node, q.name, "S_sparse", sp_stream, SPARSER, sw * e.macs_per_line, t, (tt, tm, tk))
+                self.sparse_op(node, q, sp, sw, label)
         elif part == "V":
-            t, shape = dense_tiles(deng, q.n, q.rank, label + ".V")
-            add_op(node, q.name, "V", DENSER, DENSER, deng.macs, t, shape)
+            t, shape = self.dense_tiles(deng, q.n, q.rank, label + ".V")
+            self.add_op(node, q.name, "V", DENSER, DENSER, deng.macs, t, shape)
         elif part == "U":
-            t, shape = dense_tiles(deng, q.rank, q.m, label + ".U")
-            add_op(node, q.name, "U", DENSER, DENSER, deng.macs, t, shape)
-        if not done_by[node]:  # no work here: forward the inputs' completion
-            done_by[node] = inputs_done_by(node)
-    if on_layer is not None:
-        on_layer(prog, window_lo)
-        prog.n_tiles = 0
-    return prog
+            t, shape = self.dense_tiles(deng, q.rank, q.m, label + ".U")
+            self.add_op(node, q.name, "U", DENSER, DENSER, deng.macs, t, shape)
+
+    def sparse_op(self, node: str, q: Projection, sp: _SSplit, sw: int, label: str) -> None:
+        """The sparse columns of S on the sparser engine's `sw` lines."""
+        hw, T, prog = self.hw, self.T, self.prog
+        p, e = hw.precision, hw.sparser_engine
+        tt, tm, tk, reuse = sparse_tile_shape(hw, self.slots, T, q.m, len(sp.order), sp.by_column, label)
+        out = prog.room(-(-T // tt) * -(-q.m // tm) * -(-len(sp.order) // tk))
+        t = sparse_op_tiles(sp.unit_counts(tm, tk), sp.by_column, sp.order, q.m, T, tt, tm, tk, reuse,
+                            p.weight_bits, p.activation_bits, e.index_bits, e.pointer_bits,
+                            e.format == "bitmask", sw, e.macs_per_line, MAPPINGS[e.mapping],
+                            e.unit_overhead, ASSIGNMENTS[e.assignment], e.pipeline_latency, *out, prog.n_tiles)
+        self.add_op(node, q.name, "S_sparse", self.sp_stream, SPARSER, sw * e.macs_per_line, t, (tt, tm, tk))
