@@ -1,12 +1,14 @@
 """Attention-map masks per layer and head, for the ViTCoD-compatible attention mode.
 
 Convention: an array of shape (layers, heads, N, N), dtype bool, where mask[l, h, i, j] is
-True when query i keeps its score against key j. ViTCoD's own files (reorder.py's input
-`info_<p>.npy` and its output `reodered_info_<p>.npy`) use the opposite: 0 = kept,
-1 = pruned; `load_mask_file(..., vitcod_convention=True)` reads those.
+True when query i keeps its score against key j. A file holds the values 0 and 1 (bool,
+integer or floating) and says which of them is kept through its convention (CONVENTIONS):
+"kept" (1/True = kept, this project's) or "pruned" (1/True = pruned; ViTCoD's own files,
+reorder.py's input `info_<p>.npy` and its output `reodered_info_<p>.npy`).
 
 Sources:
-- `load_mask_file`: a user's .npy file.
+- `load_mask_file`: a user's .npy file; `dense_kept_fraction` flags one that reads as more
+  than half kept, probably a file in the other convention.
 - `polarized`, `sliding_window`, `topk`: seeded synthetic masks.
 
 `reorder` moves the "global" key columns to the front the way ViTCoD's reorder.py does
@@ -25,18 +27,25 @@ from workloads.presets import ModelShape
 from workloads.workload import Projection, Workload
 
 MAX_MASK_BYTES = 2 << 30  # 2 GiB: checked on the file before reading, and on generated masks
+# What a 1 (True) in a mask file means: "kept" (this project's convention) or "pruned" (ViTCoD's).
+CONVENTIONS = ("kept", "pruned")
+# Above this kept fraction a mask read with the default convention is probably the other one:
+# masks worth simulating are sparse, and ViTCoD's files at sparsity p read inverted keep 1 - p.
+DENSE_KEPT_FRACTION = 0.5
 
 
-def load_mask_file(path: str | Path, vitcod_convention: bool = False) -> np.ndarray:
+def load_mask_file(path: str | Path, convention: str = "kept") -> np.ndarray:
     """The boolean (layers, heads, N, N) mask stored in a .npy file (True = kept score).
 
     Accepted: a regular `.npy` file of at most MAX_MASK_BYTES holding a 4-D array
     (layers, heads, N, N) or a 3-D one (heads, N, N; read as one layer), N >= 1, of dtype
     bool, or integer or floating with every value 0 or 1 (floating is accepted because
-    ViTCoD's reorder.py saves its masks as float64). With `vitcod_convention` a 0 means
-    kept (ViTCoD's files); otherwise a non-zero value means kept. Pickled data is never
-    loaded. Anything else raises InputError with one line naming the file.
+    ViTCoD's reorder.py saves its masks as float64). `convention` "kept": 1 (True) = kept
+    score, 0 = pruned; "pruned" (ViTCoD's files): 1 = pruned, 0 = kept. Pickled data is
+    never loaded. Anything else raises InputError with one line naming the file.
     """
+    if convention not in CONVENTIONS:
+        raise InputError(f"mask convention: expected one of {', '.join(CONVENTIONS)}, got {convention!r}")
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: no such file; expected a .npy attention mask")
@@ -55,10 +64,10 @@ def load_mask_file(path: str | Path, vitcod_convention: bool = False) -> np.ndar
     if not isinstance(arr, np.ndarray):  # np.load returns an archive for .npz content
         arr.close()
         raise InputError(f"{p}: holds an .npz archive; expected a single .npy array")
-    return _as_bool_mask(arr, p, vitcod_convention)
+    return _as_bool_mask(arr, p, convention)
 
 
-def _as_bool_mask(arr: np.ndarray, p: Path, vitcod_convention: bool) -> np.ndarray:
+def _as_bool_mask(arr: np.ndarray, p: Path, convention: str) -> np.ndarray:
     """Shape and dtype checks of a loaded array; the boolean kept-mask."""
     if arr.ndim == 3:
         arr = arr[None]
@@ -73,8 +82,17 @@ def _as_bool_mask(arr: np.ndarray, p: Path, vitcod_convention: bool) -> np.ndarr
         raise InputError(f"{p}: expected dtype bool or integer/float 0/1, got {arr.dtype}")
     if kind != "b" and not ((arr == 0) | (arr == 1)).all():
         raise InputError(f"{p}: expected only the values 0 and 1 in a {arr.dtype} mask")
-    kept = (arr == 0) if vitcod_convention else (arr != 0)
+    kept = (arr == 0) if convention == "pruned" else (arr != 0)
     return np.ascontiguousarray(kept)
+
+
+def dense_kept_fraction(masks: np.ndarray) -> float | None:
+    """The kept fraction of `masks` (bool, True = kept; over every layer, head and score)
+    when it is over DENSE_KEPT_FRACTION, else None. Such a mask is legitimate (a causal mask
+    keeps (N + 1) / 2N of its scores) but is more likely a file in the other convention (a
+    ViTCoD file at sparsity p read as kept keeps 1 - p), so callers warn rather than refuse."""
+    kept = float(masks.mean())
+    return kept if kept > DENSE_KEPT_FRACTION else None
 
 
 def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:

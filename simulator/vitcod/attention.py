@@ -17,7 +17,8 @@ has the facts and the check). Its model, in short:
   taken once for the whole model.
 
 b2f7fb5 uses PE_width (64) where the older versions use PE_height (8) as the MAC rows per
-line, H_eff here (64 by default). `v_load_factor=1.5` reproduces the x1.5 sparse-V load of
+line, H_eff here (64 by default): its `--PE_width P` sets both W and H_eff to P
+(`VitcodParams.from_pe_width`). `v_load_factor=1.5` reproduces the x1.5 sparse-V load of
 the older versions and of the log's first run (then preload cycles are floats, as ViTCoD
 prints them); `h_eff=8, v_load_factor=1.5` is 0b4031a's arithmetic. 13d9af1's per-token
 decoder loads are not modelled.
@@ -78,6 +79,15 @@ class VitcodParams:
     width: int = 64
     h_eff: int = 64
     v_load_factor: float = 1.0
+
+    @classmethod
+    def from_pe_width(cls, pe_width: int, **others: object) -> VitcodParams:
+        """The knobs of ViTCoD.py b2f7fb5 run with `--PE_width pe_width`: that one flag is both
+        W (the lines split between the engines) and H_eff (the MAC rows per line shared by the
+        heads), since b2f7fb5 reads PE_width wherever the older versions read PE_height (its
+        `--PE_height` is parsed and never read). Its `--feature_dim` is head_dim and its
+        `--ratio` is ratio, in `others` with the other fields."""
+        return cls(width=pe_width, h_eff=pe_width, **others)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,12 @@ beside the others in the same table. "vitcod-compatible": ViTCoD's own attention
 numbers (simulator/vitcod/attention.py); "physical": this simulator's tiles and scheduler on
 a hardware config (--hw), the masks run as one prefill of N tokens, batch 1, attention core
 only (workloads.attention_masks.attention_core_workload, simulator/program/layer_ops.py).
+
+A mask file holds 0s and 1s; --mask-convention says whether 1 is kept (the default) or
+pruned (ViTCoD's files; --vitcod-convention is the same). Left unstated, a file that reads
+as more than half kept gets one warning line on stderr and the run goes on (exit 0): dense
+masks are legitimate (a causal one is just over half kept), but a ViTCoD file read the
+wrong way round looks like that too. --pe-width mirrors ViTCoD's --PE_width (W and H_eff).
 """
 
 from __future__ import annotations
@@ -22,9 +28,11 @@ if TYPE_CHECKING:
     import numpy as np
 
     from simulator.schedule.run import RunResult
+    from simulator.vitcod.attention import VitcodParams
 
 DEFAULT_HW = Path(__file__).resolve().parents[2] / "hwconfigs" / "vitcod.yaml"
 GENERATOR_OPTIONS = {"polarized": ("global_tokens", "density"), "window": ("window",), "topk": ("k",)}
+CONVENTIONS = ("kept", "pruned")  # workloads.attention_masks.CONVENTIONS, named here so --help needs no numpy
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,11 +42,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "mask file or a synthetic mask, beside this simulator's scheduled cycles on a "
                                    "hardware config (--hw). See docs/vitcod-simulator.md.")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--mask", metavar="FILE.npy", help="masks (layers, heads, N, N) or (heads, N, N); "
-                     "non-zero/True = kept score unless --vitcod-convention")
+    src.add_argument("--mask", metavar="FILE.npy", help="masks (layers, heads, N, N) or (heads, N, N), holding "
+                     "only the values 0 and 1 (bool, integer or float); what 1 means: --mask-convention")
     src.add_argument("--synthetic", choices=sorted(GENERATOR_OPTIONS), help="a seeded synthetic mask")
-    p.add_argument("--vitcod-convention", action="store_true",
-                   help="the mask file uses ViTCoD's convention: 0 = kept, 1 = pruned")
+    conv = p.add_mutually_exclusive_group()
+    conv.add_argument("--mask-convention", choices=CONVENTIONS,
+                      help="what a 1 (True) in the mask file means: kept (default) or pruned (ViTCoD's "
+                           "info_*.npy files); left unstated, a file more than half kept gets a one-line warning")
+    conv.add_argument("--vitcod-convention", dest="mask_convention", action="store_const", const="pruned",
+                      help="the same as --mask-convention pruned")
     p.add_argument("--layers", type=int, help="synthetic: layers")
     p.add_argument("--heads", type=int, help="synthetic: heads per layer")
     p.add_argument("--tokens", type=int, help="synthetic: tokens N (maps are N x N)")
@@ -48,13 +60,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--causal", action="store_true", help="window: causal band 0 <= i - j < W")
     p.add_argument("--k", type=int, help="topk: kept keys per query")
     p.add_argument("--seed", type=int, default=0, help="synthetic: seed of polarized/topk (default 0)")
-    p.add_argument("--head-dim", type=int, default=64, help="D, features per head (default 64)")
+    p.add_argument("--head-dim", type=int, default=64, help="D, features per head (default 64; ViTCoD's --feature_dim)")
     p.add_argument("--threshold", type=int, default=50,
                    help="a key column with more kept scores than this is global (default 50, ViTCoD's)")
-    p.add_argument("--ratio", type=float, default=2 / 3, help="Q/K encoder compression (default 2/3)")
-    p.add_argument("--width", type=int, default=64, help="W, lines shared by the two engines (default 64)")
-    p.add_argument("--h-eff", type=int, default=64, help="MAC rows per line shared by the heads "
-                   "(default 64 as ViTCoD b2f7fb5; 8 for its older versions)")
+    p.add_argument("--ratio", type=float, default=2 / 3, help="Q/K encoder compression (default 2/3; ViTCoD's --ratio)")
+    p.add_argument("--pe-width", type=int, help="ViTCoD's --PE_width P: W = H_eff = P, as b2f7fb5 reads it "
+                   "(not with --width or --h-eff)")
+    p.add_argument("--width", type=int, help="W alone, lines shared by the two engines (default 64); "
+                   "ViTCoD's --PE_width also sets --h-eff: use --pe-width")
+    p.add_argument("--h-eff", type=int, help="H_eff alone, MAC rows per line shared by the heads "
+                   "(default 64 as ViTCoD b2f7fb5; 8, with --width 64, for its older versions)")
     p.add_argument("--v-load-factor", type=float, default=1.0, help="1 (b2f7fb5) or 1.5 (older versions) "
                    "on the sparse V load")
     p.add_argument("--hw", default=str(DEFAULT_HW), help="physical mode: hardware YAML (default hwconfigs/vitcod.yaml)")
@@ -78,12 +93,28 @@ def _num(x: float) -> str:
     return str(int(x)) if x == int(x) else f"{x:.1f}"
 
 
+def vitcod_params(args: argparse.Namespace) -> VitcodParams:
+    """The ViTCoD-compatible mode's knobs from the flags: --pe-width P is ViTCoD's --PE_width
+    (W = H_eff = P, VitcodParams.from_pe_width); otherwise --width and --h-eff, 64 each
+    unless given."""
+    from simulator.vitcod.attention import VitcodParams
+
+    others = {"head_dim": args.head_dim, "ratio": args.ratio, "threshold": args.threshold,
+              "v_load_factor": args.v_load_factor}
+    if args.pe_width is None:
+        return VitcodParams(width=64 if args.width is None else args.width,
+                            h_eff=64 if args.h_eff is None else args.h_eff, **others)
+    if args.width is not None or args.h_eff is not None:
+        raise InputError("attention: --pe-width sets both W and H_eff (as ViTCoD's --PE_width does); "
+                         "give it without --width and --h-eff")
+    return VitcodParams.from_pe_width(args.pe_width, **others)
+
+
 def vitcod_compatible(masks: np.ndarray, args: argparse.Namespace) -> ModeResult:
     """The ViTCoD-compatible mode: ViTCoD's own attention simulator's numbers."""
-    from simulator.vitcod.attention import VitcodParams, vitcod_attention
+    from simulator.vitcod.attention import vitcod_attention
 
-    params = VitcodParams(head_dim=args.head_dim, ratio=args.ratio, threshold=args.threshold, width=args.width,
-                          h_eff=args.h_eff, v_load_factor=args.v_load_factor)
+    params = vitcod_params(args)
     r = vitcod_attention(masks, params)
     cells = [[str(c.gt), str(c.nnz), f"{c.dw}/{c.sw}", f"{c.sddmm_dense}/{c.sddmm_sparse}",
               f"{c.spmm_dense}/{c.spmm_sparse}", _num(c.preload), str(c.pre), "yes" if c.vitcod_crash else "-"]
@@ -190,19 +221,28 @@ def _synthetic(args: argparse.Namespace) -> tuple[np.ndarray, dict]:
 
 
 def _from_file(args: argparse.Namespace) -> tuple[np.ndarray, dict]:
+    """The mask file read in its stated convention ("kept" when unstated, then one warning
+    line on stderr if it reads as more than half kept), and its workload block."""
     import hashlib
+    import sys
 
-    from workloads.attention_masks import load_mask_file
+    from workloads.attention_masks import dense_kept_fraction, load_mask_file
 
     given = [f"--{n.replace('_', '-')}" for n in ("layers", "heads", "tokens", "global_tokens", "density",
                                                   "window", "k") if getattr(args, n) is not None]
     if given or args.causal:
         raise InputError(f"attention --mask: {' '.join(given) or '--causal'} only go with --synthetic")
-    masks = load_mask_file(args.mask, vitcod_convention=args.vitcod_convention)
+    convention = args.mask_convention or "kept"
+    masks = load_mask_file(args.mask, convention)
+    dense = None if args.mask_convention else dense_kept_fraction(masks)
+    if dense is not None:
+        print(f"warning: {args.mask}: {dense:.1%} of its scores are kept, reading 1 as kept (the default); "
+              "a ViTCoD file (1 = pruned) needs --mask-convention pruned; --mask-convention kept states this reading",
+              file=sys.stderr)
     with open(args.mask, "rb") as f:
         digest = hashlib.file_digest(f, "sha256").hexdigest()
     return masks, {"kind": "mask-file", "path": str(Path(args.mask).resolve()), "sha256": digest,
-                   "vitcod_convention": args.vitcod_convention, "shape": list(masks.shape)}
+                   "mask_convention": convention, "shape": list(masks.shape)}
 
 
 def render(results: dict[str, ModeResult], n_layers: int) -> str:
@@ -228,8 +268,9 @@ def main(args: argparse.Namespace) -> int:
 
     if args.json:  # before any work: never print a table and then fail on the output path
         check_output_path(args.json)
-    if args.vitcod_convention and not args.mask:
-        raise InputError("attention: --vitcod-convention goes with --mask")
+    if args.mask_convention and not args.mask:
+        raise InputError("attention: --mask-convention (or --vitcod-convention) goes with --mask")
+    vitcod_params(args)  # conflicting flags fail before the masks are read
     masks, workload = _from_file(args) if args.mask else _synthetic(args)
     results = {name: build(masks, args) for name, build in MODES.items()}
     print(render(results, masks.shape[0]), end="")

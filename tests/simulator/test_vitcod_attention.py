@@ -164,6 +164,13 @@ def vitcod_py(kept, d=64, ratio=2 / 3, threshold=50, width=64, h_eff=64, v_facto
     return layers, {**tot, "total": total}
 
 
+def vitcod_py_flags(kept, feature_dim=64, ratio=2 / 3, pe_width=64):
+    """ViTCoD.py b2f7fb5 as run from its command line (`--feature_dim --ratio --PE_width`):
+    the script reads args.PE_width both as the line count and as the per-head MAC height
+    (PE_width/head), and never reads --PE_height; threshold 50 is reorder.py's, V load x1."""
+    return vitcod_py(kept, d=feature_dim, ratio=ratio, width=pe_width, h_eff=pe_width)
+
+
 # (layers, heads, N, global_tokens, density, seed, VitcodParams overrides, what it covers)
 SPECIAL = [
     (2, 3, 40, 2, 0.3, 1, {}, "N <= threshold: no dense column (gt = 0), ViTCoD crashes at dense SpMM"),
@@ -210,6 +217,21 @@ def test_equals_the_loop_restatement_of_vitcod_py(case):
         (want["preload"], want["pre"], want["sddmm"] + want["spmm"], want["total"])
     crashed = [i for i, w in enumerate(want_layers) if w["crash"]]
     assert got.first_crash_layer == (crashed[0] if crashed else None)
+
+
+@pytest.mark.parametrize("pe_width,feature_dim", [(32, 32), (16, 64), (64, 64)])
+def test_from_pe_width_is_vitcods_pe_width_flag(pe_width, feature_dim):
+    kept = polarized(2, 3, 197, 2, 0.05, 12)
+    got = vitcod_attention(kept, VitcodParams.from_pe_width(pe_width, head_dim=feature_dim))
+    want_layers, want = vitcod_py_flags(kept, feature_dim=feature_dim, pe_width=pe_width)
+    assert [(c.dw, c.sddmm_dense, c.sddmm_sparse, c.spmm_dense, c.spmm_sparse, c.preload, c.pre) for c in got.layers] \
+        == [(w["dw"], w["sddmm_dense"], w["sddmm_sparse"], w["spmm_dense"], w["spmm_sparse"], w["preload"], w["pre"])
+            for w in want_layers]
+    assert (got.preload, got.pre, got.compute, got.total) == \
+        (want["preload"], want["pre"], want["sddmm"] + want["spmm"], want["total"])
+    if pe_width != 64:  # W alone leaves H_eff at 64: not what ViTCoD's --PE_width runs
+        alone = vitcod_attention(kept, VitcodParams(width=pe_width, head_dim=feature_dim))
+        assert alone.compute != got.compute
 
 
 def test_the_special_cases_cover_what_they_claim():

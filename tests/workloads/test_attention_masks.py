@@ -34,16 +34,32 @@ def test_bool_file_round_trips_and_a_3d_file_is_one_layer(tmp_path):
     assert (load_mask_file(tmp_path / "one.npy") == m[1:2]).all()
 
 
-def test_integer_and_float_zero_one_files_and_vitcods_convention(tmp_path):
+def test_integer_and_float_zero_one_files_and_the_pruned_convention(tmp_path):
     m = polarized(1, 2, 16, 1, 0.3, seed=2)
     np.save(tmp_path / "u8.npy", m.astype(np.uint8))
     assert (load_mask_file(tmp_path / "u8.npy") == m).all()
+    assert (load_mask_file(tmp_path / "u8.npy", "kept") == m).all()
     # ViTCoD's own files: float64, 0 = kept, 1 = pruned (reorder.py saves np.zeros-based masks)
     np.save(tmp_path / "vitcod.npy", (~m).astype(np.float64))
-    assert (load_mask_file(tmp_path / "vitcod.npy", vitcod_convention=True) == m).all()
+    assert (load_mask_file(tmp_path / "vitcod.npy", "pruned") == m).all()
     assert (load_mask_file(tmp_path / "vitcod.npy") == ~m).all()
     np.save(tmp_path / "i64.npy", (~m).astype(np.int64))
-    assert (load_mask_file(tmp_path / "i64.npy", vitcod_convention=True) == m).all()
+    assert (load_mask_file(tmp_path / "i64.npy", "pruned") == m).all()
+    np.save(tmp_path / "b.npy", ~m)
+    assert (load_mask_file(tmp_path / "b.npy", convention="pruned") == m).all()
+    with pytest.raises(InputError, match="expected one of kept, pruned"):
+        load_mask_file(tmp_path / "b.npy", "vitcod")
+
+
+def test_dense_kept_fraction_flags_only_masks_over_half_kept():
+    sparse = polarized(2, 3, 40, 1, 0.05, seed=3)
+    assert am.dense_kept_fraction(sparse) is None
+    assert am.dense_kept_fraction(~sparse) == pytest.approx(1 - sparse.mean())
+    half = np.zeros((1, 1, 4, 4), bool)
+    half[..., :2] = True
+    assert am.dense_kept_fraction(half) is None  # exactly half is not "more than half"
+    causal = sliding_window(1, 2, 8, 8, causal=True)  # a legitimate dense mask: (N + 1) / 2N kept
+    assert am.dense_kept_fraction(causal) == pytest.approx(9 / 16)
 
 
 @pytest.mark.parametrize("arr,needle", [
