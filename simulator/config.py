@@ -236,18 +236,34 @@ def parse_hw(data: object, source: str = "<config>") -> HardwareConfig:
 MAX_YAML_BYTES = 1 << 20
 
 
+class _NonStringKey(yaml.YAMLError):
+    """Valid YAML, but a mapping key that is not a string."""
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+    """A safe loader that refuses a mapping key that is not a string (every key of a config,
+    spec or allocation file is a name; a list or mapping key is not even hashable) and a key
+    given twice in one mapping (PyYAML keeps the last)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: set = set()
         for key_node, _ in node.value:
+            if not (isinstance(key_node, yaml.ScalarNode) and key_node.tag == "tag:yaml.org,2002:str"):
+                raise _NonStringKey(f"mapping keys must be strings, got {_key_text(key_node)} "
+                                    f"(line {key_node.start_mark.line + 1})")
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r} (line {key_node.start_mark.line + 1})", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+def _key_text(node: yaml.Node) -> str:
+    """A short description of a non-string key node for an error message."""
+    if isinstance(node, yaml.ScalarNode):
+        return f"{node.value[:40]!r} ({node.tag.rsplit(':', 1)[-1]})"
+    return "a list" if isinstance(node, yaml.SequenceNode) else "a mapping"
 
 
 def read_yaml(path: str | Path, what: str) -> object:
@@ -265,6 +281,8 @@ def read_yaml(path: str | Path, what: str) -> object:
         raise InputError(f"{p}: {what} is not UTF-8 text (byte {exc.start})") from None
     except RecursionError:
         raise InputError(f"{p}: {what} is nested too deeply") from None
+    except _NonStringKey as exc:
+        raise InputError(f"{p}: {what}: {exc}") from None
     except yaml.YAMLError as exc:
         raise InputError(f"{p}: not valid YAML ({' '.join(str(exc).split())})") from None
 

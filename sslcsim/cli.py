@@ -9,6 +9,7 @@ import sys
 from sslcsim import __version__
 from sslcsim.commands import COMMANDS
 from workloads.errors import InputError
+from workloads.limits import check_seed
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -34,11 +35,20 @@ def _one_line_error(message: str) -> int:
     return 2
 
 
+def check_shared_flags(args: argparse.Namespace) -> None:
+    """A flag several commands share has one range in all of them (workloads.limits), checked
+    before any command starts: `--seed` of simulate, generate, reproduce, attention, compress ..."""
+    seed = getattr(args, "seed", None)
+    if seed is not None:
+        check_seed(seed)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # the command line, for provenance
     try:
+        check_shared_flags(args)
         return int(args.func(args) or 0)
     except InputError as exc:
         return _one_line_error(str(exc))

@@ -44,6 +44,8 @@ from safetensors.numpy import load as _st_load
 from safetensors.numpy import save as _st_save
 
 from workloads.errors import InputError
+from workloads.jsonfile import read_json
+from workloads.limits import MAX_FEATURES, MAX_LAYERS
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -313,7 +315,7 @@ def _validate_manifest(where: str, man: Any) -> None:
         raise InputError(f"{where}: key 'format_version': expected {FORMAT_VERSION}, got {man['format_version']}")
     _check_keys(where, "'model'", man["model"], _MODEL_KEYS)
     for key in ("num_layers", "hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads"):
-        if key in man["model"] and not 0 < man["model"][key] <= (4096 if key == "num_layers" else 1 << 20):
+        if key in man["model"] and not 0 < man["model"][key] <= (MAX_LAYERS if key == "num_layers" else MAX_FEATURES):
             raise InputError(f"{where}: 'model' key '{key}': expected a positive size, got {man['model'][key]}")
     _check_keys(where, "'calibration'", man["calibration"], _CALIB_KEYS)
     seen = set()
@@ -354,10 +356,7 @@ def load_manifest(path: str | os.PathLike) -> dict:
         p = p / MANIFEST_NAME
     if not p.is_file():
         raise InputError(f"{p}: no such manifest (expected an artifact directory holding {MANIFEST_NAME})")
-    try:
-        man = json.loads(p.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{p}: not valid JSON ({exc})") from None
+    man = read_json(p, "artifact manifest")  # size and nesting bounded before parsing
     _validate_manifest(str(p), man)
     return man
 

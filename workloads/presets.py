@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from workloads.errors import InputError
+from workloads.jsonfile import read_json
+from workloads.limits import MAX_FEATURES, MAX_HEADS, MAX_LAYERS
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,10 @@ PRESETS: dict[str, ModelShape] = {
 }
 
 
-# the largest shape the simulator holds: sizes up to 2^20 features, 4096 layers, 2^16 heads
-LIMITS = {"num_hidden_layers": 4096, "num_attention_heads": 1 << 16, "num_key_value_heads": 1 << 16}
-MAX_FEATURES = 1 << 20
+# the largest shape accepted: sizes up to 2^20 features, 4096 layers, 2^16 heads (workloads.limits);
+# whether the simulator can hold a shape's tiles is checked against the hardware and the
+# tokens (simulator/program/footprint.py)
+LIMITS = {"num_hidden_layers": MAX_LAYERS, "num_attention_heads": MAX_HEADS, "num_key_value_heads": MAX_HEADS}
 
 
 def _int_key(cfg: dict, key: str, source: str, default: int | None = None) -> int:
@@ -86,16 +88,7 @@ def shape_from_config(path: str | Path) -> ModelShape:
     p = Path(path)
     if p.is_dir():
         p = p / "config.json"
-    if not p.is_file():
-        raise InputError(f"{p}: model config not found (or not a regular file)")
-    try:
-        cfg = json.loads(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{p}: not UTF-8 text (byte {exc.start})") from None
-    except RecursionError:
-        raise InputError(f"{p}: nested too deeply") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{p}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    cfg = read_json(p, "model config")
     if not isinstance(cfg, dict):
         raise InputError(f"{p}: expected a JSON object")
     src = str(p)
@@ -103,7 +96,7 @@ def shape_from_config(path: str | Path) -> ModelShape:
     heads = _int_key(cfg, "num_attention_heads", src)
     _check_heads(h, heads, _int_key(cfg, "num_key_value_heads", src, heads), cfg.get("head_dim") is not None, src)
     return ModelShape(
-        name=str(cfg.get("_name_or_path") or cfg.get("model_type") or p.parent.name),
+        name=str(cfg.get("_name_or_path") or cfg.get("model_type") or p.resolve().parent.name),
         hidden_size=h,
         intermediate_size=_int_key(cfg, "intermediate_size", src),
         num_attention_heads=heads,

@@ -9,6 +9,7 @@ import numpy as np
 
 from workloads.budget import Budget
 from workloads.errors import InputError
+from workloads.limits import MAX_BATCH, MAX_SEQ, MAX_TOKENS, check_seed
 from workloads.masks import SyntheticMask
 from workloads.presets import ModelShape
 
@@ -70,10 +71,6 @@ class Workload:
                         scope, context, self.attention_masks)
 
 
-# what one simulated step can hold (the tile program is indexed by int64, sizes by tokens)
-MAX_BATCH, MAX_SEQ, MAX_TOKENS = 1 << 16, 1 << 20, 1 << 24
-
-
 def check_phase(phase: str, batch: int, seq: int) -> None:
     if phase not in ("decode", "prefill"):
         raise InputError(f"--phase {phase!r}: expected decode or prefill")
@@ -113,6 +110,7 @@ def from_shape(
     `allocation` ({(layer, projection): (rank, S density)}, workloads/allocation_file.py)
     overrides the budget's rank and density per projection (the generator stays the budget's)."""
     check_phase(phase, batch, seq)
+    check_seed(seed)
     if layers is not None:
         if not 1 <= layers <= model.num_layers:
             raise InputError(f"--layers {layers}: expected 1..{model.num_layers}")

@@ -84,6 +84,7 @@ def main(args: argparse.Namespace) -> int:
         dense = from_shape(model, None, "prefill", args.batch, args.prompt, args.seed, args.layers)
         spec = shape_workload(model, budget, "prefill", args.batch, args.prompt, args.seed, args.layers, "layer")
     spec["new_tokens"], spec["samples"] = args.new_tokens, args.samples
+    _check_fits(args, comp, hw)
     res = _run(comp, dense, hw, args.new_tokens, args.samples)
     res["provenance"] = provenance(hw, spec, args.argv)
     print(render(res), end="")
@@ -95,6 +96,18 @@ def main(args: argparse.Namespace) -> int:
         for path in generation_figure(res, args.plot):
             print(f"wrote {path}")
     return 0
+
+
+def _check_fits(args: argparse.Namespace, comp, hw) -> None:
+    """Refuse, before any step runs, a generation whose prefill or last decode step the
+    simulator cannot hold in memory (simulator/program/footprint.py)."""
+    from simulator.program.footprint import check_footprint
+    from simulator.schedule.generation import check_generation
+
+    check_generation(comp, args.new_tokens, args.samples)
+    where = args.artifact or args.model
+    check_footprint(where, comp.model, hw, "prefill", args.batch, args.prompt, "layer")
+    check_footprint(where, comp.model, hw, "decode", args.batch, 1, "layer", args.prompt + args.new_tokens - 1)
 
 
 def _run(comp, dense, hw, new_tokens: int, samples: int | None) -> dict:

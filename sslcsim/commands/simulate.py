@@ -66,12 +66,13 @@ def main(args: argparse.Namespace) -> int:
     # imported here so that other commands and --help start without numba and pydantic
     from simulator.api import simulate_shape, simulate_workloads
     from simulator.config import load_hw
+    from simulator.program.footprint import check_footprint
     from simulator.reports.files import atomic_write, check_output_path
     from simulator.reports.provenance import artifact_workload, provenance, shape_workload
     from simulator.reports.summary import render_table, to_csv, to_json
     from workloads.from_artifact import from_artifact
     from workloads.presets import resolve_model
-    from workloads.workload import check_scope
+    from workloads.workload import check_phase, check_scope
 
     for out in (args.json, args.csv):  # before any work: never print a table and then fail
         if out:
@@ -87,6 +88,8 @@ def main(args: argparse.Namespace) -> int:
     if args.artifact:
         expected = resolve_model(args.model) if args.model else None
         comp, dense = from_artifact(args.artifact, args.phase, args.batch, seq, expected)
+        check_scope(args.scope, args.phase, args.context)
+        check_footprint(args.artifact, comp.model, hw, args.phase, args.batch, seq, args.scope, args.context)
         report = simulate_workloads(comp.with_scope(args.scope, args.context),
                                     dense.with_scope(args.scope, args.context), hw)
         workload = artifact_workload(args.artifact, expected, args.phase, args.batch, seq, args.scope, args.context)
@@ -94,7 +97,9 @@ def main(args: argparse.Namespace) -> int:
         if not args.model:
             raise InputError("simulate: give --model (a preset or config.json) or --artifact DIR")
         model, budget = resolve_model(args.model), budget_from_args(args)
+        check_phase(args.phase, args.batch, seq)
         check_scope(args.scope, args.phase, args.context)
+        check_footprint(args.model, model, hw, args.phase, args.batch, seq, args.scope, args.context)
         alloc = None
         if args.allocation_file:
             from workloads.allocation_file import read_allocation
