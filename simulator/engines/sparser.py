@@ -21,6 +21,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from simulator.energy.actions import (COMPUTED_MACS, DECODES, IDX_READ_BITS, OUT_READ_BITS, OUT_WRITE_BITS,
+                                      USEFUL_MACS, W_READ_BITS, X_READ_BITS)
+
 TOKEN_PARALLEL, NNZ_PARALLEL, ADAPTIVE = 0, 1, 2
 MAPPINGS = {"token_parallel": TOKEN_PARALLEL, "nnz_parallel": NNZ_PARALLEL, "adaptive": ADAPTIVE}
 ROUND_ROBIN, GREEDY, INTERLEAVED = 0, 1, 2
@@ -200,3 +203,48 @@ def _interleaved_adaptive_pair(counts: np.ndarray, t1: int, t2: int, L: int, P: 
         a1, a2 = max(a1, n_tp * f1 + load[ln]), max(a2, n_tp * f2 + load[ln])
         b1, b2 = max(b1, n_np * t1 + load[L + ln]), max(b2, n_np * t2 + load[L + ln])
     return min(a1, b1) + latency, min(a2, b2) + latency
+
+
+@njit(cache=True)
+def sparse_tile_actions(counts: np.ndarray, rows: int, cols: int, tokens: int, P: int, mapping: int,
+                        by_column: bool, wb: int, ab: int, ob: int, ib: int, pb: int, bitmask: bool,
+                        red_first: bool, act: np.ndarray) -> None:
+    """Adds one sparse tile's actions to `act` (energy/actions.py layout) under the fixed
+    `mapping` it runs (an adaptive line's choice for the tile).
+
+    A pass over the tile's non-zeros serves P tokens (token-parallel: ceil(T / P) passes) or
+    one token (non-zero-parallel: T passes). Per pass every non-zero's value (wb bits) and
+    index (ib bits) are read and decoded, and every unit's pointer (pb bits) is read and
+    decoded; a bitmask format reads its rows x cols bits per pass and decodes each non-zero.
+    Computed (= useful) MACs and input reads: nnz T products, nnz T ab bits. Partial sums:
+    a non-zero-parallel row unit (CSR, bitmask) reduces its P products in the adder tree and
+    the line's accumulator, writing each (row, token) once (rows with a non-zero), and
+    reading the earlier partial sum when the tile is not its op's first along the reduction;
+    every other product is read-modified-written in the output buffer (token-parallel: P
+    tokens' partial sums of one output; column units: P different outputs), nnz T ob bits
+    each way. Line-local accumulation across a token-parallel row is not modelled.
+    """
+    nnz = 0
+    nonempty = 0
+    for u in range(counts.shape[0]):
+        nnz += counts[u]
+        if counts[u] > 0:
+            nonempty += 1
+    passes = -(-tokens // P) if mapping == TOKEN_PARALLEL else tokens
+    act[COMPUTED_MACS] += nnz * tokens
+    act[USEFUL_MACS] += nnz * tokens
+    act[W_READ_BITS] += nnz * passes * wb
+    if bitmask:
+        act[IDX_READ_BITS] += rows * cols * passes
+        act[DECODES] += nnz * passes
+    else:
+        act[IDX_READ_BITS] += (nnz * ib + counts.shape[0] * pb) * passes
+        act[DECODES] += (nnz + counts.shape[0]) * passes
+    act[X_READ_BITS] += nnz * tokens * ab
+    if mapping == NNZ_PARALLEL and not by_column:
+        act[OUT_WRITE_BITS] += nonempty * tokens * ob
+        if not red_first:
+            act[OUT_READ_BITS] += nonempty * tokens * ob
+    else:
+        act[OUT_WRITE_BITS] += nnz * tokens * ob
+        act[OUT_READ_BITS] += nnz * tokens * ob

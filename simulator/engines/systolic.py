@@ -6,7 +6,10 @@ layer Y = W X with W (m x n) and X (n x T) maps to M = T tokens, K = n, N = m.
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
+
+from simulator.energy.actions import COMPUTED_MACS, OUT_READ_BITS, OUT_WRITE_BITS, W_READ_BITS, X_READ_BITS
 
 WS, OS, IS = 0, 1, 2
 DATAFLOWS = {"ws": WS, "os": OS, "is": IS}
@@ -82,3 +85,45 @@ def systolic_stream_tile_cycles(dataflow: int, R: int, C: int, M: int, K: int, N
     if folds == 1:
         return (head if first else 0) + stream + (tail if last else 0)
     return folds * (head + stream + tail)
+
+
+@njit(cache=True)
+def systolic_tile_actions(dataflow: int, R: int, C: int, M: int, K: int, N: int, wb: int, ab: int, ob: int,
+                          first: bool, last: bool, red_first: bool, act: np.ndarray) -> None:
+    """Adds one tile's buffer traffic (bits) and MACs to `act` (energy/actions.py layout).
+
+    Computed MACs: M K N. The stationary operand is read once per fold into the array, the
+    streamed one once per fold it passes, partial sums once per reduction fold:
+    - WS (weights stationary, K folded by R, N by C): weights K N wb; inputs M K ceil(N/C) ab;
+      output writes M N ceil(K/R) ob, reads M N (ceil(K/R) - 1) ob.
+    - OS (outputs stationary, M folded by R, N by C): weights K N ceil(M/R) wb; inputs
+      M K ceil(N/C) ab; outputs written once, M N ob.
+    - IS (inputs stationary, K folded by R, M by C): inputs M K ab; weights K N ceil(M/C) wb;
+      outputs as WS.
+    A single-fold tile that continues its run's stream (not `first`) finds its stationary
+    operand in the array (no read); in OS a tile whose stream continues (not `last`) keeps its
+    outputs in the PEs (no write). A tile that is not its op's first along the reduction
+    (`red_first` false) reads its outputs' earlier partial sums once, M N ob, unless the
+    stream already holds them (OS).
+    """
+    single = systolic_folds(dataflow, R, C, M, K, N) == 1
+    held = single and not first
+    mn = M * N
+    act[COMPUTED_MACS] += M * K * N
+    if dataflow == OS:
+        act[W_READ_BITS] += K * N * ceil_div(M, R) * wb
+        act[X_READ_BITS] += M * K * ceil_div(N, C) * ab
+        if not (single and not last):
+            act[OUT_WRITE_BITS] += mn * ob
+        if not red_first and not held:
+            act[OUT_READ_BITS] += mn * ob
+        return
+    fk = ceil_div(K, R)
+    if dataflow == WS:
+        act[W_READ_BITS] += 0 if held else K * N * wb
+        act[X_READ_BITS] += M * K * ceil_div(N, C) * ab
+    else:
+        act[X_READ_BITS] += 0 if held else M * K * ab
+        act[W_READ_BITS] += K * N * ceil_div(M, C) * wb
+    act[OUT_WRITE_BITS] += mn * fk * ob
+    act[OUT_READ_BITS] += mn * (fk - 1) * ob + (0 if red_first else mn * ob)

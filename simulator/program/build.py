@@ -27,6 +27,7 @@ from simulator.engines.sparser import ASSIGNMENTS, MAPPINGS
 from simulator.engines.systolic import DATAFLOWS
 from simulator.program.layer_ops import (HeadMask, attention_template, check_attention_masks, head_masks, masked_template,
                                  vector_tiles, writeback_bytes)
+from simulator.energy.actions import N_ACTIONS, OUT_READ_BITS, USEFUL_MACS
 from simulator.program.kernels import dense_op_tiles, sparse_op_tiles
 from simulator.memory.buffers import Slots, buffer_slots
 from simulator.program.shapes import dense_tile_count, dense_tile_shape, sparse_tile_shape
@@ -56,6 +57,7 @@ class Program:
     op_macs: list[int] = field(default_factory=list)  # useful MACs
     op_bytes: list[int] = field(default_factory=list)  # operand bytes its tiles load
     op_weight_bytes: list[int] = field(default_factory=list)  # of which weights + indices
+    op_actions: list[np.ndarray] = field(default_factory=list)  # energy/actions.py counts per op
     # every tile's bytes, compute cycles and weight bytes (rows), in program order; the kernels
     # write into it directly: a whole 7B prefill is ~16 M tiles, and concatenating per-op
     # arrays afterwards cost as much as the scheduling
@@ -177,6 +179,7 @@ class _SSplit:
     order: np.ndarray  # sparse columns in processing order
     by_column: bool  # units are columns (CSC) or rows (CSR, bitmask)
     nnz_sparse: int
+    nnz_dense: int  # non-zeros in the dense columns (the rest of them are computed zeros)
     mask: object
     blocks: np.ndarray | None  # column units: per (row block, column) counts at `block_tm`
     block_tm: int
@@ -200,7 +203,8 @@ def split_S(q: Projection, hw: HardwareConfig, slots: Slots, T: int) -> _SSplit:
     else:
         counts = q.mask.column_counts()
     dense, order = column_order(counts, q.m, thr, thr < 1.0)
-    return _SSplit(dense, order.astype(np.int64), by_column, int(counts[order].sum()), q.mask, blocks, tm)
+    return _SSplit(dense, order.astype(np.int64), by_column, int(counts[order].sum()), int(counts[dense].sum()),
+                   q.mask, blocks, tm)
 
 
 def build_program(workload: Workload, hw: HardwareConfig,
@@ -253,6 +257,7 @@ class _Builder:
         self.templates: dict[str, tuple[np.ndarray, int, tuple]] = {}  # attention core: one sequence's tiles per part
         self.heads_of: dict[int, list[HeadMask]] = {}  # masked attention: the current layer's heads
         self.layer_loaded = 0
+        self.act = np.zeros(N_ACTIONS, np.int64)  # the actions of the op being tiled (kernels add to it)
 
     def run(self) -> Program:
         """Tiles every node in program order; a node with no ops forwards its inputs' completion."""
@@ -286,11 +291,15 @@ class _Builder:
 
     def add_op(self, node: str, name: str, part: str, stream: int, engine: int, macs: int,
                tiles: tuple[int, int] | None, shape: tuple[int, int, int], wb_bytes: int = 0) -> None:
-        """Records an op whose tiles (count, useful MACs) the kernel just wrote at n_tiles."""
+        """Records an op whose tiles (count, useful MACs) the kernel just wrote at n_tiles, with
+        the actions its kernels added to self.act (then cleared for the next op)."""
         prog = self.prog
         deps = self.inputs_done_by(node)
+        act, self.act = self.act, np.zeros(N_ACTIONS, np.int64)
         if tiles is not None and tiles[0] == 0:
             return
+        act[OUT_READ_BITS] += 8 * wb_bytes  # a write-back reads its result out of the output buffer
+        prog.op_actions.append(act)
         attrs = self.graph.nodes[node]
         count, mc = tiles if tiles is not None else (0, 0)
         prog.op_bytes.append(int(prog.tiles[0, prog.n_tiles:prog.n_tiles + count].sum()))
@@ -314,8 +323,10 @@ class _Builder:
     def inputs_done_by(self, node: str) -> list[int]:
         return sorted({op for pred in self.graph.predecessors(node) for op in self.done_by[pred]})
 
-    def dense_tiles(self, eng: _Dense, K: int, N: int, label: str) -> tuple[tuple[int, int], tuple[int, int, int]]:
-        """Writes a dense GEMM's tiles (T x K by K x N on `eng`) at n_tiles: (count, MACs), tile shape."""
+    def dense_tiles(self, eng: _Dense, K: int, N: int, label: str,
+                    useful: int | None = None) -> tuple[tuple[int, int], tuple[int, int, int]]:
+        """Writes a dense GEMM's tiles (T x K by K x N on `eng`) at n_tiles: (count, MACs), tile
+        shape; adds its actions, with `useful` MACs (None: all T K N are)."""
         if K == 0 or N == 0:
             return (0, 0), (0, 0, 0)
         hw, T, p, prog = self.hw, self.T, self.hw.precision, self.prog
@@ -323,17 +334,21 @@ class _Builder:
         sh = dense_tile_shape(hw, self.slots, T, K, N, gK, gN, label)
         out = prog.room(dense_tile_count(sh, T, K, N))
         t = dense_op_tiles(T, K, N, sh.nest, sh.tt, sh.tk, sh.tn, sh.block, sh.reuse_inputs, p.weight_bits,
-                           p.activation_bits, eng.kind, eng.dataflow, eng.R, eng.C, eng.physical, eng.latency,
-                           eng.quirk, eng.packing, *out, prog.n_tiles)
+                           p.activation_bits, p.output_bits, eng.kind, eng.dataflow, eng.R, eng.C, eng.physical,
+                           eng.latency, eng.quirk, eng.packing, *out, prog.n_tiles, self.act)
+        self.act[USEFUL_MACS] += t[1] if useful is None else useful
         return t, sh.as_tuple()
 
     def room(self, n: int) -> tuple:
-        """The tile rows with space for n more, and where they start (layer_ops' kernels write there)."""
-        return (*self.prog.room(n), self.prog.n_tiles)
+        """The tile rows with space for n more, where they start (layer_ops' kernels write there)
+        and the op's action counts (which they add to)."""
+        return (*self.prog.room(n), self.prog.n_tiles, self.act)
 
-    def put(self, tpl: np.ndarray) -> int:
-        """Writes one sequence's tiles once per sequence of the batch at n_tiles; returns the count."""
+    def put(self, tpl: np.ndarray, act: np.ndarray) -> int:
+        """Writes one sequence's tiles once per sequence of the batch at n_tiles, adding its
+        actions `act` once per sequence; returns the count."""
         prog = self.prog
+        self.act += act * self.workload.batch
         n = tpl.shape[1] * self.workload.batch
         prog.room(n)
         prog.tiles[:, prog.n_tiles:prog.n_tiles + n] = np.tile(tpl, self.workload.batch)
@@ -357,8 +372,8 @@ class _Builder:
             eng = _dense_engine(hw)
             if part not in self.templates:
                 self.templates[part] = attention_template(part, workload, hw, self.slots, eng)
-            tpl, macs, shape = self.templates[part]
-            self.add_op(node, proj, f"{part}.g{attrs['group']}", DENSER, DENSER, eng.macs, (self.put(tpl), macs),
+            tpl, macs, shape, act = self.templates[part]
+            self.add_op(node, proj, f"{part}.g{attrs['group']}", DENSER, DENSER, eng.macs, (self.put(tpl, act), macs),
                         shape)
 
     def masked_head_op(self, node: str, attrs: dict) -> None:
@@ -383,13 +398,13 @@ class _Builder:
             tpl = masked_template(kind, head, workload, hw, self.slots, deng, lines)
             if tpl is None:
                 continue
-            tiles, macs, shape = tpl
+            tiles, macs, shape, act = tpl
             if kind.endswith("_dense"):
-                self.add_op(node, "attn_core", f"{kind}.h{h}", DENSER, DENSER, deng.macs, (self.put(tiles), macs),
-                            shape)
+                self.add_op(node, "attn_core", f"{kind}.h{h}", DENSER, DENSER, deng.macs,
+                            (self.put(tiles, act), macs), shape)
             else:
                 self.add_op(node, "attn_core", f"{kind}.h{h}", self.sp_stream, SPARSER, lines * e.macs_per_line,
-                            (self.put(tiles), macs), shape)
+                            (self.put(tiles, act), macs), shape)
 
     def projection_op(self, node: str, attrs: dict) -> None:
         """One part of a projection: its output write, its dense W, or a part of S + U V."""
@@ -426,7 +441,7 @@ class _Builder:
         sp, deng, sw = self.split_of(q)
         if part == "S":
             if len(sp.dense):
-                t, shape = self.dense_tiles(deng, len(sp.dense), q.m, label + ".S_dense")
+                t, shape = self.dense_tiles(deng, len(sp.dense), q.m, label + ".S_dense", sp.nnz_dense * self.T)
                 self.add_op(node, q.name, "S_dense", DENSER, DENSER, deng.macs, t, shape)
             if len(sp.order):
                 self.sparse_op(node, q, sp, sw, label)
@@ -444,7 +459,8 @@ class _Builder:
         tt, tm, tk, reuse = sparse_tile_shape(hw, self.slots, T, q.m, len(sp.order), sp.by_column, label)
         out = prog.room(-(-T // tt) * -(-q.m // tm) * -(-len(sp.order) // tk))
         t = sparse_op_tiles(sp.unit_counts(tm, tk), sp.by_column, sp.order, q.m, T, tt, tm, tk, reuse,
-                            p.weight_bits, p.activation_bits, e.index_bits, e.pointer_bits,
+                            p.weight_bits, p.activation_bits, p.output_bits, e.index_bits, e.pointer_bits,
                             e.format == "bitmask", sw, e.macs_per_line, MAPPINGS[e.mapping],
-                            e.unit_overhead, ASSIGNMENTS[e.assignment], e.pipeline_latency, *out, prog.n_tiles)
+                            e.unit_overhead, ASSIGNMENTS[e.assignment], e.pipeline_latency, *out, prog.n_tiles,
+                            self.act)
         self.add_op(node, q.name, "S_sparse", self.sp_stream, SPARSER, sw * e.macs_per_line, t, (tt, tm, tk))

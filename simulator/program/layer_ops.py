@@ -54,6 +54,7 @@ import numpy as np
 
 from simulator.config import HardwareConfig
 from simulator.engines.sparser import ASSIGNMENTS, MAPPINGS
+from simulator.energy.actions import N_ACTIONS, USEFUL_MACS
 from simulator.engines.vector import vector_op_tiles
 from simulator.memory.buffers import Slots
 from simulator.program.kernels import dense_op_tiles, sparse_op_tiles
@@ -117,31 +118,36 @@ def kv_hw(hw: HardwareConfig) -> HardwareConfig:
     return with_bits(hw, hw.precision.kv_bits)
 
 
-def _gemm_tiles(hk: HardwareConfig, slots: Slots, eng, T: int, K: int, N: int, label: str) -> tuple[np.ndarray, tuple]:
+def _gemm_tiles(hk: HardwareConfig, slots: Slots, eng, T: int, K: int, N: int, label: str,
+                act: np.ndarray) -> tuple[np.ndarray, tuple]:
     """A dense GEMM's tiles (T x K by K x N) on `eng` with hk's precisions: a (3, n) array
-    of bytes, cycles and weight bytes, and the tile shape."""
+    of bytes, cycles and weight bytes, and the tile shape; its actions are added to `act`."""
     gK, gN = eng.granularity
     sh = dense_tile_shape(hk, slots, T, K, N, gK, gN, label)
     out = np.empty((3, dense_tile_count(sh, T, K, N)), np.int64)
     n, _ = dense_op_tiles(T, K, N, sh.nest, sh.tt, sh.tk, sh.tn, sh.block, sh.reuse_inputs, hk.precision.weight_bits,
-                          hk.precision.activation_bits, eng.kind, eng.dataflow, eng.R, eng.C, eng.physical,
-                          eng.latency, eng.quirk, eng.packing, out[0], out[1], out[2], 0)
+                          hk.precision.activation_bits, hk.precision.output_bits, eng.kind, eng.dataflow, eng.R, eng.C,
+                          eng.physical, eng.latency, eng.quirk, eng.packing, out[0], out[1], out[2], 0, act)
     return out[:, :n], sh.as_tuple()
 
 
-def attention_template(part: str, w: Workload, hw: HardwareConfig, slots: Slots, eng) -> tuple[np.ndarray, int, tuple]:
+def attention_template(part: str, w: Workload, hw: HardwareConfig, slots: Slots,
+                       eng) -> tuple[np.ndarray, int, tuple, np.ndarray]:
     """One sequence's tiles of `part` (qk or pv) for one group: a (3, n) array of bytes,
-    cycles and weight (K/V cache) bytes; the useful MACs over the batch; a tile shape."""
+    cycles and weight (K/V cache) bytes; the useful MACs over the batch; a tile shape; one
+    sequence's actions (the masked entries of diagonal blocks are computed, not useful)."""
     hk = kv_hw(hw)
     hd = w.model.head_dim
     pieces, shape = [], (0, 0, 0)
+    act = np.zeros(N_ACTIONS, np.int64)
     for b in attention_blocks(w):
         K, N = (hd, b.keys) if part == "qk" else (b.keys, hd)
-        tiles, sh = _gemm_tiles(hk, slots, eng, b.rows, K, N, f"attention {part}")
+        tiles, sh = _gemm_tiles(hk, slots, eng, b.rows, K, N, f"attention {part}", act)
         pieces.append(tiles)
         shape = max(shape, sh)
     macs = scores_per_group(w) * hd
-    return np.concatenate(pieces, axis=1), macs, shape
+    act[USEFUL_MACS] = macs // w.batch
+    return np.concatenate(pieces, axis=1), macs, shape, act
 
 
 # ---------------------------------------------------------------- attention-map masks
@@ -193,20 +199,23 @@ def head_masks(w: Workload, layer: int, threshold: float) -> list[HeadMask]:
 
 
 def masked_template(part: str, head: HeadMask, w: Workload, hw: HardwareConfig, slots: Slots, eng,
-                    lines: int) -> tuple[np.ndarray, int, tuple] | None:
+                    lines: int) -> tuple[np.ndarray, int, tuple, np.ndarray] | None:
     """One sequence's tiles of one head's `part` (qk_dense, qk_sparse, pv_dense, pv_sparse;
     module docstring): a (3, n) array of bytes, cycles and weight (+ index) bytes; the
-    useful MACs over the batch; the tile shape. None when the part has no keys. `eng` is
-    the denser engine as the split leaves it, `lines` the sparser engine's lines."""
+    useful MACs over the batch; the tile shape; one sequence's actions. None when the part
+    has no keys. `eng` is the denser engine as the split leaves it, `lines` the sparser
+    engine's lines."""
     N, D, p = w.seq, w.model.head_dim, hw.precision
     label = f"attention {part}"
+    act = np.zeros(N_ACTIONS, np.int64)
     if part.endswith("_dense"):
         gt = len(head.dense)
         if gt == 0:
             return None
         K, Nn = (D, gt) if part == "qk_dense" else (gt, D)
-        tiles, shape = _gemm_tiles(kv_hw(hw), slots, eng, N, K, Nn, label)
-        return tiles, N * gt * D * w.batch, shape
+        tiles, shape = _gemm_tiles(kv_hw(hw), slots, eng, N, K, Nn, label, act)
+        act[USEFUL_MACS] = int(head.mask[:, head.dense].sum()) * D  # kept scores of the dense key columns
+        return tiles, N * gt * D * w.batch, shape, act
     n_sp = len(head.order)
     if n_sp == 0:
         return None
@@ -216,12 +225,13 @@ def masked_template(part: str, head: HeadMask, w: Workload, hw: HardwareConfig, 
     tt, tm, tk, reuse = sparse_tile_shape(with_bits(hw, wb, p.kv_bits), slots, D, N, n_sp, by_column, label)
     counts = head.csr.column_block_counts(tm) if by_column else head.csr.row_block_counts(head.order, tk)
     out = np.empty((3, -(-D // tt) * -(-N // tm) * -(-n_sp // tk)), np.int64)
-    n, macs = sparse_op_tiles(counts, by_column, head.order, N, D, tt, tm, tk, reuse, wb, p.kv_bits, e.index_bits,
-                              e.pointer_bits, e.format == "bitmask", lines, e.macs_per_line, MAPPINGS[e.mapping],
-                              e.unit_overhead, ASSIGNMENTS[e.assignment], e.pipeline_latency, out[0], out[1], out[2], 0)
+    n, macs = sparse_op_tiles(counts, by_column, head.order, N, D, tt, tm, tk, reuse, wb, p.kv_bits, p.output_bits,
+                              e.index_bits, e.pointer_bits, e.format == "bitmask", lines, e.macs_per_line,
+                              MAPPINGS[e.mapping], e.unit_overhead, ASSIGNMENTS[e.assignment], e.pipeline_latency,
+                              out[0], out[1], out[2], 0, act)
     if part == "qk_sparse":
         out[0] += _query_bytes(N, D, tt, tm, -(-n_sp // tk), p.activation_bits)
-    return out[:, :n], int(macs) * w.batch, (tt, tm, tk)
+    return out[:, :n], int(macs) * w.batch, (tt, tm, tk), act
 
 
 def _query_bytes(N: int, D: int, tt: int, tm: int, n_c: int, bits: int) -> np.ndarray:
@@ -246,8 +256,8 @@ def vector_elements(proj: str, w: Workload) -> int:
 
 def vector_tiles(proj: str, w: Workload, hw: HardwareConfig, slots: Slots, room,
                  elements: int | None = None) -> tuple[int, int]:
-    """Writes a vector op's tiles through room(n) -> (bytes, cycles, weight bytes, offset);
-    returns (tiles, 0 MACs). `elements` overrides vector_elements (a masked head's softmax
+    """Writes a vector op's tiles through room(n) -> (bytes, cycles, weight bytes, offset,
+    the op's action counts); returns (tiles, 0 MACs). `elements` overrides vector_elements (a masked head's softmax
     runs over its kept scores only); 0 elements: no tiles."""
     v, p = hw.vector_unit, hw.precision
     passes_key, inputs = VECTOR_OPS[proj]
@@ -261,9 +271,9 @@ def vector_tiles(proj: str, w: Workload, hw: HardwareConfig, slots: Slots, room,
         per_tile = int(min(fit_in, slots.output // (p.output_bits / 8), elements))
         if per_tile < 1:
             raise buffer_too_small(hw, "input_kib/output_kib", f"vector op {proj}")
-    nb, cy, wb, off = room(math.ceil(elements / per_tile))
-    return vector_op_tiles(elements, per_tile, inputs, p.activation_bits, getattr(v, passes_key), v.lanes,
-                           v.latency, nb, cy, wb, off)
+    nb, cy, wb, off, act = room(math.ceil(elements / per_tile))
+    return vector_op_tiles(elements, per_tile, inputs, p.activation_bits, p.output_bits, getattr(v, passes_key),
+                           v.lanes, v.latency, nb, cy, wb, off, act)
 
 
 def writeback_bytes(proj: str, w: Workload, hw: HardwareConfig) -> int:

@@ -17,6 +17,7 @@ import numpy as np
 from simulator.config import HardwareConfig
 from simulator.memory.buffers import buffer_slots
 from simulator.program.shapes import NEST_NKT, NEST_TKN, NEST_TNK, dense_tile_shape, sparse_tile_shape
+from simulator.energy.actions import NAMES
 from workloads.graph import layer_graph, op_graph, program_order
 
 
@@ -156,6 +157,111 @@ def sparse_tile_time(units: list[int], tokens: int, L: int, P: int, mapping: str
     return max(cycle + latency, 1)
 
 
+# ------------------------------------------------------------------ actions, counted plainly
+
+
+def new_actions() -> dict:
+    """Action counts by name (simulator/energy/actions.py's NAMES), all zero."""
+    return {k: 0 for k in NAMES}
+
+
+def add_actions(into: dict, more: dict, times: int = 1) -> None:
+    for k, v in more.items():
+        into[k] += v * times
+
+
+def systolic_tile_actions(dataflow: str, R: int, C: int, M: int, K: int, N: int, wb: int, ab: int, ob: int,
+                          held: bool, goes_on: bool, red_first: bool) -> dict:
+    """A systolic tile's buffer traffic, fold by fold: a fold reads its stationary block once
+    (not when `held` by a stream that runs on from the previous tile), streams the other
+    operand through once, and writes its partial sums (OS: once, at the stream's end: not when
+    it `goes_on`), reading back those of an earlier reduction fold or tile."""
+    a = new_actions()
+    a["computed_macs"] = M * K * N
+    if dataflow == "os":
+        for m0 in range(0, M, R):
+            for n0 in range(0, N, C):
+                mm, nn = min(R, M - m0), min(C, N - n0)
+                a["weight_read_bits"] += K * nn * wb
+                a["input_read_bits"] += mm * K * ab
+                if not goes_on:
+                    a["output_write_bits"] += mm * nn * ob
+                if not red_first and not held:
+                    a["output_read_bits"] += mm * nn * ob
+        return a
+    streamed_dim = M if dataflow == "is" else N  # WS folds N by C, IS folds M by C
+    for k0 in range(0, K, R):
+        kk = min(R, K - k0)
+        for s0 in range(0, streamed_dim, C):
+            ss = min(C, streamed_dim - s0)
+            if dataflow == "ws":  # fold (kk, ss = outputs): weights stationary, all M tokens stream
+                a["weight_read_bits"] += 0 if held else kk * ss * wb
+                a["input_read_bits"] += M * kk * ab
+                outs = M * ss
+            else:  # fold (kk, ss = tokens): inputs stationary, all N outputs' weights stream
+                a["input_read_bits"] += 0 if held else ss * kk * ab
+                a["weight_read_bits"] += kk * N * wb
+                outs = ss * N
+            a["output_write_bits"] += outs * ob
+            if k0 > 0 or not red_first:
+                a["output_read_bits"] += outs * ob
+    return a
+
+
+def mac_lines_tile_actions(W: int, H: int, M: int, K: int, N: int, packing: bool, wb: int, ab: int, ob: int,
+                           red_first: bool) -> dict:
+    """Output by output: a line reads the output's K weights; a token's K inputs are read once
+    per group of the W lines' outputs (W x per-step outputs), broadcast to them; each output is
+    written once (reading an earlier reduction tile's partial sum first)."""
+    a = new_actions()
+    group = W * (H // K if (packing and K < H) else 1)
+    for _ in range(M):
+        for n0 in range(0, N, group):
+            a["input_read_bits"] += K * ab
+            for _ in range(n0, min(N, n0 + group)):
+                a["computed_macs"] += K
+                a["weight_read_bits"] += K * wb
+                a["output_write_bits"] += ob
+                if not red_first:
+                    a["output_read_bits"] += ob
+    return a
+
+
+def sparse_tile_actions(units: list[int], rows: int, cols: int, tokens: int, P: int, mapping: str,
+                        by_column: bool, wb: int, ab: int, ob: int, ib: int, pb: int, bitmask: bool,
+                        red_first: bool) -> dict:
+    """Pass by pass (token-parallel: one per P tokens; non-zero-parallel: one per token) every
+    non-zero's value and index, every unit's pointer (or the bitmask) are read and decoded;
+    products by unit: non-zero-parallel rows reduce into one write per (row, token), every
+    other product read-modify-writes its partial sum."""
+    a = new_actions()
+    passes = math.ceil(tokens / P) if mapping == "token_parallel" else tokens
+    for _ in range(passes):
+        if bitmask:
+            a["index_read_bits"] += rows * cols
+        for u in units:
+            if not bitmask:
+                a["index_read_bits"] += pb
+                a["decodes"] += 1
+            for _ in range(u):
+                a["weight_read_bits"] += wb
+                a["decodes"] += 1
+                if not bitmask:
+                    a["index_read_bits"] += ib
+    for u in units:
+        a["computed_macs"] += u * tokens
+        a["useful_macs"] += u * tokens
+        a["input_read_bits"] += u * tokens * ab
+        if mapping == "nnz_parallel" and not by_column:
+            if u:
+                a["output_write_bits"] += tokens * ob
+                a["output_read_bits"] += 0 if red_first else tokens * ob
+        else:
+            a["output_write_bits"] += u * tokens * ob
+            a["output_read_bits"] += u * tokens * ob
+    return a
+
+
 # ------------------------------------------------------------------ tiles
 
 
@@ -210,11 +316,22 @@ def _systolic_cycles(d, tiles: list[tuple]) -> list[int]:
     return cycles
 
 
-def dense_tiles(hw: HardwareConfig, slots, T: int, K: int, N: int, lines: int | None) -> list[tuple[int, int, int]]:
-    """(bytes, cycles, weight bytes) per tile of a dense GEMM, in loop order. A tile loads its
-    weight slice unless the previous tile held the same one, and its input slice unless it is
-    input-stationary (IS) and the previous tile held the same one, or it is reused and
-    already loaded within its scope."""
+def _stream_flags(d, tiles: list[tuple]) -> list[tuple[bool, bool]]:
+    """Per systolic tile: (held: the previous tile streams on the same stationary block, goes
+    on: the next one does); only single-fold tiles share a block with a neighbour."""
+    span = lambda x: x[1] - x[0]  # noqa: E731
+    stationary = [{"ws": (k, n), "os": (t, n), "is": (k, t)}[d.dataflow] for t, k, n, _ in tiles]
+    single = [span(a) <= d.rows and span(b) <= d.cols for a, b in stationary]
+    return [(single[i] and i > 0 and stationary[i - 1] == s,
+             single[i] and i + 1 < len(tiles) and stationary[i + 1] == s) for i, s in enumerate(stationary)]
+
+
+def dense_tiles(hw: HardwareConfig, slots, T: int, K: int, N: int,
+                lines: int | None) -> tuple[list[tuple[int, int, int]], dict]:
+    """(bytes, cycles, weight bytes) per tile of a dense GEMM, in loop order, and the GEMM's
+    actions. A tile loads its weight slice unless the previous tile held the same one, and its
+    input slice unless it is input-stationary (IS) and the previous tile held the same one,
+    or it is reused and already loaded within its scope."""
     d = hw.denser_engine
     p = hw.precision
     if d.kind == "mac_lines":
@@ -224,11 +341,20 @@ def dense_tiles(hw: HardwareConfig, slots, T: int, K: int, N: int, lines: int | 
         gK, gN = d.rows, d.cols
     shape = dense_tile_shape(hw, slots, T, K, N, gK, gN, "golden")
     tiles = _nest_tiles(shape, T, K, N)
+    acts = new_actions()
     if d.kind == "mac_lines":
         cycles = [mac_lines_tile_time(W, H, d.pipeline_latency, t[1] - t[0], k[1] - k[0], n[1] - n[0], d.packing)
                   for t, k, n, _ in tiles]
+        for t, k, n, _ in tiles:
+            add_actions(acts, mac_lines_tile_actions(W, H, t[1] - t[0], k[1] - k[0], n[1] - n[0], d.packing,
+                                                     p.weight_bits, p.activation_bits, p.output_bits, k[0] == 0))
     else:
         cycles = _systolic_cycles(d, tiles)
+        for (t, k, n, _), (held, goes_on) in zip(tiles, _stream_flags(d, tiles)):
+            add_actions(acts, systolic_tile_actions(d.dataflow, d.rows, d.cols, t[1] - t[0], k[1] - k[0], n[1] - n[0],
+                                                    p.weight_bits, p.activation_bits, p.output_bits, held, goes_on,
+                                                    k[0] == 0))
+    acts["useful_macs"] = T * K * N
     out, prev_w, prev_x, loaded = [], None, None, set()
     for (t, k, n, scope), cyc in zip(tiles, cycles):
         w = math.ceil((k[1] - k[0]) * (n[1] - n[0]) * p.weight_bits / 8) if (k, n) != prev_w else 0
@@ -240,21 +366,23 @@ def dense_tiles(hw: HardwareConfig, slots, T: int, K: int, N: int, lines: int | 
         out.append([w + x, cyc, w])
     if d.kind == "systolic" and d.timing == "scalesim" and out and out[0][1] > 1:
         out[0][1] -= 1
-    return [tuple(t) for t in out]
+    return [tuple(t) for t in out], acts
 
 
 def sparse_tiles(hw: HardwareConfig, slots, T: int, mask: np.ndarray, order: np.ndarray, lines: int,
-                 row_bits: int = 0) -> list[tuple[int, int, int]]:
-    """(bytes, cycles, weight + index bytes) per tile of S X on the sparser engine. row_bits:
-    an operand indexed by S's rows (the SDDMM's Q rows) at that many bits per (row, token),
-    loaded with a (token tile, row block)'s first column block and kept for the others."""
+                 row_bits: int = 0) -> tuple[list[tuple[int, int, int]], dict]:
+    """(bytes, cycles, weight + index bytes) per tile of S X on the sparser engine, and the
+    op's actions. row_bits: an operand indexed by S's rows (the SDDMM's Q rows) at that many
+    bits per (row, token), loaded with a (token tile, row block)'s first column block and kept
+    for the others. An adaptive line runs each tile in the mapping with fewer stepped cycles
+    (token-parallel on a tie)."""
     e = hw.sparser_engine
     p = hw.precision
     m = mask.shape[0]
     by_column = e.format == "csc"
     tt, tm, tk, reuse = sparse_tile_shape(hw, slots, T, m, len(order), by_column, "golden")
     sub_all = mask[:, order]
-    tiles = []
+    tiles, acts = [], new_actions()
     for a in range(0, T, tt):
         mt = min(tt, T - a)
         for r in range(0, m, tm):
@@ -270,10 +398,20 @@ def sparse_tiles(hw: HardwareConfig, slots, T: int, mask: np.ndarray, order: np.
                 x = 0 if (reuse and r > 0) else math.ceil(sub.shape[1] * mt * p.activation_bits / 8)
                 if c == 0:
                     x += math.ceil(sub.shape[0] * mt * row_bits / 8)
-                cyc = sparse_tile_time([int(u) for u in units], mt, lines, e.macs_per_line, e.mapping,
-                                       e.unit_overhead, e.assignment, e.pipeline_latency)
+                u = [int(v) for v in units]
+                cyc = sparse_tile_time(u, mt, lines, e.macs_per_line, e.mapping, e.unit_overhead, e.assignment,
+                                       e.pipeline_latency)
                 tiles.append((w + x, cyc, w))
-    return tiles
+                mapping = e.mapping
+                if mapping == "adaptive":
+                    tp = sparse_tile_time(u, mt, lines, e.macs_per_line, "token_parallel", e.unit_overhead,
+                                          e.assignment, e.pipeline_latency)
+                    mapping = "token_parallel" if tp <= cyc else "nnz_parallel"
+                add_actions(acts, sparse_tile_actions(u, sub.shape[0], sub.shape[1], mt, e.macs_per_line, mapping,
+                                                      by_column, p.weight_bits, p.activation_bits, p.output_bits,
+                                                      e.index_bits, e.pointer_bits, e.format == "bitmask", c == 0))
+                acts["index_load_bytes"] += idx
+    return tiles, acts
 
 
 # ------------------------------------------------------------------ program
@@ -288,21 +426,31 @@ def vector_tile_time(elements: int, passes: int, lanes: int, latency: int) -> in
     return cycle + latency
 
 
-def vector_tiles(hw: HardwareConfig, slots, elements: int, inputs: int, passes: int) -> list[tuple[int, int, int]]:
-    """A vector op's tiles: as many elements as the input and output slots hold, one after another."""
+def vector_tiles(hw: HardwareConfig, slots, elements: int, inputs: int,
+                 passes: int) -> tuple[list[tuple[int, int, int]], dict]:
+    """A vector op's tiles: as many elements as the input and output slots hold, one after
+    another; and its actions: every element-pass a lane operation, the operands read from the
+    input buffer (softmax: the scores from the output buffer), the results written there."""
     p, v = hw.precision, hw.vector_unit
     per = elements
     if hw.buffers is not None:
         per = min(slots.input // (inputs * p.activation_bits / 8) if inputs else elements,
                   slots.output // (p.output_bits / 8), elements)
     per = int(per)
-    tiles = []
+    tiles, acts = [], new_actions()
     if elements == 0:  # a head whose mask keeps nothing
-        return tiles
+        return tiles, acts
     for a in range(0, elements, per):
         e = min(per, elements - a)
         tiles.append((math.ceil(e * inputs * p.activation_bits / 8), vector_tile_time(e, passes, v.lanes, v.latency), 0))
-    return tiles
+        for _ in range(e):
+            acts["vector_lane_ops"] += passes
+            if inputs:
+                acts["input_read_bits"] += inputs * p.activation_bits
+            else:
+                acts["output_read_bits"] += p.output_bits
+            acts["output_write_bits"] += p.output_bits
+    return tiles, acts
 
 
 def bits(hw: HardwareConfig, weight_bits: int, activation_bits: int | None = None) -> HardwareConfig:
@@ -344,14 +492,14 @@ def masked_head(hw: HardwareConfig, slots, attrs: dict, layer: dict, add) -> Non
     mask = layer["masks"][attrs["layer"]][attrs["head"]]
     N, D, batch, p = layer["seq"], layer["head_dim"], layer["batch"], hw.precision
     if attrs["part"] == "softmax":
-        add(2, vector_tiles(hw, slots, batch * int(mask.sum()), 0, hw.vector_unit.softmax_passes))
+        add(2, *vector_tiles(hw, slots, batch * int(mask.sum()), 0, hw.vector_unit.softmax_passes))
         return
     dense_cols, sparse_cols = split_columns(hw, mask)
     lines, sp_lines = None, hw.sparser_engine.lines
     if hw.split.policy == "shared_width":
         nnz_sparse = int(sum(mask[:, j].sum() for j in sparse_cols))
         lines, sp_lines = shared_split(hw, N * len(dense_cols), nnz_sparse, len(sparse_cols) > 0)
-    dense, sparse = [], []
+    dense, sparse = ([], new_actions()), ([], new_actions())
     if attrs["part"] == "qk":
         if dense_cols:
             dense = dense_tiles(bits(hw, p.kv_bits), slots, N, D, len(dense_cols), lines)
@@ -364,14 +512,21 @@ def masked_head(hw: HardwareConfig, slots, attrs: dict, layer: dict, add) -> Non
         if sparse_cols:
             sparse = sparse_tiles(bits(hw, p.activation_bits, p.kv_bits), slots, D, mask, np.array(sparse_cols),
                                   sp_lines)
-    add(0, dense * batch)
-    add(0 if hw.split.policy == "time_multiplexed" else 1, sparse * batch)
+    dense[1]["useful_macs"] = int(mask[:, dense_cols].sum()) * D  # the kept scores among the dense columns
+    add(0, dense[0] * batch, acts=times(dense[1], batch))
+    add(0 if hw.split.policy == "time_multiplexed" else 1, sparse[0] * batch, acts=times(sparse[1], batch))
 
 
-def attention_tiles(hw: HardwareConfig, slots, part: str, layer: dict) -> list[tuple[int, int, int]]:
+def times(acts: dict, n: int) -> dict:
+    out = new_actions()
+    add_actions(out, acts, n)
+    return out
+
+
+def attention_tiles(hw: HardwareConfig, slots, part: str, layer: dict) -> tuple[list[tuple[int, int, int]], dict]:
     """One group's Q K^T or P V over the batch: per sequence, per causal block of 64 queries
     (decode: one query over context + 1 keys), a dense GEMM with the K or V cache (kv_bits)
-    as its stationary operand."""
+    as its stationary operand; useful MACs: head_dim per query and key it may attend."""
     hk = hw.model_copy(update={"precision": hw.precision.model_copy(update={"weight_bits": hw.precision.kv_bits})})
     group = layer["heads"] // layer["kv_heads"]
     if layer["phase"] == "decode":
@@ -379,12 +534,16 @@ def attention_tiles(hw: HardwareConfig, slots, part: str, layer: dict) -> list[t
     else:
         seq = layer["seq"]
         blocks = [(group * (min(seq, a + 64) - a), min(seq, a + 64)) for a in range(0, seq, 64)]
-    tiles = []
+    tiles, acts = [], new_actions()
     for _ in range(layer["batch"]):
         for rows, keys in blocks:
             K, N = (layer["head_dim"], keys) if part == "qk" else (keys, layer["head_dim"])
-            tiles += dense_tiles(hk, slots, rows, K, N, None)
-    return tiles
+            more, a = dense_tiles(hk, slots, rows, K, N, None)
+            tiles += more
+            add_actions(acts, a)
+    queries = [layer["context"]] if layer["phase"] == "decode" else range(layer["seq"])
+    acts["useful_macs"] = layer["batch"] * group * sum(q + 1 for q in queries) * layer["head_dim"]
+    return tiles, acts
 
 
 def layer_op(hw: HardwareConfig, slots, attrs: dict, T: int, layer: dict, add) -> None:
@@ -393,7 +552,7 @@ def layer_op(hw: HardwareConfig, slots, attrs: dict, T: int, layer: dict, add) -
     group = layer["heads"] // layer["kv_heads"]
     width = {"attn_core": layer["heads"] * layer["head_dim"], "act": layer["inter"]}.get(proj, layer["hidden"])
     if part == "out":
-        add(3, [], math.ceil(T * width * hw.precision.output_bits / 8))
+        add(3, [], wb=math.ceil(T * width * hw.precision.output_bits / 8))
     elif attrs["head"] >= 0:
         masked_head(hw, slots, attrs, layer, add)
     elif part == "softmax":
@@ -401,13 +560,13 @@ def layer_op(hw: HardwareConfig, slots, attrs: dict, T: int, layer: dict, add) -
             scores = layer["batch"] * group * (layer["context"] + 1)
         else:
             scores = layer["batch"] * group * layer["seq"] * (layer["seq"] + 1) // 2
-        add(2, vector_tiles(hw, slots, scores, 0, vu.softmax_passes))
+        add(2, *vector_tiles(hw, slots, scores, 0, vu.softmax_passes))
     elif part == "vec":
         passes, inputs = {"attn_norm": (vu.norm_passes, 1), "ffn_norm": (vu.norm_passes, 1),
                           "act": (vu.silu_mul_passes, 2)}.get(proj, (vu.add_passes, 2))
-        add(2, vector_tiles(hw, slots, T * width, inputs, passes))
+        add(2, *vector_tiles(hw, slots, T * width, inputs, passes))
     else:
-        add(0, attention_tiles(hw, slots, part, layer))
+        add(0, *attention_tiles(hw, slots, part, layer))
 
 
 def build(hw: HardwareConfig, projections_per_layer: list[list[dict]], T: int, dense_model: bool,
@@ -437,10 +596,12 @@ def build(hw: HardwareConfig, projections_per_layer: list[list[dict]], T: int, d
         deps = sorted({o for pred in graph.predecessors(node) for o in done_by[pred]})
         done_by[node] = []
 
-        def add(stream, tiles, wb=0):
+        def add(stream, tiles, acts=None, wb=0):
             if stream != 3 and not tiles:  # no work: the node forwards its inputs (below)
                 return
-            ops.append({"stream": stream, "deps": deps, "tiles": tiles, "wb": wb})
+            acts = new_actions() if acts is None else acts
+            acts["output_read_bits"] += 8 * wb  # a write-back reads its result out of the output buffer
+            ops.append({"stream": stream, "deps": deps, "tiles": tiles, "wb": wb, "actions": acts})
             done_by[node].append(len(ops) - 1)
 
         q = next((x for x in projections_per_layer[attrs["layer"]] if x["name"] == attrs["proj"]), None)
@@ -451,11 +612,11 @@ def build(hw: HardwareConfig, projections_per_layer: list[list[dict]], T: int, d
             continue
         if part == "out":
             kv = layer is not None and q["name"] in ("k_proj", "v_proj")
-            add(3, [], math.ceil(q["m"] * T * (hw.precision.kv_bits if kv else hw.precision.output_bits) / 8))
+            add(3, [], wb=math.ceil(q["m"] * T * (hw.precision.kv_bits if kv else hw.precision.output_bits) / 8))
             continue
         if part == "W":
             if q["m"] and q["n"]:
-                add(0, dense_tiles(hw, slots, T, q["n"], q["m"], None))
+                add(0, *dense_tiles(hw, slots, T, q["n"], q["m"], None))
             if not done_by[node]:
                 done_by[node] = deps
             continue
@@ -470,13 +631,15 @@ def build(hw: HardwareConfig, projections_per_layer: list[list[dict]], T: int, d
         sp_stream = 0 if policy == "time_multiplexed" else 1
         if part == "S":
             if dense_cols:
-                add(0, dense_tiles(hw, slots, T, len(dense_cols), q["m"], lines))
+                tiles, acts = dense_tiles(hw, slots, T, len(dense_cols), q["m"], lines)
+                acts["useful_macs"] = int(mask[:, dense_cols].sum()) * T  # the zeros are computed, not useful
+                add(0, tiles, acts)
             if sparse_cols:
-                add(sp_stream, sparse_tiles(hw, slots, T, mask, np.array(sparse_cols), sp_lines))
+                add(sp_stream, *sparse_tiles(hw, slots, T, mask, np.array(sparse_cols), sp_lines))
         elif part == "V" and q["rank"] > 0:
-            add(0, dense_tiles(hw, slots, T, q["n"], q["rank"], lines))
+            add(0, *dense_tiles(hw, slots, T, q["n"], q["rank"], lines))
         elif part == "U" and q["rank"] > 0:
-            add(0, dense_tiles(hw, slots, T, q["rank"], q["m"], lines))
+            add(0, *dense_tiles(hw, slots, T, q["rank"], q["m"], lines))
         if not done_by[node]:
             done_by[node] = deps
     return ops

@@ -1,7 +1,9 @@
 """The fast (numba) model against the golden cycle-stepped reference on random small cases.
 
-Every tile's bytes, compute cycles, request/start/end cycle and every op's completion must
-be identical: this is what makes "cycle-accurate" a checked claim.
+Every tile's bytes, compute cycles, request/start/end cycle, every op's completion and every
+op's action counts (MACs, buffer reads and writes, index decodes, vector-unit operations)
+must be identical: this is what makes "cycle-accurate" (and the energy built on the counts)
+a checked claim.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import numpy as np
 import pytest
 
 from simulator.config import parse_hw
+from simulator.energy.actions import NAMES
 from simulator.schedule.run import run
 from tests.golden import reference
 from workloads.errors import InputError
@@ -191,6 +194,10 @@ def test_fast_model_equals_golden_reference_on_random_cases():
         assert [gold["end"][k] for k in keys] == list(fast.tile_end), f"case {ran}: ends differ"
         assert [gold["op_done"][o] for o in range(len(ops))] == list(fast.op_done), f"case {ran}: op completion differs"
         assert gold["channel_cycles"] == fast.channel_busy
+        # the same actions per op, every count (energy's inputs)
+        g_actions = [[op["actions"][k] for k in NAMES] for op in ops]
+        assert g_actions == [a.tolist() for a in fast.program.op_actions], f"case {ran}: action counts differ"
+        assert [a.tolist() for a in fast_unrecorded.program.op_actions] == g_actions
         expect = plain_aggregates(hw, ops, gold)
         got = (fast.op_first, fast.op_busy, fast.op_dram, fast.op_stall)
         for name, e, g in zip(("first request", "compute cycles", "DRAM bytes", "memory stall"), expect, got):
