@@ -361,6 +361,19 @@ def load_manifest(path: str | os.PathLike) -> dict:
     return man
 
 
+def check_files(path: str | os.PathLike) -> dict:
+    """The validated manifest, after checking that every layer file it lists is a regular
+    file (no layer is read: cheap enough to run before loading a model)."""
+    man = load_manifest(path)
+    root = Path(path)
+    root = root.parent if root.is_file() else root
+    for layer in man["layers"]:
+        f = root / layer["file"]
+        if not f.is_file() or f.is_symlink():
+            raise InputError(f"{f}: layer {layer['index']} is not a regular file")
+    return man
+
+
 def _stored_layer_index(data: bytes) -> int | None:
     """The layer index write_layer stored in a layer file's safetensors metadata (None if absent)."""
     try:

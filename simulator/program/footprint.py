@@ -170,11 +170,12 @@ def memory_cap() -> tuple[int, str]:
 
 
 def check_footprint(where: str, model: ModelShape, hw: HardwareConfig, phase: str, batch: int, seq: int,
-                    scope: str = "projections", context: int = 0, compressed: bool = True) -> None:
+                    scope: str = "projections", context: int = 0, compressed: bool = True,
+                    cap: tuple[int, str] | None = None) -> None:
     """InputError (one line, naming `where`: the user's model file, flag or sweep point) when
-    simulating would need more memory than memory_cap() allows."""
+    simulating would need more memory than `cap` (default memory_cap()) allows."""
     need = simulation_bytes(model, hw, phase, batch, seq, scope, context, compressed)
-    cap, why = memory_cap()
+    cap, why = memory_cap() if cap is None else cap
     if need > cap:
         step = f"prefill of batch {batch} x seq {seq}" if phase == "prefill" else f"decode of batch {batch}"
         step += f", context {context}" if context else ""

@@ -29,19 +29,21 @@ import math
 import json
 import types
 import typing
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Callable, Literal, Optional
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import simulator
 from simulator.config import HardwareConfig, describe_validation_error, parse_hw, read_yaml
+from simulator.program.footprint import check_footprint, memory_cap
 from workloads import artifact as artifact_format
 from workloads.budget import Budget
 from workloads.errors import InputError
 from workloads.from_artifact import artifact_shape
+from workloads.limits import MAX_BATCH, MAX_FEATURES, MAX_SEED, MAX_SEQ, MAX_TOKENS
 from workloads.presets import ModelShape, resolve_model
 
 # Workload keys an axis (or `fixed`) may set, and their defaults.
@@ -73,15 +75,16 @@ class WorkloadPoint(_Strict):
     """The workload half of a point: budget (kept fraction, rank ...) and phase/batch/seq."""
 
     ratio: float = Field(..., gt=0.0, le=1.0, description="kept fraction of each projection's parameters")
-    rank: int = Field(..., ge=0, le=65536, description="rank r of U V")
+    rank: int = Field(..., ge=0, le=MAX_FEATURES, description="rank r of U V (at most min(m, n) of every projection)")
     preserve: float = Field(..., ge=0.0, lt=1.0, description="preserved top-salience fraction")
     pattern: str = Field(..., description="'unstructured' or N:M, e.g. 2:4")
     generator: Literal["wanda-like", "uniform"]
     s_density: Literal["accounting", "ratio"]
     phase: Literal["decode", "prefill"]
-    batch: int = Field(..., ge=1, le=1 << 20, description="sequences")
-    seq: int = Field(..., ge=1, le=1 << 24, description="tokens per sequence (prefill)")
-    seed: int = Field(..., ge=0, le=2**31 - 1, description="synthetic mask seed")
+    # the simulator's own bounds (workloads.limits), so that a point validated here is one it runs
+    batch: int = Field(..., ge=1, le=MAX_BATCH, description="sequences")
+    seq: int = Field(..., ge=1, le=MAX_SEQ, description="tokens per sequence (prefill)")
+    seed: int = Field(..., ge=0, le=MAX_SEED, description="synthetic mask seed")
 
     def budget(self) -> Budget:
         return Budget(self.ratio, self.rank, self.preserve, self.pattern, self.generator, self.s_density)
@@ -98,7 +101,7 @@ class RandomAxis(_Strict):
 
 class RandomSpec(_Strict):
     samples: int = Field(..., ge=1, le=MAX_POINTS)
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     axes: dict[str, Any]
 
 
@@ -318,11 +321,104 @@ def _base_hardware(source: str, base: Path, hardware: str | dict[str, Any]) -> t
     return data, where
 
 
+# ---------------------------------------------------------------- resolving points
+
+
+def _check_key_conflicts(source: str, spec: SweepSpec, axes: list[str], art: Optional[dict]) -> None:
+    """A key set in two places (fixed and an axis, overrides and an axis) is refused rather than
+    letting one silently win: the losing value would never be checked. With an artifact, the
+    budget keys it fixes are refused wherever they appear."""
+    for where, keys in (("fixed", spec.fixed), ("overrides", spec.overrides)):
+        both = [k for k in axes if k in keys]
+        if both:
+            raise InputError(f"{source}: key '{both[0]}' is given both in {where} and as an axis; "
+                             f"give it in one place")
+    if art is not None:
+        for where, keys in (("fixed", spec.fixed), ("axes", axes)):
+            bad = [k for k in keys if k in BUDGET_KEYS]
+            if bad:
+                raise InputError(f"{source}: {where}: key '{bad[0]}' does not apply to model.artifact "
+                                 f"(the artifact fixes masks and ranks; sweep hardware keys, phase, batch, seq)")
+
+
+@dataclass
+class _Resolver:
+    """Turns a point's axis values into a validated Point, with the checks a worker would
+    otherwise meet only while simulating: the hardware config, the workload's ranges (the
+    simulator's own, workloads.limits), the budget of every projection and the memory the
+    point needs (simulator/program/footprint.py). Caches what points share."""
+
+    source: str
+    spec: SweepSpec
+    hw_base: dict[str, Any]
+    hw_source: str
+    shape: ModelShape
+    art: Optional[dict]
+    cap: tuple[int, str]  # memory_cap(), read once
+    hw_cache: dict[str, HardwareConfig] = field(default_factory=dict)
+    checked: set[str] = field(default_factory=set)
+
+    def hardware(self, where: str, params: dict[str, Any]) -> HardwareConfig:
+        hw_data = copy.deepcopy(self.hw_base)
+        for key, value in params.items():
+            if key not in WORKLOAD_KEYS:
+                set_dotted(hw_data, key, value)
+        hw_id = _digest(hw_data)
+        if hw_id not in self.hw_cache:
+            swept = params.keys() - set(WORKLOAD_KEYS)
+            self.hw_cache[hw_id] = parse_hw(hw_data, where if swept else self.hw_source)
+        return self.hw_cache[hw_id]
+
+    def workload(self, where: str, params: dict[str, Any]) -> WorkloadPoint:
+        wl = {**WORKLOAD_DEFAULTS, **self.spec.fixed, **{k: v for k, v in params.items() if k in WORKLOAD_KEYS}}
+        try:
+            workload = WorkloadPoint.model_validate(wl)
+        except ValidationError as exc:
+            raise InputError(f"{where}: {describe_validation_error(exc)}") from None
+        if workload.phase == "prefill" and workload.batch * workload.seq > MAX_TOKENS:
+            raise InputError(f"{where}: keys 'batch' x 'seq': {workload.batch} x {workload.seq} tokens, more than "
+                             f"the {MAX_TOKENS} one prefill step holds")
+        return workload
+
+    def once(self, key: list, check: Callable[[], None]) -> None:
+        """Run `check` the first time `key` is seen (points share budgets and footprints)."""
+        digest = _digest(key)
+        if digest not in self.checked:
+            check()
+            self.checked.add(digest)
+
+    def point(self, i: int, params: dict[str, Any]) -> Point:
+        where = f"{self.source}: point {i} ({', '.join(f'{k}={v}' for k, v in params.items())})"
+        hw, workload = self.hardware(where, params), self.workload(where, params)
+        hw_json, model = hw.model_dump(mode="json"), asdict(self.shape)
+        self.once([hw_json, workload.phase, workload.batch, workload.seq], lambda: check_footprint(
+            where, self.shape, hw, workload.phase, workload.batch, workload.seq, cap=self.cap))
+        version = simulator.__version__
+        if self.art is not None:
+            wl_art = {"phase": workload.phase, "batch": workload.batch, "seq": workload.seq,
+                      "artifact_manifest_sha256": self.art["manifest_sha256"]}
+            key = _digest({"hardware": hw_json, "model": model, "workload": wl_art, "version": version})
+            return Point(i, key, params, hw_json, model, None, wl_art, self.art["path"])
+        self.once([workload.ratio, workload.rank, workload.preserve, workload.pattern, workload.s_density],
+                  lambda: self.budget(where, workload))
+        wl_json = workload.model_dump(mode="json")
+        key = _digest({"hardware": hw_json, "model": model, "layers": self.spec.layers, "workload": wl_json,
+                       "version": version})
+        return Point(i, key, params, hw_json, model, self.spec.layers, wl_json)
+
+    def budget(self, where: str, workload: WorkloadPoint) -> None:
+        try:
+            budget = workload.budget()
+            for name, _, m, n in self.shape.projections():
+                budget.s_nnz(name, m, n)
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
+
+
 # ---------------------------------------------------------------- public
 
 
-def parse_spec(data: object, source: str, base_dir: Path) -> Sweep:
-    """Validate a spec mapping and resolve every point (InputError, one line, on any problem)."""
+def _validated(data: object, source: str) -> SweepSpec:
     if not isinstance(data, dict):
         raise InputError(f"{source}: expected a YAML mapping, got {type(data).__name__}")
     try:
@@ -332,20 +428,25 @@ def parse_spec(data: object, source: str, base_dir: Path) -> Sweep:
     modes = [m for m in ("grid", "list", "random") if getattr(spec, m) is not None]
     if len(modes) != 1:
         raise InputError(f"{source}: give exactly one of grid, list, random (got {', '.join(modes) or 'none'})")
+    for key in spec.fixed:
+        if key not in WORKLOAD_KEYS:
+            raise InputError(f"{source}: fixed: unknown workload key '{key}' (expected one of {', '.join(WORKLOAD_KEYS)})")
+    return spec
+
+
+def parse_spec(data: object, source: str, base_dir: Path) -> Sweep:
+    """Validate a spec mapping and resolve every point (InputError, one line, on any problem)."""
+    spec = _validated(data, source)
     hw_base, hw_source = _base_hardware(source, base_dir, spec.hardware)
     for key, value in spec.overrides.items():
         if not hardware_key_exists(key):
             raise InputError(f"{source}: overrides: unknown hardware key '{key}'")
         set_dotted(hw_base, key, value)
-    for key in spec.fixed:
-        if key not in WORKLOAD_KEYS:
-            raise InputError(f"{source}: fixed: unknown workload key '{key}' (expected one of {', '.join(WORKLOAD_KEYS)})")
     shape, art = _model_shape(source, base_dir, spec.model)
     if art is not None and spec.layers is not None:
         raise InputError(f"{source}: key 'layers': not supported with model.artifact (the artifact has every layer)")
     if spec.layers is not None and spec.layers > shape.num_layers:
         raise InputError(f"{source}: key 'layers': {spec.layers} exceeds the model's {shape.num_layers} layers")
-
     if spec.grid is not None:
         axes, raw = _expand_grid(source, spec.grid)
     elif spec.list is not None:
@@ -353,59 +454,9 @@ def parse_spec(data: object, source: str, base_dir: Path) -> Sweep:
     else:
         assert spec.random is not None
         axes, raw = _expand_random(source, spec.random)
-
-    if art is not None:
-        for where, keys in (("fixed", spec.fixed), ("axes", axes)):
-            bad = [k for k in keys if k in BUDGET_KEYS]
-            if bad:
-                raise InputError(f"{source}: {where}: key '{bad[0]}' does not apply to model.artifact "
-                                 f"(the artifact fixes masks and ranks; sweep hardware keys, phase, batch, seq)")
-    model = asdict(shape)
-    projections = shape.projections()
-    version = simulator.__version__
-    hw_cache: dict[str, HardwareConfig] = {}
-    budget_ok: set[str] = set()
-    points = []
-    for i, params in enumerate(raw):
-        label = ", ".join(f"{k}={v}" for k, v in params.items())
-        where = f"{source}: point {i} ({label})"
-        hw_data = copy.deepcopy(hw_base)
-        wl = {**WORKLOAD_DEFAULTS, **spec.fixed}
-        for key, value in params.items():
-            if key in WORKLOAD_KEYS:
-                wl[key] = value
-            else:
-                set_dotted(hw_data, key, value)
-        hw_id = _digest(hw_data)
-        if hw_id not in hw_cache:
-            hw_cache[hw_id] = parse_hw(hw_data, where if params.keys() - set(WORKLOAD_KEYS) else hw_source)
-        hw = hw_cache[hw_id]
-        try:
-            workload = WorkloadPoint.model_validate(wl)
-        except ValidationError as exc:
-            raise InputError(f"{where}: {describe_validation_error(exc)}") from None
-        if art is not None:
-            wl_art = {"phase": workload.phase, "batch": workload.batch, "seq": workload.seq,
-                      "artifact_manifest_sha256": art["manifest_sha256"]}
-            hw_json = hw.model_dump(mode="json")
-            key = _digest({"hardware": hw_json, "model": model, "workload": wl_art, "version": version})
-            points.append(Point(i, key, params, hw_json, model, None, wl_art, art["path"]))
-            continue
-        budget_id = _digest([workload.ratio, workload.rank, workload.preserve, workload.pattern, workload.s_density])
-        if budget_id not in budget_ok:
-            try:
-                budget = workload.budget()
-                for name, _, m, n in projections:
-                    budget.s_nnz(name, m, n)
-            except InputError as exc:
-                raise InputError(f"{where}: {exc}") from None
-            budget_ok.add(budget_id)
-        hw_json = hw.model_dump(mode="json")
-        wl_json = workload.model_dump(mode="json")
-        key = _digest({"hardware": hw_json, "model": model, "layers": spec.layers, "workload": wl_json,
-                       "version": version})
-        points.append(Point(i, key, params, hw_json, model, spec.layers, wl_json))
-    return Sweep(spec.name, tuple(axes), tuple(points))
+    _check_key_conflicts(source, spec, axes, art)
+    resolver = _Resolver(source, spec, hw_base, hw_source, shape, art, memory_cap())
+    return Sweep(spec.name, tuple(axes), tuple(resolver.point(i, params) for i, params in enumerate(raw)))
 
 
 def load_spec(path: str | Path) -> Sweep:

@@ -79,14 +79,19 @@ COLUMN_NAMES = [c for c, _, _ in COLUMNS]
 VOLATILE = ("elapsed_s", "sweep", "point_index", "provenance")
 
 
-def refuse_foreign(path: Path, table: str = "points", what: str = "sweep") -> None:
+def _read_only(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+
+
+def refuse_foreign(path: Path, table: str = "points", what: str = "sweep", columns: list[str] | None = None) -> None:
     """InputError unless the existing file is an SQLite database holding only `table` (the
-    sweep's or the frontier's own), checked read-only so that a refused file is left byte for
-    byte as it was."""
+    sweep's or the frontier's own) with every one of `columns`, checked read-only so that a
+    refused file is left byte for byte as it was (no journal-mode switch, no new table)."""
     try:
-        conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+        conn = _read_only(path)
         try:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            have = {r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')}
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
@@ -94,6 +99,32 @@ def refuse_foreign(path: Path, table: str = "points", what: str = "sweep") -> No
     if tables != {table}:
         raise InputError(f"{path}: an SQLite database with other tables ({', '.join(sorted(tables)) or 'none'}); "
                          f"refusing to add {what} results to it: write to a new --out")
+    missing = [c for c in columns or () if c not in have]
+    if missing:
+        more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
+        raise InputError(f"{path}: {what} results table has an older layout (missing {', '.join(missing[:4])}{more}); "
+                         "write to a new --out")
+
+
+def _existing(path: Path) -> bool:
+    """Whether `path` holds a database to resume (InputError when it is not a regular file)."""
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise InputError(f"{path}: not a regular file")
+    return path.exists() and path.stat().st_size > 0
+
+
+def stored_keys(path: str | Path) -> set[str]:
+    """The point hashes already in a results database, read without changing it (empty when
+    there is none yet); InputError for a file a sweep would refuse to write to."""
+    p = Path(path)
+    if not _existing(p):
+        return set()
+    refuse_foreign(p, columns=COLUMN_NAMES)
+    conn = _read_only(p)
+    try:
+        return {r[0] for r in conn.execute("SELECT point_hash FROM points")}
+    finally:
+        conn.close()
 
 
 class Store:
@@ -101,10 +132,8 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        if self.path.is_symlink() or (self.path.exists() and not self.path.is_file()):
-            raise InputError(f"{self.path}: not a regular file")
-        if self.path.exists() and self.path.stat().st_size > 0:
-            refuse_foreign(self.path)  # read-only look first: never touch someone else's database
+        if _existing(self.path):
+            refuse_foreign(self.path, columns=COLUMN_NAMES)  # read-only look first: a refused file stays as it was
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
@@ -114,10 +143,6 @@ class Store:
             self.conn.execute(f"CREATE TABLE IF NOT EXISTS points ({cols})")
         except sqlite3.DatabaseError as exc:
             raise InputError(f"{self.path}: not a sweep results database ({exc})") from None
-        have = {r[1] for r in self.conn.execute("PRAGMA table_info(points)")}
-        if set(COLUMN_NAMES) - have:
-            raise InputError(f"{self.path}: results table has an older layout (missing "
-                             f"{', '.join(sorted(set(COLUMN_NAMES) - have))}); write to a new --out")
 
     def close(self) -> None:
         self.conn.close()

@@ -36,6 +36,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.seqlen < 2 or args.batch < 1 or (args.windows is not None and args.windows < 1):
         raise InputError("--seqlen must be >= 2, --batch and --windows >= 1")
+    from simulator.reports.files import atomic_write, check_output_path
+    from workloads import artifact
+
+    # everything the user named is checked before the model loads (tens of seconds)
+    if args.json:
+        check_output_path(args.json)
+    if args.artifact:
+        artifact.check_files(args.artifact)
     from compression import evaluate, export, models, text
 
     txt, desc = text.read_text(args.text or "evaluation")
@@ -85,6 +93,5 @@ def run(args: argparse.Namespace) -> int:
                 print(f"layer {layer['index']:3d}: {errs}")
     print(json.dumps(result, indent=1))
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(result, fh, indent=1)
+        atomic_write(args.json, json.dumps(result, indent=1))
     return 0

@@ -28,21 +28,19 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from simulator.reports.files import check_output_path
     from simulator.sweep.executors import make_executor
-    from simulator.sweep.run import pending, run_sweep
+    from simulator.sweep.run import run_sweep
     from simulator.sweep.spec import load_spec
-    from simulator.sweep.store import Store, export_csv, export_parquet
+    from simulator.sweep.store import Store, export_csv, export_parquet, stored_keys
 
+    for out in (args.out, args.csv, args.parquet):  # before any work: never fail after the sweep
+        if out:
+            check_output_path(out)
+    done = stored_keys(args.out)  # read-only: a database the sweep would refuse is refused now, unchanged
     sweep = load_spec(args.spec)  # every point validated here, before anything runs
     if args.dry_run:
-        if os.path.exists(args.out):
-            store = Store(args.out)
-            try:
-                todo = len(pending(sweep, store))
-            finally:
-                store.close()
-        else:
-            todo = len({p.key for p in sweep.points})
+        todo = len({p.key for p in sweep.points} - done)
         print(f"{sweep.name}: {len(sweep.points)} points over axes {', '.join(sweep.axes)}; {todo} to run")
         return 0
     executor = make_executor(args.executor, args.workers, args.scheduler)

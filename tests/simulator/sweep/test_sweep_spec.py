@@ -22,7 +22,7 @@ BAD = {
                               "point 1 (sparser_engine.lines=5000): key 'sparser_engine.lines': must be <= 4096"),
     "bandwidth out of range": ("grid:\n  dram.bandwidth_gbps: [10, -1]\n", "key 'dram.bandwidth_gbps': must be >= 0.001"),
     "ratio out of range": ("fixed: {rank: 16}\ngrid:\n  ratio: [0.5, 1.5]\n", "key 'ratio': must be <= 1.0 (got 1.5)"),
-    "rank too large": ("grid:\n  rank: [16, 600]\n", "rank 600 exceeds min(m, n) = 576"),
+    "rank too large": ("fixed: {}\ngrid:\n  rank: [16, 600]\n", "rank 600 exceeds min(m, n) = 576"),
     "default rank too large": ("fixed: {}\ngrid:\n  ratio: [0.5]\n", "budget cannot be met"),
     "bad phase": ("fixed: {rank: 16}\nlist: [{phase: train}]\n", "key 'phase': must be one of"),
     "two modes": ("grid: {rank: [8]}\nlist: [{rank: 8}]\n", "exactly one of grid, list, random"),
