@@ -1,0 +1,1 @@
+"""Energy and area of the simulated accelerator: technology tables, their scaling, and costs."""
