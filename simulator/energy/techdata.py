@@ -18,6 +18,7 @@ from workloads.errors import InputError
 
 DATA_DIR = Path(__file__).parent / "data"
 TABLE_FILES = ("arithmetic.yaml", "logic.yaml")
+ENTRY_KEYS = ("value", "unit", "node_nm", "vdd_v", "source", "derived", "from", "factor", "note")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,10 @@ def _entry(path: Path, name: str, raw: dict) -> Entry:
     for key in ("value", "unit", "node_nm", "vdd_v", "source"):
         if key not in raw:
             raise InputError(f"{path}: entry {name} lacks '{key}'")
+    unknown = set(raw) - set(ENTRY_KEYS)
+    if unknown:
+        raise InputError(f"{path}: entry {name} has unknown keys {sorted(map(str, unknown))}; "
+                         f"allowed: {', '.join(ENTRY_KEYS)}")
     if not str(raw["source"]).strip():
         raise InputError(f"{path}: entry {name} has an empty source")
     derived = raw.get("derived")

@@ -235,3 +235,10 @@ def test_register_leakage_and_costs_scale_down_with_the_node():
     assert tech.logic_leakage(40).mw_per_mm2 == pytest.approx(11.775)
     assert 5 < tech.logic_leakage(7).mw_per_mm2 < 20
     assert tech.int_precision(8) == "int8"
+
+
+def test_a_table_entry_with_an_unknown_key_is_refused(tmp_path):
+    from simulator.energy.techdata import _entry
+    raw = {"value": 1.0, "unit": "pJ", "node_nm": 45, "vdd_v": None, "source": "x", "Jouppi et al.": None}
+    with pytest.raises(InputError, match="unknown keys"):
+        _entry(tmp_path / "t.yaml", "add.int8.energy", raw)
