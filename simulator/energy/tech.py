@@ -14,6 +14,7 @@ it used. Bad input (an unknown precision, function, format or DRAM type, a node 
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 from simulator.energy import scaling
@@ -37,7 +38,7 @@ def check_precision(precision: str) -> str:
 
 def int_precision(bits: int) -> str:
     """The integer precision of a width: 4 -> 'int4', 8 -> 'int8', 16 -> 'int16', 32 -> 'int32'."""
-    name = f"int{bits}" if isinstance(bits, int) and not isinstance(bits, bool) else None
+    name = f"int{int(bits)}" if isinstance(bits, numbers.Integral) and not isinstance(bits, bool) else None
     if name not in PRECISIONS:
         raise InputError(f"no integer precision of {bits!r} bits; allowed widths: 4, 8, 16, 32")
     return name
@@ -49,9 +50,9 @@ def precision_format(precision: str) -> dict:
 
 
 def _check_bits(bits: int, what: str) -> int:
-    if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= MAX_BITS:
+    if isinstance(bits, bool) or not isinstance(bits, numbers.Integral) or not 1 <= bits <= MAX_BITS:
         raise InputError(f"{what} {bits!r} is not a whole number of bits in 1-{MAX_BITS}")
-    return bits
+    return int(bits)
 
 
 def _scaled(e: Entry, node_nm: float, vdd_v: float | None) -> float:
@@ -106,7 +107,7 @@ def int_operator_cost(op: str, bits: int, node_nm: float, vdd_v: float | None = 
     """An integer add or multiply of any width 1-64 bits. Widths in the table use it; others
     scale the nearest measured width w (ties: the smaller) by bits/w (adder ~ width) or
     (bits/w)^2 (array multiplier ~ width^2), the rule arithmetic.yaml states and checks."""
-    _check_bits(bits, "operator width")
+    bits = _check_bits(bits, "operator width")
     if f"int{bits}" in PRECISIONS:
         return operator_cost(op, f"int{bits}", node_nm, vdd_v)
     if op not in ("add", "multiply"):
@@ -138,7 +139,7 @@ def register_cost(bits: int, node_nm: float, vdd_v: float | None = None) -> Regi
     """Register (accumulator, index or pointer register) of `bits` bits: energy = bits *
     E_bit and area = bits * A_bit, with E_bit (pJ per bit per clocked update, i.e. per bit
     access) and A_bit from Aladdin's 40 nm register cell, scaled to `node_nm`."""
-    _check_bits(bits, "register width")
+    bits = _check_bits(bits, "register width")
     node = scaling.check_node(node_nm)
     e_bit, a_bit = entry("register.bit.energy"), entry("register.bit.area")
     pj = _scaled(e_bit, node, vdd_v)
@@ -318,11 +319,11 @@ def index_decode_cost(format: str, index_bits: int, node_nm: float, pointer_bits
     Area: the adders and registers named."""
     if format not in INDEX_FORMATS:
         raise InputError(f"unknown index format {format!r}; allowed: {', '.join(INDEX_FORMATS)}")
-    _check_bits(index_bits, "index width")
+    index_bits = _check_bits(index_bits, "index width")
     if format == "bitmask" and pointer_bits is not None:
         raise InputError("a bitmask has no pointers; pointer_bits must be omitted")
     if format != "bitmask":
-        _check_bits(pointer_bits, f"{format} pointer width")
+        pointer_bits = _check_bits(pointer_bits, f"{format} pointer width")
     idx_add = int_operator_cost("add", index_bits, node_nm, vdd_v)
     idx_reg = register_cost(index_bits, node_nm, vdd_v)
     if format == "bitmask":
