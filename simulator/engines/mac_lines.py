@@ -5,10 +5,7 @@ GEMM convention as the systolic array's: M tokens, K reduction, N outputs.
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
-
-from simulator.energy.actions import COMPUTED_MACS, OUT_READ_BITS, OUT_WRITE_BITS, W_READ_BITS, X_READ_BITS
 
 
 @njit(cache=True)
@@ -38,8 +35,9 @@ def mac_lines_tile_cycles(W: int, H: int, latency: int, M: int, K: int, N: int, 
 
 @njit(cache=True)
 def mac_lines_tile_actions(W: int, H: int, M: int, K: int, N: int, packing: bool, wb: int, ab: int, ob: int,
-                           red_first: bool, act: np.ndarray) -> None:
-    """Adds one tile's buffer traffic (bits) and MACs to `act` (energy/actions.py layout).
+                           red_first: bool) -> tuple[int, int, int, int, int]:
+    """One tile's MACs and buffer traffic: (computed MACs, weight-buffer read bits, input-buffer
+    read bits, output-buffer write bits, output-buffer read bits).
 
     Computed MACs: M K N. A line computing output (t, n) reads its K weights (no weight
     reuse across tokens in an inner-product line): M K N wb. One token's K inputs are
@@ -49,9 +47,5 @@ def mac_lines_tile_actions(W: int, H: int, M: int, K: int, N: int, packing: bool
     not its op's first along the reduction reads the earlier partial sum, M N ob.
     """
     p = outputs_per_step(H, K, packing)
-    act[COMPUTED_MACS] += M * K * N
-    act[W_READ_BITS] += M * K * N * wb
-    act[X_READ_BITS] += M * K * (-(-N // (W * p))) * ab
-    act[OUT_WRITE_BITS] += M * N * ob
-    if not red_first:
-        act[OUT_READ_BITS] += M * N * ob
+    return (M * K * N, M * K * N * wb, M * K * (-(-N // (W * p))) * ab, M * N * ob,
+            0 if red_first else M * N * ob)

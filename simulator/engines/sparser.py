@@ -97,16 +97,22 @@ def sparse_tile_cycles_pair(
     load: np.ndarray, ceil_p: np.ndarray,
 ) -> tuple[int, int]:
     """`sparse_tile_cycles` for two token counts t1, t2 of the same tile (full token tiles and
-    the last one); adaptive: each token count takes the fewer cycles of the two mappings.
+    the last one), each at least 1 (a tile takes its issue cycle), and the fixed mapping each
+    runs: the configured one, or for an adaptive line the one with fewer cycles
+    (token-parallel on a tie): (cycles t1, cycles t2, mapping t1, mapping t2).
     ceil_p[k] = ceil(k / P) for every count k in the tile; `load` is scratch space of at least
     2 L entries."""
-    if mapping == ADAPTIVE and policy == INTERLEAVED:
-        return _interleaved_adaptive_pair(counts, t1, t2, L, P, overhead, latency, load, ceil_p)
-    if mapping == ADAPTIVE:
+    if mapping != ADAPTIVE:
+        c1, c2 = _fixed_tile_cycles_pair(counts, t1, t2, L, P, mapping, overhead, policy, latency, load, ceil_p)
+        return max(c1, 1), max(c2, 1), mapping, mapping
+    if policy == INTERLEAVED:
+        a1, a2, b1, b2 = _interleaved_adaptive_pair(counts, t1, t2, L, P, overhead, latency, load, ceil_p)
+    else:
         a1, a2 = _fixed_tile_cycles_pair(counts, t1, t2, L, P, TOKEN_PARALLEL, overhead, policy, latency, load, ceil_p)
         b1, b2 = _fixed_tile_cycles_pair(counts, t1, t2, L, P, NNZ_PARALLEL, overhead, policy, latency, load, ceil_p)
-        return min(a1, b1), min(a2, b2)
-    return _fixed_tile_cycles_pair(counts, t1, t2, L, P, mapping, overhead, policy, latency, load, ceil_p)
+    a1, a2, b1, b2 = max(a1, 1), max(a2, 1), max(b1, 1), max(b2, 1)
+    return (min(a1, b1), min(a2, b2), TOKEN_PARALLEL if a1 <= b1 else NNZ_PARALLEL,
+            TOKEN_PARALLEL if a2 <= b2 else NNZ_PARALLEL)
 
 
 @njit(cache=True)
@@ -176,10 +182,10 @@ def _interleaved_tile_cycles_pair(counts: np.ndarray, t1: int, t2: int, L: int, 
 
 @njit(cache=True)
 def _interleaved_adaptive_pair(counts: np.ndarray, t1: int, t2: int, L: int, P: int, overhead: int, latency: int,
-                               load: np.ndarray, ceil_p: np.ndarray) -> tuple[int, int]:
+                               load: np.ndarray, ceil_p: np.ndarray) -> tuple[int, int, int, int]:
     """`_interleaved_tile_cycles_pair` for both mappings in one pass over the units (the
-    adaptive line's two candidates), each token count taking the fewer cycles. `load` is
-    scratch space of at least 2 L entries."""
+    adaptive line's two candidates): (token-parallel t1, t2, non-zero-parallel t1, t2).
+    `load` is scratch space of at least 2 L entries."""
     load[:2 * L] = 0  # overhead cycles per line: token-parallel [0, L), non-zero-parallel [L, 2L)
     i_tp, i_np, p_tp, p_np = 0, 0, 0, 0
     for i in range(counts.shape[0]):
@@ -202,7 +208,7 @@ def _interleaved_adaptive_pair(counts: np.ndarray, t1: int, t2: int, L: int, P: 
         n_np = q_np + (1 if ln < r_np else 0)
         a1, a2 = max(a1, n_tp * f1 + load[ln]), max(a2, n_tp * f2 + load[ln])
         b1, b2 = max(b1, n_np * t1 + load[L + ln]), max(b2, n_np * t2 + load[L + ln])
-    return min(a1, b1) + latency, min(a2, b2) + latency
+    return a1 + latency, a2 + latency, b1 + latency, b2 + latency
 
 
 @njit(cache=True)

@@ -6,10 +6,7 @@ layer Y = W X with W (m x n) and X (n x T) maps to M = T tokens, K = n, N = m.
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
-
-from simulator.energy.actions import COMPUTED_MACS, OUT_READ_BITS, OUT_WRITE_BITS, W_READ_BITS, X_READ_BITS
 
 WS, OS, IS = 0, 1, 2
 DATAFLOWS = {"ws": WS, "os": OS, "is": IS}
@@ -89,8 +86,9 @@ def systolic_stream_tile_cycles(dataflow: int, R: int, C: int, M: int, K: int, N
 
 @njit(cache=True)
 def systolic_tile_actions(dataflow: int, R: int, C: int, M: int, K: int, N: int, wb: int, ab: int, ob: int,
-                          first: bool, last: bool, red_first: bool, act: np.ndarray) -> None:
-    """Adds one tile's buffer traffic (bits) and MACs to `act` (energy/actions.py layout).
+                          first: bool, last: bool, red_first: bool) -> tuple[int, int, int, int, int]:
+    """One tile's MACs and buffer traffic: (computed MACs, weight-buffer read bits, input-buffer
+    read bits, output-buffer write bits, output-buffer read bits).
 
     Computed MACs: M K N. The stationary operand is read once per fold into the array, the
     streamed one once per fold it passes, partial sums once per reduction fold:
@@ -109,21 +107,17 @@ def systolic_tile_actions(dataflow: int, R: int, C: int, M: int, K: int, N: int,
     single = systolic_folds(dataflow, R, C, M, K, N) == 1
     held = single and not first
     mn = M * N
-    act[COMPUTED_MACS] += M * K * N
     if dataflow == OS:
-        act[W_READ_BITS] += K * N * ceil_div(M, R) * wb
-        act[X_READ_BITS] += M * K * ceil_div(N, C) * ab
-        if not (single and not last):
-            act[OUT_WRITE_BITS] += mn * ob
-        if not red_first and not held:
-            act[OUT_READ_BITS] += mn * ob
-        return
+        w = K * N * ceil_div(M, R) * wb
+        x = M * K * ceil_div(N, C) * ab
+        o_w = 0 if (single and not last) else mn * ob
+        o_r = 0 if (red_first or held) else mn * ob
+        return M * K * N, w, x, o_w, o_r
     fk = ceil_div(K, R)
     if dataflow == WS:
-        act[W_READ_BITS] += 0 if held else K * N * wb
-        act[X_READ_BITS] += M * K * ceil_div(N, C) * ab
+        w = 0 if held else K * N * wb
+        x = M * K * ceil_div(N, C) * ab
     else:
-        act[X_READ_BITS] += 0 if held else M * K * ab
-        act[W_READ_BITS] += K * N * ceil_div(M, C) * wb
-    act[OUT_WRITE_BITS] += mn * fk * ob
-    act[OUT_READ_BITS] += mn * (fk - 1) * ob + (0 if red_first else mn * ob)
+        x = 0 if held else M * K * ab
+        w = K * N * ceil_div(M, C) * wb
+    return M * K * N, w, x, mn * fk * ob, mn * (fk - 1) * ob + (0 if red_first else mn * ob)

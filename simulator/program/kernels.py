@@ -6,28 +6,27 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from simulator.energy.actions import IDX_LOAD_BYTES, N_ACTIONS
+from simulator.energy.actions import (COMPUTED_MACS, IDX_LOAD_BYTES, N_ACTIONS, OUT_READ_BITS, OUT_WRITE_BITS,
+                                      W_READ_BITS, X_READ_BITS)
 from simulator.engines.mac_lines import mac_lines_tile_actions, mac_lines_tile_cycles
-from simulator.engines.sparser import (ADAPTIVE, NNZ_PARALLEL, TOKEN_PARALLEL, sparse_tile_actions,
-                                       sparse_tile_cycles_pair)
+from simulator.engines.sparser import sparse_tile_actions, sparse_tile_cycles_pair
 from simulator.engines.systolic import systolic_stream_tile_cycles, systolic_tile_actions
 
 
 @njit(cache=True)
 def _dense_tile(i, mt, kt, nt, load_w, load_x, first, last, red_first, wb, ab, ob, kind, dataflow, R, C, physical,
-                latency, packing, nbytes, cycles, wbytes, act):
-    """Writes tile i's bytes (the weight and input slices it loads), cycles and weight bytes,
-    and adds its actions to `act`."""
+                latency, packing, nbytes, cycles, wbytes):
+    """Writes tile i's bytes (the weight and input slices it loads), cycles and weight bytes;
+    returns its actions (the engine's *_tile_actions tuple)."""
     w = (kt * nt * wb + 7) // 8 if load_w else 0
     x = (kt * mt * ab + 7) // 8 if load_x else 0
-    if kind == 0:
-        cycles[i] = systolic_stream_tile_cycles(dataflow, R, C, mt, kt, nt, physical, first, last)
-        systolic_tile_actions(dataflow, R, C, mt, kt, nt, wb, ab, ob, first, last, red_first, act)
-    else:
-        cycles[i] = mac_lines_tile_cycles(C, R, latency, mt, kt, nt, packing)
-        mac_lines_tile_actions(C, R, mt, kt, nt, packing, wb, ab, ob, red_first, act)
     nbytes[i] = w + x
     wbytes[i] = w
+    if kind == 0:
+        cycles[i] = systolic_stream_tile_cycles(dataflow, R, C, mt, kt, nt, physical, first, last)
+        return systolic_tile_actions(dataflow, R, C, mt, kt, nt, wb, ab, ob, first, last, red_first)
+    cycles[i] = mac_lines_tile_cycles(C, R, latency, mt, kt, nt, packing)
+    return mac_lines_tile_actions(C, R, mt, kt, nt, packing, wb, ab, ob, red_first)
 
 
 @njit(cache=True)
@@ -49,6 +48,7 @@ def dense_op_tiles(T, K, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, ob, k
     n_n = -(-N // tn)
     n_k = -(-K // tk)
     i = off
+    acc = (0, 0, 0, 0, 0)  # the tiles' actions (_dense_tile), summed in registers, not in `act`
     if nest == 0:  # TNK: token tile, output tile, reduction tile (streamed)
         for a in range(n_t):
             mt = min(tt, T - a * tt)
@@ -56,9 +56,9 @@ def dense_op_tiles(T, K, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, ob, k
                 nt = min(tn, N - b * tn)
                 for c in range(n_k):
                     load_w = not (n_k == 1 and n_n == 1 and a > 0)
-                    _dense_tile(i, mt, min(tk, K - c * tk), nt, load_w, not (reuse_inputs and b > 0), c == 0,
-                                c == n_k - 1, c == 0, wb, ab, ob, kind, dataflow, R, C, physical, latency, packing,
-                                nbytes, cycles, wbytes, act)
+                    acc = _add(acc, _dense_tile(i, mt, min(tk, K - c * tk), nt, load_w, not (reuse_inputs and b > 0),
+                                                c == 0, c == n_k - 1, c == 0, wb, ab, ob, kind, dataflow, R, C,
+                                                physical, latency, packing, nbytes, cycles, wbytes))
                     i += 1
     elif nest == 1:  # NKT: token block, output tile, reduction tile, token tile (streamed)
         same = n_k == 1 and n_n == 1  # one weight tile: the stationary weights (and their stream) carry over blocks
@@ -70,10 +70,11 @@ def dense_op_tiles(T, K, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, ob, k
                 for c in range(n_k):
                     kt = min(tk, K - c * tk)
                     for d in range(n_d):
-                        _dense_tile(i, min(tt, tb - d * tt), kt, nt, d == 0 and not (same and t0 > 0),
-                                    not (reuse_inputs and b > 0), d == 0 and not (same and t0 > 0),
-                                    d == n_d - 1 and not (same and t0 + tb < T), c == 0, wb, ab, ob, kind, dataflow,
-                                    R, C, physical, latency, packing, nbytes, cycles, wbytes, act)
+                        acc = _add(acc, _dense_tile(i, min(tt, tb - d * tt), kt, nt, d == 0 and not (same and t0 > 0),
+                                                    not (reuse_inputs and b > 0), d == 0 and not (same and t0 > 0),
+                                                    d == n_d - 1 and not (same and t0 + tb < T), c == 0, wb, ab, ob,
+                                                    kind, dataflow, R, C, physical, latency, packing, nbytes, cycles,
+                                                    wbytes))
                         i += 1
     else:  # TKN: output block, token tile, reduction tile, output tile (streamed)
         same = n_k == 1 and n_t == 1  # one input tile: the stationary inputs (and their stream) carry over blocks
@@ -87,13 +88,25 @@ def dense_op_tiles(T, K, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, ob, k
                     for e in range(n_e):
                         load_w = not (e == 0 and n_e == 1 and n_k == 1 and a > 0)
                         load_x = e == 0 and not (reuse_inputs and n0 > 0)
-                        _dense_tile(i, mt, kt, min(tn, nb - e * tn), load_w, load_x, e == 0 and not (same and n0 > 0),
-                                    e == n_e - 1 and not (same and n0 + nb < N), c == 0, wb, ab, ob, kind, dataflow,
-                                    R, C, physical, latency, packing, nbytes, cycles, wbytes, act)
+                        acc = _add(acc, _dense_tile(i, mt, kt, min(tn, nb - e * tn), load_w, load_x,
+                                                    e == 0 and not (same and n0 > 0),
+                                                    e == n_e - 1 and not (same and n0 + nb < N), c == 0, wb, ab, ob,
+                                                    kind, dataflow, R, C, physical, latency, packing, nbytes, cycles,
+                                                    wbytes))
                         i += 1
     if quirk and i > off and cycles[off] > 1:
         cycles[off] -= 1
+    act[COMPUTED_MACS] += acc[0]
+    act[W_READ_BITS] += acc[1]
+    act[X_READ_BITS] += acc[2]
+    act[OUT_WRITE_BITS] += acc[3]
+    act[OUT_READ_BITS] += acc[4]
     return i - off, T * K * N
+
+
+@njit(cache=True)
+def _add(a, b):
+    return a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4]
 
 
 @njit(cache=True)
@@ -109,7 +122,7 @@ def sparse_op_tiles(counts, by_column, order, m, T, tt, tm, tk, reuse_inputs, wb
     weights and cycles depend on its token count only through mt, so each (row block,
     column block) is evaluated once per distinct mt (full token tiles and the last one).
     act: the op's action counts (energy/actions.py), added to by sparse_tile_actions under
-    the mapping each tile runs (adaptive: the one with fewer cycles, token-parallel on a tie).
+    the mapping each tile runs (sparse_tile_cycles_pair: an adaptive line's choice).
     """
     n_sp = order.shape[0]
     n_t = -(-T // tt)
@@ -149,14 +162,15 @@ def sparse_op_tiles(counts, by_column, order, m, T, tt, tm, tk, reuse_inputs, wb
                 idx_bytes = (nnz * ib + (nu + 1) * pb + 7) // 8
             nnz_rc[i] = nnz
             w_rc[i] = (nnz * wb + 7) // 8 + idx_bytes
-            c_full, c_last, m_full, m_last = _mapped_cycles(unit[:nu], tt, last_mt, L, P, mapping, overhead, policy,
-                                                            latency, scratch, ceil_p)
-            cyc_full[i] = max(c_full, 1)  # a tile takes at least its issue cycle
-            cyc_last[i] = max(c_last, 1)
-            tile_act[:] = 0
-            sparse_tile_actions(unit[:nu], rows, cols, tt, P, m_full, by_column, wb, ab, ob, ib, pb, bitmask, c == 0,
-                                tile_act)
-            act += tile_act * (n_t - 1)
+            cyc_full[i], cyc_last[i], m_full, m_last = sparse_tile_cycles_pair(unit[:nu], tt, last_mt, L, P, mapping,
+                                                                               overhead, policy, latency, scratch,
+                                                                               ceil_p)
+            if n_t > 1:  # the full token tiles: one tile's actions, n_t - 1 times (no temporaries in this loop)
+                tile_act[:] = 0
+                sparse_tile_actions(unit[:nu], rows, cols, tt, P, m_full, by_column, wb, ab, ob, ib, pb, bitmask,
+                                    c == 0, tile_act)
+                for k in range(N_ACTIONS):
+                    act[k] += tile_act[k] * (n_t - 1)
             sparse_tile_actions(unit[:nu], rows, cols, last_mt, P, m_last, by_column, wb, ab, ob, ib, pb, bitmask,
                                 c == 0, act)
             act[IDX_LOAD_BYTES] += idx_bytes * n_t
@@ -177,17 +191,3 @@ def sparse_op_tiles(counts, by_column, order, m, T, tt, tm, tk, reuse_inputs, wb
                 j += 1
     return i - off, nnz_rc.sum() * T
 
-
-@njit(cache=True)
-def _mapped_cycles(units, t1, t2, L, P, mapping, overhead, policy, latency, scratch, ceil_p):
-    """A sparse tile's cycles for token counts t1 and t2 and the fixed mapping each runs: the
-    configured one, or for an adaptive line the one with fewer cycles as charged (at least 1;
-    token-parallel on a tie)."""
-    if mapping != ADAPTIVE:
-        c1, c2 = sparse_tile_cycles_pair(units, t1, t2, L, P, mapping, overhead, policy, latency, scratch, ceil_p)
-        return c1, c2, mapping, mapping
-    a1, a2 = sparse_tile_cycles_pair(units, t1, t2, L, P, TOKEN_PARALLEL, overhead, policy, latency, scratch, ceil_p)
-    b1, b2 = sparse_tile_cycles_pair(units, t1, t2, L, P, NNZ_PARALLEL, overhead, policy, latency, scratch, ceil_p)
-    a1, a2, b1, b2 = max(a1, 1), max(a2, 1), max(b1, 1), max(b2, 1)  # as charged: at least the issue cycle
-    return (min(a1, b1), min(a2, b2), TOKEN_PARALLEL if a1 <= b1 else NNZ_PARALLEL,
-            TOKEN_PARALLEL if a2 <= b2 else NNZ_PARALLEL)
