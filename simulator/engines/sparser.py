@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 
 from simulator.energy.actions import (COMPUTED_MACS, DECODES, IDX_READ_BITS, OUT_READ_BITS, OUT_WRITE_BITS,
-                                      USEFUL_MACS, W_READ_BITS, X_READ_BITS)
+                                      POINTER_DECODES, USEFUL_MACS, W_READ_BITS, X_READ_BITS)
 
 TOKEN_PARALLEL, NNZ_PARALLEL, ADAPTIVE = 0, 1, 2
 MAPPINGS = {"token_parallel": TOKEN_PARALLEL, "nnz_parallel": NNZ_PARALLEL, "adaptive": ADAPTIVE}
@@ -221,7 +221,7 @@ def sparse_tile_actions(counts: np.ndarray, rows: int, cols: int, tokens: int, P
     A pass over the tile's non-zeros serves P tokens (token-parallel: ceil(T / P) passes) or
     one token (non-zero-parallel: T passes). Per pass every non-zero's value (wb bits) and
     index (ib bits) are read and decoded, and every unit's pointer (pb bits) is read and
-    decoded; a bitmask format reads its rows x cols bits per pass and decodes each non-zero.
+    decoded; a bitmask format reads and decodes its rows x cols mask positions per pass.
     Computed (= useful) MACs and input reads: nnz T products, nnz T ab bits. Partial sums:
     a non-zero-parallel row unit (CSR, bitmask) reduces its P products in the adder tree and
     the line's accumulator, writing each (row, token) once (rows with a non-zero), and
@@ -242,10 +242,11 @@ def sparse_tile_actions(counts: np.ndarray, rows: int, cols: int, tokens: int, P
     act[W_READ_BITS] += nnz * passes * wb
     if bitmask:
         act[IDX_READ_BITS] += rows * cols * passes
-        act[DECODES] += nnz * passes
+        act[DECODES] += rows * cols * passes
     else:
         act[IDX_READ_BITS] += (nnz * ib + counts.shape[0] * pb) * passes
-        act[DECODES] += (nnz + counts.shape[0]) * passes
+        act[DECODES] += nnz * passes
+        act[POINTER_DECODES] += counts.shape[0] * passes
     act[X_READ_BITS] += nnz * tokens * ab
     if mapping == NNZ_PARALLEL and not by_column:
         act[OUT_WRITE_BITS] += nonempty * tokens * ob

@@ -231,23 +231,26 @@ def sparse_tile_actions(units: list[int], rows: int, cols: int, tokens: int, P: 
                         by_column: bool, wb: int, ab: int, ob: int, ib: int, pb: int, bitmask: bool,
                         red_first: bool) -> dict:
     """Pass by pass (token-parallel: one per P tokens; non-zero-parallel: one per token) every
-    non-zero's value and index, every unit's pointer (or the bitmask) are read and decoded;
+    non-zero's value and index, every unit's pointer (or every bitmask position) are read, and
+    the indices and pointers (or mask positions) decoded;
     products by unit: non-zero-parallel rows reduce into one write per (row, token), every
     other product read-modify-writes its partial sum."""
     a = new_actions()
     passes = math.ceil(tokens / P) if mapping == "token_parallel" else tokens
     for _ in range(passes):
         if bitmask:
-            a["index_read_bits"] += rows * cols
+            for _ in range(rows * cols):  # every mask position: one bit read, one decode
+                a["index_read_bits"] += 1
+                a["decodes"] += 1
         for u in units:
             if not bitmask:
                 a["index_read_bits"] += pb
-                a["decodes"] += 1
+                a["pointer_decodes"] += 1
             for _ in range(u):
                 a["weight_read_bits"] += wb
-                a["decodes"] += 1
                 if not bitmask:
                     a["index_read_bits"] += ib
+                    a["decodes"] += 1
     for u in units:
         a["computed_macs"] += u * tokens
         a["useful_macs"] += u * tokens
