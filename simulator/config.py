@@ -144,7 +144,9 @@ class Energy(_Strict):
 
 class HardwareConfig(_Strict):
     name: str
-    clock_mhz: float = Field(..., gt=0, le=100000, description="MHz")
+    # >= 1 kHz: DRAM rates count the clock in whole kHz (memory.dram), so a slower clock would
+    # make every transfer free
+    clock_mhz: float = Field(..., ge=0.001, le=100000, description="MHz")
     denser_engine: DenserEngine
     sparser_engine: SparserEngine
     split: Split = Split()
@@ -268,15 +270,18 @@ def _key_text(node: yaml.Node) -> str:
 
 def read_yaml(path: str | Path, what: str) -> object:
     """The parsed content of a YAML file; InputError (one line) when missing, not a regular
-    file, not UTF-8, too deeply nested, malformed, or with a key given twice."""
+    file, unreadable, over 1 MB, not UTF-8, too deeply nested, malformed, or with a mapping
+    key that is not a string or is given twice."""
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: {what} not found (or not a regular file)")
-    if p.stat().st_size > MAX_YAML_BYTES:  # a config is kilobytes; a 50 MB list would take minutes to parse
-        raise InputError(f"{p}: {what} is over {MAX_YAML_BYTES >> 20} MB")
     try:
+        if not p.is_file():
+            raise InputError(f"{p}: {what} not found (or not a regular file)")
+        if p.stat().st_size > MAX_YAML_BYTES:  # a config is kilobytes; a 50 MB list would take minutes to parse
+            raise InputError(f"{p}: {what} is over {MAX_YAML_BYTES >> 20} MB")
         text = p.read_text(encoding="utf-8")
         return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506  (a SafeLoader subclass)
+    except OSError as exc:  # a name too long, a loop of links, no permission
+        raise InputError(f"{p}: {what} cannot be read ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:
         raise InputError(f"{p}: {what} is not UTF-8 text (byte {exc.start})") from None
     except RecursionError:

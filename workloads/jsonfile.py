@@ -38,12 +38,14 @@ def read_json(path: str | Path, what: str, max_bytes: int = MAX_JSON_BYTES) -> o
     missing, not a regular file, too large, not UTF-8, nested deeper than MAX_JSON_DEPTH or
     not valid JSON."""
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: {what} not found (or not a regular file)")
-    if p.stat().st_size > max_bytes:
-        raise InputError(f"{p}: {what} is over {max_bytes >> 20} MB")
     try:
+        if not p.is_file():
+            raise InputError(f"{p}: {what} not found (or not a regular file)")
+        if p.stat().st_size > max_bytes:
+            raise InputError(f"{p}: {what} is over {max_bytes >> 20} MB")
         text = p.read_text(encoding="utf-8")
+    except OSError as exc:  # a name too long, a loop of links, no permission
+        raise InputError(f"{p}: {what} cannot be read ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:
         raise InputError(f"{p}: {what} is not UTF-8 text (byte {exc.start})") from None
     depth = json_depth(text)

@@ -311,14 +311,15 @@ def _model_shape(source: str, base: Path, model: str | dict[str, str]) -> tuple[
     raise InputError(f"{source}: model: unknown model source '{kind}' (expected preset, config or artifact)")
 
 
-def _base_hardware(source: str, base: Path, hardware: str | dict[str, Any]) -> tuple[dict[str, Any], str]:
+def _base_hardware(source: str, base: Path, hardware: str | dict[str, Any]) -> dict[str, Any]:
+    """The base hardware mapping (inline, or the file named), validated on its own."""
     if isinstance(hardware, dict):
         data, where = copy.deepcopy(hardware), f"{source}: hardware"
     else:
         path = base / hardware
         data, where = read_yaml(path, f"hardware config file (named in {source})"), str(path)
-    parse_hw(data, where)  # the base itself must be valid
-    return data, where
+    parse_hw(data, where)
+    return data
 
 
 # ---------------------------------------------------------------- resolving points
@@ -351,7 +352,6 @@ class _Resolver:
     source: str
     spec: SweepSpec
     hw_base: dict[str, Any]
-    hw_source: str
     shape: ModelShape
     art: Optional[dict]
     cap: tuple[int, str]  # memory_cap(), read once
@@ -364,9 +364,9 @@ class _Resolver:
             if key not in WORKLOAD_KEYS:
                 set_dotted(hw_data, key, value)
         hw_id = _digest(hw_data)
-        if hw_id not in self.hw_cache:
+        if hw_id not in self.hw_cache:  # the base alone is valid: a problem comes from the axes or the overrides
             swept = params.keys() - set(WORKLOAD_KEYS)
-            self.hw_cache[hw_id] = parse_hw(hw_data, where if swept else self.hw_source)
+            self.hw_cache[hw_id] = parse_hw(hw_data, where if swept else f"{self.source}: overrides")
         return self.hw_cache[hw_id]
 
     def workload(self, where: str, params: dict[str, Any]) -> WorkloadPoint:
@@ -437,7 +437,7 @@ def _validated(data: object, source: str) -> SweepSpec:
 def parse_spec(data: object, source: str, base_dir: Path) -> Sweep:
     """Validate a spec mapping and resolve every point (InputError, one line, on any problem)."""
     spec = _validated(data, source)
-    hw_base, hw_source = _base_hardware(source, base_dir, spec.hardware)
+    hw_base = _base_hardware(source, base_dir, spec.hardware)
     for key, value in spec.overrides.items():
         if not hardware_key_exists(key):
             raise InputError(f"{source}: overrides: unknown hardware key '{key}'")
@@ -455,7 +455,7 @@ def parse_spec(data: object, source: str, base_dir: Path) -> Sweep:
         assert spec.random is not None
         axes, raw = _expand_random(source, spec.random)
     _check_key_conflicts(source, spec, axes, art)
-    resolver = _Resolver(source, spec, hw_base, hw_source, shape, art, memory_cap())
+    resolver = _Resolver(source, spec, hw_base, shape, art, memory_cap())
     return Sweep(spec.name, tuple(axes), tuple(resolver.point(i, params) for i, params in enumerate(raw)))
 
 

@@ -80,7 +80,10 @@ VOLATILE = ("elapsed_s", "sweep", "point_index", "provenance")
 
 
 def _read_only(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+    """A read-only connection that creates nothing: immutable (no -wal or -shm file is made
+    for a WAL-mode file) unless a writer left a -wal file whose commits must be read too."""
+    wal = path.with_name(path.name + "-wal").exists()
+    return sqlite3.connect(path.resolve().as_uri() + ("?mode=ro" if wal else "?mode=ro&immutable=1"), uri=True)
 
 
 def refuse_foreign(path: Path, table: str = "points", what: str = "sweep", columns: list[str] | None = None) -> None:
