@@ -39,6 +39,9 @@ def tiny_buffers(tmp_path: Path) -> str:
     (["--model", "llama-2-7b", "--batch", "9223372036854775807"], "--batch"),
     (["--model", "llama-2-7b", "--phase", "prefill", "--seq", "99999999"], "--seq"),
     (["--model", "llama-2-7b", "--phase", "prefill", "--batch", "4096", "--seq", "1000000"], "tokens in one step"),
+    (["--model", "smollm2-135m", "--seed", "2147483648"], "--seed 2147483648: expected an integer in 0..2147483647"),
+    (["--model", "smollm2-135m", "--seed", "-1"], "--seed -1"),
+    (["--model", "smollm2-135m", "--json", "/proc/x.json"], "/proc/x.json: cannot write an output there"),
 ])
 def test_bad_simulate_arguments(capsys, argv, needle):
     code, err = run_cli(capsys, "simulate", "--hw", str(HW / "sslc-table4.yaml"), "--layers", "1", *argv)

@@ -368,8 +368,8 @@ def test_fuzzed_output_paths(capsys, tmp_path):
                 "sweep-out": ["sweep", spec, "--out", path, "--dry-run"],
                 "sweep-csv": ["sweep", spec, "--out", tmp_path / "r.db", "--csv", path, "--dry-run"],
                 "sweep-parquet": ["sweep", spec, "--out", tmp_path / "r.db", "--parquet", path, "--dry-run"],
-                "generate": ["generate", "--model", "smollm2-135m", "--hw", TABLE4, "--prompt", "4", "--new-tokens", "2",
-                             "--layers", "1", "--rank", "16", "--json", path],
+                "generate": ["generate", "--model", "smollm2-135m", "--hw", TABLE4, "--prompt", "4",
+                             "--new-tokens", "2", "--layers", "1", "--rank", "16", "--json", path],
                 "evaluate": ["evaluate", "--model", "smollm2-135m", "--json", path]}[command]
         watch = [tmp_path] if path.startswith(str(tmp_path)) else [Path(path), tmp_path]
         code = check(capsys, argv, watch, [path])

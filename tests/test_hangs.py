@@ -86,3 +86,19 @@ def test_a_million_point_grid_is_refused_before_it_is_expanded(tmp_path, capsys)
                     f"grid: {{rank: [{values}], buffers.weight_kib: [{values}], buffers.input_kib: [{values}]}}\n")
     err = _one_line_exit_2(["sweep", str(spec), "--out", str(tmp_path / "r.db")], capsys)
     assert "1,000,000 points" in err or "1000000" in err
+
+
+def test_a_manifest_nested_100000_deep(artifact_dir, capsys):
+    (artifact_dir / artifact.MANIFEST_NAME).write_text("[" * 100_000 + "]" * 100_000)
+    err = _one_line_exit_2(["simulate", "--artifact", str(artifact_dir), "--hw", str(HW / "vitcod.yaml")], capsys)
+    assert "nested 100000 deep" in err
+
+
+def test_a_model_no_machine_holds_is_refused_before_any_tile(tmp_path, capsys):
+    """Issue 23: hidden_size 2^20 grew the process to 22 GB before the OOM killer ended it."""
+    cfg = tmp_path / "config.json"
+    cfg.write_text('{"hidden_size": 1048576, "intermediate_size": 1048576, "num_attention_heads": 32, '
+                   '"num_hidden_layers": 2}')
+    err = _one_line_exit_2(["simulate", "--model", str(cfg), "--hw", str(HW / "vitcod.yaml"), "--phase", "prefill",
+                            "--seq", "65536"], capsys)
+    assert "GB of memory" in err

@@ -169,7 +169,8 @@ def test_kind5_hidden_size_2_20_under_an_8_gib_cap_is_refused_with_the_memory_it
 
 def test_kind5_a_shape_no_machine_holds_is_refused_with_the_real_cap(capsys, tmp_path):
     cfg = _config(tmp_path, intermediate_size=1 << 20)
-    err = refused(capsys, "simulate", "--model", cfg, "--hw", HW / "vitcod.yaml", "--phase", "prefill", "--seq", "65536")
+    err = refused(capsys, "simulate", "--model", cfg, "--hw", HW / "vitcod.yaml", "--phase", "prefill",
+                  "--seq", "65536")
     assert "GB of memory" in err
     err = refused(capsys, "generate", "--model", cfg, "--hw", HW / "vitcod.yaml", "--prompt", "65536",
                   "--new-tokens", "1")

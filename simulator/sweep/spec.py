@@ -430,7 +430,8 @@ def _validated(data: object, source: str) -> SweepSpec:
         raise InputError(f"{source}: give exactly one of grid, list, random (got {', '.join(modes) or 'none'})")
     for key in spec.fixed:
         if key not in WORKLOAD_KEYS:
-            raise InputError(f"{source}: fixed: unknown workload key '{key}' (expected one of {', '.join(WORKLOAD_KEYS)})")
+            raise InputError(f"{source}: fixed: unknown workload key '{key}' "
+                             f"(expected one of {', '.join(WORKLOAD_KEYS)})")
     return spec
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+from pathlib import Path
 
 from workloads.errors import InputError
 
@@ -69,8 +70,8 @@ def main(args: argparse.Namespace) -> int:
     from workloads.presets import resolve_model
     from workloads.workload import from_shape
 
-    if args.json:
-        check_output_path(args.json)  # before any work
+    for out in _outputs(args):  # before any work: never print a table and then fail
+        check_output_path(out)
     hw = load_hw(args.hw)
     if args.artifact:
         expected = resolve_model(args.model) if args.model else None
@@ -96,6 +97,16 @@ def main(args: argparse.Namespace) -> int:
         for path in generation_figure(res, args.plot):
             print(f"wrote {path}")
     return 0
+
+
+def _outputs(args: argparse.Namespace) -> list[str]:
+    """Every file the command will write: the JSON report and the plot's files."""
+    outs = [args.json] if args.json else []
+    if args.plot:
+        from simulator.plots.style import FORMATS
+
+        outs += [str(Path(args.plot) / f"generation.{fmt}") for fmt in FORMATS]
+    return outs
 
 
 def _check_fits(args: argparse.Namespace, comp, hw) -> None:
