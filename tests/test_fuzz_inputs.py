@@ -204,6 +204,10 @@ def sane_hw(out: str) -> None:
     parse_hw(yaml.safe_load(out), "hw show output")
 
 
+def printed(out: str) -> None:
+    assert out.strip(), "exit 0 printed nothing"
+
+
 def sane_dry_run(out: str) -> None:
     assert re.fullmatch(r".+: \d+ points over axes .+; \d+ to run\n", out), out
 
@@ -309,7 +313,7 @@ def test_fuzzed_seeds(capsys, tmp_path):
     for i in range(SIZES["seeds"]):
         seed = rng.choice(SEEDS)
         kind = ("simulate", "generate", "attention", "spec", "random")[i % 5]
-        sane: Callable[[str], None] | None = None
+        sane: Callable[[str], None] = printed
         if kind == "simulate":
             def sane(text: str, seed=seed) -> None:
                 sane_report(out)(text)
@@ -372,7 +376,7 @@ def test_fuzzed_output_paths(capsys, tmp_path):
                              "--new-tokens", "2", "--layers", "1", "--rank", "16", "--json", path],
                 "evaluate": ["evaluate", "--model", "smollm2-135m", "--json", path]}[command]
         watch = [tmp_path] if path.startswith(str(tmp_path)) else [Path(path), tmp_path]
-        code = check(capsys, argv, watch, [path])
+        code = check(capsys, argv, watch, [path], printed)
         assert code == (0 if path == str(good) else 2), argv
         if code == 0:
             assert good.is_file() or command.startswith("sweep")
