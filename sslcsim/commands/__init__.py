@@ -15,6 +15,7 @@ COMMANDS = [
     "sweep",
     "plot",
     "hw",
+    "tech",
     "attention",
     "frontier",
 ]
