@@ -202,6 +202,112 @@ def new_machine(slots: int, n_dram: int) -> tuple:
 
 
 @njit(cache=True)
+def _writeback_event(ideal: bool, kind: int, num: np.ndarray, den: np.ndarray, interleave: int, m_free: np.ndarray,
+                     m_busy: np.ndarray, m_ptr: np.ndarray, m_scratch: np.ndarray, op_wb_bytes: np.ndarray,
+                     op_first: np.ndarray, op_grant: np.ndarray, op_dram: np.ndarray, op_done: np.ndarray,
+                     op_stream: np.ndarray, rev_ptr: np.ndarray, rev_idx: np.ndarray, pending: np.ndarray,
+                     ready_at: np.ndarray, ht: np.ndarray, hw: np.ndarray, st: np.ndarray) -> None:
+    """Rule 5: the oldest ready write-back goes to the DRAM; it is done when its bytes have left."""
+    o, leave = _writeback(ideal, kind, num, den, interleave, m_free, m_busy, m_ptr, m_scratch, op_wb_bytes,
+                          op_first, op_grant, op_dram, ht, hw, st)
+    _complete(o, leave, op_done, op_stream, rev_ptr, rev_idx, pending, ready_at, ht, hw, st)
+
+
+@njit(cache=True)
+def _finish_op(s: int, o: int, end: int, op_done: np.ndarray, op_stream: np.ndarray, rev_ptr: np.ndarray,
+               rev_idx: np.ndarray, pending: np.ndarray, ready_at: np.ndarray, ht: np.ndarray, hw: np.ndarray,
+               st: np.ndarray, cur: np.ndarray, nxt: np.ndarray, sop_ptr: np.ndarray, sop: np.ndarray,
+               op_tile_ptr: np.ndarray) -> None:
+    """Rule 5: op o's last tile ends at `end`; stream s moves on to its next op's first tile."""
+    _complete(o, end, op_done, op_stream, rev_ptr, rev_idx, pending, ready_at, ht, hw, st)
+    cur[s] += 1
+    if cur[s] < sop_ptr[s + 1]:
+        nxt[s] = op_tile_ptr[sop[cur[s]]]
+
+
+@njit(cache=True)
+def _event_loop(op_stream: np.ndarray, op_dep_ptr: np.ndarray, op_dep_idx: np.ndarray, op_ext: np.ndarray,
+                op_wb_bytes: np.ndarray, op_tile_ptr: np.ndarray, tiles: tuple, mem: tuple, record: bool,
+                machine: tuple, state: tuple, times: np.ndarray, per_op: np.ndarray, sums: np.ndarray) -> None:
+    """schedule()'s loop over events (a write-back, or a run of one stream's tiles), writing
+    into times, per_op and sums (schedule() names their rows) and the machine. The tile run
+    stays written out here: as a helper called per event it made the loop ~5x slower."""
+    tile_bytes, tile_cycles, tile_weight_bytes = tiles
+    ideal, kind, num, den, interleave, latency = mem
+    sop_ptr, sop, rev_ptr, rev_idx, pending, ht, hw, st, cur, nxt, remaining = state
+    tile_req, tile_grant, tile_start, tile_end = times[0], times[1], times[2], times[3]
+    op_first, op_done, op_grant, op_ready = per_op[0], per_op[1], per_op[2], per_op[3]
+    op_busy, op_dram, op_stall, ready_at = sums[0], sums[1], sums[2], sums[3]
+    last_end, last_req, slot, m_free, m_busy, m_ptr, sc = machine
+    m_scratch = np.zeros(max(num.shape[0], 3), np.int64)
+    occ, peak, g_last, exact = sc[0], sc[1], sc[2], sc[3] == 1
+    while remaining > 0:
+        # each stream's next request (rule 2), written out here: numba's inliner costs ~60% of the loop
+        req, s = INF, 0
+        for q in range(ENGINES):
+            if cur[q] < sop_ptr[q + 1]:
+                oo = sop[cur[q]]
+                if op_ready[oo] < 0:
+                    op_ready[oo] = _inputs_done(oo, op_dep_ptr, op_dep_idx, op_done, op_ext)
+                if op_ready[oo] >= 0:
+                    rq = max(op_ready[oo], slot_free_at(slot, q), last_req[q])
+                    if rq < req:  # ties: the lower stream id
+                        req, s = rq, q
+        if st[HSIZE] > 0 and (ht[0] < req or req == INF):
+            _writeback_event(ideal, kind, num, den, interleave, m_free, m_busy, m_ptr, m_scratch, op_wb_bytes, op_first,
+                             op_grant, op_dram, op_done, op_stream, rev_ptr, rev_idx, pending, ready_at, ht, hw, st)
+            remaining -= 1
+            continue
+        if req == INF:
+            raise RuntimeError("scheduler deadlock: the op graph is not in topological order")
+        # Issue stream s's tiles while the main loop would pick them anyway: the other streams'
+        # candidates cannot change until an op completes (same decisions).
+        o, t = sop[cur[s]], nxt[s]
+        if t == op_tile_ptr[o]:
+            op_first[o] = req
+        other, other_req = 0, INF
+        for q in range(ENGINES):
+            if q != s and cur[q] < sop_ptr[q + 1] and op_ready[sop[cur[q]]] >= 0:
+                rq = max(op_ready[sop[cur[q]]], slot_free_at(slot, q), last_req[q])
+                if rq < other_req:
+                    other, other_req = q, rq
+        busy, dram, stall = 0, 0, 0
+        while True:
+            wt = tile_weight_bytes[t]
+            g, leave = dram_request(req, wt, tile_bytes[t] - wt, 0, ideal, kind, num, den, interleave, m_free, m_busy,
+                                    m_ptr, m_scratch)
+            start = max(req if (ideal or tile_bytes[t] == 0) else leave + latency, last_end[s])
+            end = start + tile_cycles[t]
+            busy += tile_cycles[t]
+            dram += 0 if ideal else tile_bytes[t]
+            stall += max(0, start - max(last_end[s], op_ready[o]))
+            if record:
+                tile_req[t], tile_grant[t], tile_start[t], tile_end[t] = req, g, start, end
+            last_end[s] = end
+            last_req[s] = req
+            # on-chip occupancy (buffers.py): release the tiles that ended by this grant, hold this
+            # one; the online peak is exact while grants come in time order
+            occ, held_ok = occupy(s, g, end, wt, slot, occ)
+            exact = held_ok and exact and g >= g_last
+            peak = max(peak, occ)
+            g_last = g
+            remaining -= 1
+            if t == op_tile_ptr[o + 1] - 1:
+                _finish_op(s, o, end, op_done, op_stream, rev_ptr, rev_idx, pending, ready_at, ht, hw, st, cur, nxt,
+                           sop_ptr, sop, op_tile_ptr)
+                break
+            t += 1  # same op: its inputs are known to be done
+            nxt[s] = t
+            req = max(op_ready[o], slot_free_at(slot, s), req)
+            if req > other_req or (req == other_req and other < s) or (st[HSIZE] > 0 and ht[0] < req):
+                break
+        op_busy[o] += busy
+        op_dram[o] += dram
+        op_stall[o] += stall
+    sc[0], sc[1], sc[2], sc[3] = occ, peak, g_last, 1 if exact else 0
+
+
+@njit(cache=True)
 def schedule(
     op_stream: np.ndarray,  # (n_ops,) 0/1/2 engine stream, 3 write-back
     op_dep_ptr: np.ndarray,  # (n_ops+1,) CSR of predecessor ops
@@ -241,82 +347,11 @@ def schedule(
     scheduled part by part with one machine as scheduled at once."""
     n_ops, n_rec = op_stream.shape[0], tile_bytes.shape[0] if record else 0
     times = np.empty((4, n_rec), np.int64)  # per tile: request, grant, start, end (when recorded)
-    tile_req, tile_grant, tile_start, tile_end = times[0], times[1], times[2], times[3]
-    per_op = np.full((4, n_ops), -1, np.int64)
-    op_first, op_done, op_grant, op_ready = per_op[0], per_op[1], per_op[2], per_op[3]
-    sums = np.zeros((4, n_ops), np.int64)
-    op_busy, op_dram, op_stall, ready_at = sums[0], sums[1], sums[2], sums[3]
-    sop_ptr, sop, rev_ptr, rev_idx, pending, ht, hw, st, cur, nxt, remaining = _init(
-        op_stream, op_dep_ptr, op_dep_idx, op_tile_ptr, tile_bytes.shape[0], op_ext)
-    ready_at[:] = op_ext
-    last_end, last_req, slot, m_free, m_busy, m_ptr, sc = machine
-    m_scratch = np.zeros(max(num.shape[0], 3), np.int64)
-    occ, peak, g_last, exact = sc[0], sc[1], sc[2], sc[3] == 1
-    while remaining > 0:
-        # each stream's next request (rule 2), written out here: numba's inliner costs ~60% of the loop
-        req, s = INF, 0
-        for q in range(ENGINES):
-            if cur[q] < sop_ptr[q + 1]:
-                oo = sop[cur[q]]
-                if op_ready[oo] < 0:
-                    op_ready[oo] = _inputs_done(oo, op_dep_ptr, op_dep_idx, op_done, op_ext)
-                if op_ready[oo] >= 0:
-                    rq = max(op_ready[oo], slot_free_at(slot, q), last_req[q])
-                    if rq < req:  # ties: the lower stream id
-                        req, s = rq, q
-        if st[HSIZE] > 0 and (ht[0] < req or req == INF):
-            o, leave = _writeback(ideal, kind, num, den, interleave, m_free, m_busy, m_ptr, m_scratch, op_wb_bytes,
-                                  op_first, op_grant, op_dram, ht, hw, st)
-            _complete(o, leave, op_done, op_stream, rev_ptr, rev_idx, pending, ready_at, ht, hw, st)
-            remaining -= 1
-            continue
-        if req == INF:
-            raise RuntimeError("scheduler deadlock: the op graph is not in topological order")
-        # Issue stream s's tiles while the main loop would pick them anyway: the other streams'
-        # candidates cannot change until an op completes (same decisions).
-        o, t = sop[cur[s]], nxt[s]
-        if t == op_tile_ptr[o]:
-            op_first[o] = req
-        other, other_req = 0, INF
-        for q in range(ENGINES):
-            if q != s and cur[q] < sop_ptr[q + 1] and op_ready[sop[cur[q]]] >= 0:
-                rq = max(op_ready[sop[cur[q]]], slot_free_at(slot, q), last_req[q])
-                if rq < other_req:
-                    other, other_req = q, rq
-        busy, dram, stall = 0, 0, 0
-        while True:
-            wt = tile_weight_bytes[t]
-            g, leave = dram_request(req, wt, tile_bytes[t] - wt, 0, ideal, kind, num, den, interleave, m_free, m_busy,
-                                    m_ptr, m_scratch)
-            start = max(req if (ideal or tile_bytes[t] == 0) else leave + latency, last_end[s])
-            end = start + tile_cycles[t]
-            busy += tile_cycles[t]
-            dram += 0 if ideal else tile_bytes[t]
-            stall += max(0, start - max(last_end[s], op_ready[o]))
-            if record:
-                tile_req[t], tile_grant[t], tile_start[t], tile_end[t] = req, g, start, end
-            last_end[s] = end
-            last_req[s] = req
-            # on-chip occupancy (buffers.py): release the tiles that ended by this grant, hold this
-            # one; the online peak is exact while grants come in time order
-            occ, held_ok = occupy(s, g, end, wt, slot, occ)
-            exact = held_ok and exact and g >= g_last
-            peak = max(peak, occ)
-            g_last = g
-            remaining -= 1
-            if t == op_tile_ptr[o + 1] - 1:
-                _complete(o, end, op_done, op_stream, rev_ptr, rev_idx, pending, ready_at, ht, hw, st)
-                cur[s] += 1
-                if cur[s] < sop_ptr[s + 1]:
-                    nxt[s] = op_tile_ptr[sop[cur[s]]]
-                break
-            t += 1  # same op: its inputs are known to be done
-            nxt[s] = t
-            req = max(op_ready[o], slot_free_at(slot, s), req)
-            if req > other_req or (req == other_req and other < s) or (st[HSIZE] > 0 and ht[0] < req):
-                break
-        op_busy[o] += busy
-        op_dram[o] += dram
-        op_stall[o] += stall
-    sc[0], sc[1], sc[2], sc[3] = occ, peak, g_last, 1 if exact else 0
-    return tile_req, tile_grant, tile_start, tile_end, op_first, op_done, op_grant, op_busy, op_dram, op_stall
+    per_op = np.full((4, n_ops), -1, np.int64)  # op_first, op_done, op_grant, op_ready
+    sums = np.zeros((4, n_ops), np.int64)  # op_busy, op_dram, op_stall, ready_at
+    sums[3, :] = op_ext
+    state = _init(op_stream, op_dep_ptr, op_dep_idx, op_tile_ptr, tile_bytes.shape[0], op_ext)
+    _event_loop(op_stream, op_dep_ptr, op_dep_idx, op_ext, op_wb_bytes, op_tile_ptr,
+                (tile_bytes, tile_cycles, tile_weight_bytes), (ideal, kind, num, den, interleave, latency), record,
+                machine, state, times, per_op, sums)
+    return times[0], times[1], times[2], times[3], per_op[0], per_op[1], per_op[2], sums[0], sums[1], sums[2]
