@@ -61,34 +61,56 @@ def _table(title: str, header: list[str], rows: list[list[str]]) -> tuple[str, s
     return console.file.getvalue(), "\n".join(md) + "\n"
 
 
-def main(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+def _intro(args: argparse.Namespace, hw) -> str:
+    """The report's opening paragraph: the job's model, budget, hardware and sample sizes."""
+    return (f"# sslcsim default job\n\nModel `{args.model}`, SSLC at ratio {args.ratio}, hardware `{hw.name}` "
+            f"(`{args.hw}`), batch {args.batch}, prefill sequence {args.prefill_seq}, seed {args.seed}.\n"
+            f"Calibration: {args.calib_samples} windows of {args.calib_seqlen} tokens (smaller than the "
+            f"compressor's default 32 x 512, to keep the job short) and {args.iters} SSLC alternating steps (the paper "
+            f"uses 40); evaluation: {args.eval_windows} held-out "
+            f"windows of {args.eval_seqlen} tokens, disjoint from calibration; the compressed model is evaluated "
+            f"with the artifact's S + U V folded into the weights.\n")
 
+
+class _Job:
+    """The default job's state: its report directory, progress bar, the terminal text,
+    Markdown and wall times it collects, and the dense baselines' runs it shares."""
+
+    def __init__(self, args: argparse.Namespace, hw) -> None:
+        from tqdm import tqdm
+
+        self.args, self.hw = args, hw
+        self.out = Path(args.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        # compress, evaluate, simulate, compare, table 4, report
+        self.steps = tqdm(total=6, desc="default job", unit="step")
+        self.text_out: list[str] = []
+        self.md: list[str] = [_intro(args, hw)]
+        self.timings: dict[str, float] = {}
+        self.phases = {"decode": 1, "prefill": args.prefill_seq}
+        self.dense_runs: dict = {}  # (hardware, phase) -> the dense baseline's run, shared by every comparison
+
+    def add_table(self, title: str, header: list[str], rows: list[list[str]]) -> None:
+        s_txt, s_md = _table(title, header, rows)
+        self.text_out.append(s_txt)
+        self.md.append(s_md)
+
+    def simulate(self, workload, dense, cfg, phase: str) -> dict:
+        """The summary of `workload` on `cfg` against its dense baseline (run once per config and phase)."""
+        from simulator.reports.summary import summarize
+        from simulator.schedule.run import run as run_simulation
+
+        if (cfg, phase) not in self.dense_runs:  # keyed by the config's values, not its name
+            self.dense_runs[(cfg, phase)] = run_simulation(dense, cfg)
+        return summarize(run_simulation(workload, cfg), self.dense_runs[(cfg, phase)])
+
+
+def _compress_and_evaluate(job: _Job) -> tuple[Path, float, float, dict]:
+    """Steps 1-3: dense perplexity, SSLC compression (or its cached artifact), compressed
+    perplexity. Returns (artifact, dense perplexity, SSLC perplexity, compression summary)."""
     from compression import evaluate, export, methods, models, pipeline, text
-    from simulator.config import load_hw
-    from simulator.plots import report_plots
-    from simulator.reports.files import atomic_write
-    from simulator.reports.provenance import artifact_workload, provenance
-    from simulator.reports.summary import summarize, to_csv
-    from simulator.schedule.run import run as run_simulation
-    from simulator.reproduce.table4 import matching_reading, reproduce_table4
-    from sslcsim.commands.reproduce import DEFAULT_HW, render
-    from workloads.from_artifact import from_artifact, synthetic_like
 
-    hw = load_hw(args.hw)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    steps = tqdm(total=6, desc="default job", unit="step")  # compress, evaluate, simulate, compare, table 4, report
-    text_out: list[str] = []
-    md: list[str] = [f"# sslcsim default job\n\nModel `{args.model}`, SSLC at ratio {args.ratio}, hardware `{hw.name}` "
-                     f"(`{args.hw}`), batch {args.batch}, prefill sequence {args.prefill_seq}, seed {args.seed}.\n"
-                     f"Calibration: {args.calib_samples} windows of {args.calib_seqlen} tokens (smaller than the "
-                     f"compressor's default 32 x 512, to keep the job short) and {args.iters} SSLC alternating steps (the paper "
-                     f"uses 40); evaluation: {args.eval_windows} held-out "
-                     f"windows of {args.eval_seqlen} tokens, disjoint from calibration; the compressed model is evaluated "
-                     f"with the artifact's S + U V folded into the weights.\n"]
-    timings = {}
-
+    args, timings, steps = job.args, job.timings, job.steps
     # 1. dense perplexity first: compression rewrites the loaded model's weights in place
     steps.set_postfix_str("evaluate dense")
     t = time.time()
@@ -118,28 +140,27 @@ def main(args: argparse.Namespace) -> int:
     del lm
     timings["evaluate_sslc_s"] = time.time() - t
     summary = pipeline.summarize(man)
-    s_txt, s_md = _table("Compression (held-out perplexity)", ["model", "method", "kept ratio", "perplexity dense",
-                                                               "perplexity SSLC", "artifact"],
-                         [[args.model, "sslc", f"{args.ratio}", f"{ppl_dense:.2f}", f"{ppl_comp:.2f}", str(art)]])
-    text_out.append(s_txt)
-    md.append(s_md)
+    job.add_table("Compression (held-out perplexity)", ["model", "method", "kept ratio", "perplexity dense",
+                                                        "perplexity SSLC", "artifact"],
+                  [[args.model, "sslc", f"{args.ratio}", f"{ppl_dense:.2f}", f"{ppl_comp:.2f}", str(art)]])
     steps.update()
+    return art, ppl_dense, ppl_comp, summary
 
-    # 4. simulate the real artifact, decode and prefill
-    steps.set_postfix_str("simulate")
+
+def _simulate_artifact(job: _Job, art: Path) -> dict[str, dict]:
+    """Step 4: the real artifact simulated for decode and prefill; per phase, its report."""
+    from simulator.reports.files import atomic_write
+    from simulator.reports.provenance import artifact_workload, provenance
+    from simulator.reports.summary import to_csv
+    from workloads.from_artifact import from_artifact
+
+    args, hw, out = job.args, job.hw, job.out
+    job.steps.set_postfix_str("simulate")
     t = time.time()
-    phases = {"decode": 1, "prefill": args.prefill_seq}
-    dense_runs: dict = {}  # (hardware, phase) -> the dense baseline's run, shared by every comparison
-
-    def simulate(workload, dense, cfg, phase: str) -> dict:
-        if (cfg, phase) not in dense_runs:  # keyed by the config's values, not its name
-            dense_runs[(cfg, phase)] = run_simulation(dense, cfg)
-        return summarize(run_simulation(workload, cfg), dense_runs[(cfg, phase)])
-
     reports = {}
-    for phase, seq in phases.items():
+    for phase, seq in job.phases.items():
         comp, dense = from_artifact(art, phase, args.batch, seq)
-        reports[phase] = simulate(comp, dense, hw, phase)
+        reports[phase] = job.simulate(comp, dense, hw, phase)
         reports[phase]["provenance"] = provenance(hw, artifact_workload(str(art), None, phase, args.batch, seq),
                                                   args.argv)
         atomic_write(out / f"simulate_{phase}.json", json.dumps(reports[phase], indent=1))
@@ -155,26 +176,35 @@ def main(args: argparse.Namespace) -> int:
         tt = rep["totals"]
         rows.append([phase, "model", f"{tt['dense_cycles']:,}", "", "", f"{tt['total_cycles']:,}", f"{tt['speedup']:.2f}x",
                      "", "", f"{tt['dram_bytes'] / 1e6:,.1f} / {tt['dense_dram_bytes'] / 1e6:,.1f} ({tt['bound']})"])
-    s_txt, s_md = _table(f"Real SSLC masks on {hw.name} (cycles per layer; module totals include memory waits)",
-                         ["phase", "module", "dense", "sparse busy", "low-rank busy", "total", "speedup", "util dense",
-                          "util sparse", "DRAM MB (SSLC / dense)"], rows)
-    text_out.append(s_txt)
-    md.append(s_md)
-    timings["simulate_s"] = time.time() - t
-    steps.update()
+    job.add_table(f"Real SSLC masks on {hw.name} (cycles per layer; module totals include memory waits)",
+                  ["phase", "module", "dense", "sparse busy", "low-rank busy", "total", "speedup", "util dense",
+                   "util sparse", "DRAM MB (SSLC / dense)"], rows)
+    job.timings["simulate_s"] = time.time() - t
+    job.steps.update()
+    return reports
 
-    # 5. shape-only vs real masks: same per-projection nnz and ranks, synthetic masks
-    steps.set_postfix_str("shape-only vs real")
+
+def _shape_only_vs_real(job: _Job, art: Path, reports: dict[str, dict]):
+    """Step 5: shape-only estimates (synthetic masks with the same per-projection nnz and
+    ranks) against the real masks, on the job's hardware and on Table 4's; returns Table 4's
+    hardware config."""
+    from simulator.config import load_hw
+    from simulator.reports.files import atomic_write
+    from sslcsim.commands.reproduce import DEFAULT_HW
+    from workloads.from_artifact import from_artifact, synthetic_like
+
+    args, hw = job.args, job.hw
+    job.steps.set_postfix_str("shape-only vs real")
     t = time.time()
     table4_hw = load_hw(DEFAULT_HW["table4"])
     cmp_rows = []
     comparison = []
     for label, cfg, phase in ((hw.name, hw, "decode"), (hw.name, hw, "prefill"), (table4_hw.name, table4_hw, "decode")):
-        seq = phases[phase]
+        seq = job.phases[phase]
         comp, dense = from_artifact(art, phase, args.batch, seq)
-        real = reports[phase] if cfg is hw else simulate(comp, dense, cfg, phase)
+        real = reports[phase] if cfg is hw else job.simulate(comp, dense, cfg, phase)
         for gen in ("uniform", "wanda-like"):
-            twin = simulate(synthetic_like(art, gen, phase, args.batch, seq, args.seed), dense, cfg, phase)
+            twin = job.simulate(synthetic_like(art, gen, phase, args.batch, seq, args.seed), dense, cfg, phase)
             for mod in ("MHA", "FFN"):
                 r, s = real["modules"][mod], twin["modules"][mod]
                 err_total = 100 * (s["total_cycles"] / r["total_cycles"] - 1)
@@ -186,27 +216,39 @@ def main(args: argparse.Namespace) -> int:
                                    "real_speedup": r["speedup"], "synthetic_speedup": s["speedup"]})
                 cmp_rows.append([label, phase, mod, gen, f"{r['sparse_cycles']:,}", f"{s['sparse_cycles']:,}",
                                  f"{err_sparse:+.1f}%", f"{r['speedup']:.3f}x", f"{s['speedup']:.3f}x", f"{err_total:+.1f}%"])
-    atomic_write(out / "shape_only_vs_real.json", json.dumps(comparison, indent=1))
-    s_txt, s_md = _table("Shape-only estimate vs real SSLC masks (same nnz and rank per projection)",
-                         ["hardware", "phase", "module", "generator", "sparse busy real", "sparse busy synthetic",
-                          "sparse err", "speedup real", "speedup synthetic", "total err"], cmp_rows)
-    text_out.append(s_txt)
-    md.append(s_md)
-    timings["compare_s"] = time.time() - t
-    steps.update()
+    atomic_write(job.out / "shape_only_vs_real.json", json.dumps(comparison, indent=1))
+    job.add_table("Shape-only estimate vs real SSLC masks (same nnz and rank per projection)",
+                  ["hardware", "phase", "module", "generator", "sparse busy real", "sparse busy synthetic",
+                   "sparse err", "speedup real", "speedup synthetic", "total err"], cmp_rows)
+    job.timings["compare_s"] = time.time() - t
+    job.steps.update()
+    return table4_hw
 
-    # 6. the paper's Table 4
-    steps.set_postfix_str("table 4")
+
+def _table4(job: _Job, table4_hw) -> None:
+    """Step 6: the paper's Table 4 on its hardware config."""
+    from simulator.reports.files import atomic_write
+    from simulator.reproduce.table4 import matching_reading, reproduce_table4
+    from sslcsim.commands.reproduce import render
+
+    job.steps.set_postfix_str("table 4")
     rows4 = reproduce_table4(table4_hw)
-    atomic_write(out / "table4.json", json.dumps(rows4, indent=1))
-    text_out.append(render(rows4))
+    atomic_write(job.out / "table4.json", json.dumps(rows4, indent=1))
+    job.text_out.append(render(rows4))
     match = matching_reading(rows4)
-    md.append("### SSLC Table 4 (`sslcsim reproduce table4`)\n\n" + "\n".join(
+    job.md.append("### SSLC Table 4 (`sslcsim reproduce table4`)\n\n" + "\n".join(
         f"- reading `{k}`: sparse and sum {'within' if v else 'not within'} 5% of the paper" for k, v in match.items()) + "\n")
-    steps.update()
+    job.steps.update()
 
-    # 7. plots and the report
-    steps.set_postfix_str("plots")
+
+def _write_report(job: _Job, art: Path, ppl_dense: float, ppl_comp: float, summary: dict,
+                  reports: dict[str, dict]) -> list[Path]:
+    """Step 7: the plots, report.md and summary.json; returns the figure files."""
+    from simulator.plots import report_plots
+    from simulator.reports.files import atomic_write
+
+    args, out, md, timings = job.args, job.out, job.md, job.timings
+    job.steps.set_postfix_str("plots")
     plots = report_plots.cycle_breakdown(reports, out) + report_plots.utilization(reports, out) \
         + report_plots.dram_traffic(reports, out)
     md.append("### Figures\n\n" + "\n".join(f"![{p.stem}]({p.name})" for p in plots if p.suffix == ".png") + "\n")
@@ -217,8 +259,21 @@ def main(args: argparse.Namespace) -> int:
                                                    "speedup": {p: r["totals"]["speedup"] for p, r in reports.items()}},
                                                   indent=1))
     atomic_write(out / "report.md", "\n".join(md))
-    steps.update()
-    steps.close()
-    print("".join(text_out), end="")
-    print(f"report: {out}/report.md ({len(plots)} figure files)")
+    job.steps.update()
+    return plots
+
+
+def main(args: argparse.Namespace) -> int:
+    """Runs the default job (the module docstring's steps) and prints its tables."""
+    from simulator.config import load_hw
+
+    job = _Job(args, load_hw(args.hw))
+    art, ppl_dense, ppl_comp, summary = _compress_and_evaluate(job)
+    reports = _simulate_artifact(job, art)
+    table4_hw = _shape_only_vs_real(job, art, reports)
+    _table4(job, table4_hw)
+    plots = _write_report(job, art, ppl_dense, ppl_comp, summary, reports)
+    job.steps.close()
+    print("".join(job.text_out), end="")
+    print(f"report: {job.out}/report.md ({len(plots)} figure files)")
     return 0
