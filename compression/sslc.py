@@ -127,80 +127,95 @@ def _norm(x: torch.Tensor) -> float:
     return float(torch.linalg.vector_norm(x))
 
 
-def sslc_decompose(W: torch.Tensor, act_norm: torch.Tensor, budget: Budget, *, iters: int = 40,
-                   pattern: tuple[int, int] | None = None, metric: str = "salience",
-                   scope: str = "matrix", H: torch.Tensor | None = None, seed: int = 0,
-                   power_iters: int = 1) -> Decomposition:
-    """Decompose W into S + U V under `budget` (see module docstring).
+@dataclass
+class _SparseSelect:
+    """Step (b) of one decomposition: the support of S^ chosen from a scaled residual, the
+    preserved entries always included."""
 
-    The iteration runs in the scaled space W^ = W D (D = diag(||X||_2)), where the salience
-    of an entry is simply its square and the proxy loss is a plain Frobenius norm; S and L
-    are scaled back by D^-1 at the end (Eq. 8).
-    """
-    if metric not in ("salience", "wanda", "magnitude"):
-        raise InputError(f"--sparse-metric: expected salience|wanda|magnitude, got {metric!r}")
-    W = W.detach().float()
-    m, n = W.shape
-    D = act_norm.detach().float().reshape(1, n).to(W.device)
-    Dinv = torch.where(D > 0, 1.0 / D.clamp_min(1e-30), torch.zeros_like(D))
-    r = budget.rank
-    Wh = W * D  # scaled weights; salience = Wh^2
+    Wh: torch.Tensor  # W^ = W D
+    Dinv: torch.Tensor
+    pmask: torch.Tensor  # preserved entries
+    pidx: torch.Tensor  # their flat indices
+    nnz: int
+    free: int  # entries of S besides the preserved ones
+    row_free: list[int] | None  # per row, the entries not preserved (row scope with preserved entries)
+    metric: str
+    pattern: tuple[int, int] | None
+    scope: str
+    seed: int
+    fused: bool  # the fused Numba path (unstructured, matrix-wide |R^|, big CPU matrix)
 
-    # preserved top-salience entries of W (always salience, as in the paper)
+    def mask(self, Rh: torch.Tensor) -> torch.Tensor:
+        # salience (R D)^2 and Wanda's |R| ||X|| order entries identically: rank |R^|
+        sc = Rh.abs() if self.metric != "magnitude" else Rh.abs().mul_(self.Dinv)
+        n_pres = int(self.pidx.numel())
+        if self.pattern is not None or self.scope != "row":
+            if n_pres:
+                sc.view(-1)[self.pidx] = float("inf")  # preserved entries always kept
+            if self.pattern is not None:
+                return patterns.nm_mask(sc, *self.pattern)
+            return patterns.topk_mask(sc, self.nnz, seed=self.seed)
+        if n_pres:
+            sc.view(-1)[self.pidx] = -1.0  # per-row choice of the free entries, preserved on top
+        # a row full of preserved entries has fewer free slots: shares follow what is left
+        return patterns.row_topk_mask(sc, self.free, available=self.row_free) | self.pmask
+
+    def step(self, Rh: torch.Tensor, spare: tuple[torch.Tensor, torch.Tensor] | None):
+        """(mask, W^ - S^, ||Rh off mask||_F) for S^ = Rh on the newly selected mask."""
+        if self.fused:
+            M, rest = spare if spare is not None else (torch.empty_like(self.pmask), torch.empty_like(self.Wh))
+            res = kernels.select_topk_abs(Rh, self.pmask, self.nnz, self.Wh, M, rest, seed=self.seed)
+            if res is not None:
+                return M, rest, res
+        M = self.mask(Rh)
+        resid = Rh.masked_fill(M, 0.0)
+        return M, self.Wh - (Rh - resid), _norm(resid)
+
+
+def _sparse_select(Wh: torch.Tensor, Dinv: torch.Tensor, budget: Budget, pattern: tuple[int, int] | None,
+                   metric: str, scope: str, seed: int) -> _SparseSelect:
+    """The preserved top-salience entries of W (always salience, as in the paper) and the
+    sparse step that keeps them."""
+    m, n = Wh.shape
     if budget.preserved:
         pmask = patterns.topk_mask(Wh.abs(), budget.preserved, seed=seed)
         if pattern is not None:  # a group keeps at most N: cap preserved entries by the pattern
             pmask &= patterns.nm_mask(torch.where(pmask, Wh.abs(), torch.zeros_like(Wh)), *pattern)
     else:
-        pmask = torch.zeros_like(W, dtype=torch.bool)
+        pmask = torch.zeros_like(Wh, dtype=torch.bool)
     pidx = pmask.reshape(-1).nonzero().squeeze(1)
     n_pres = int(pidx.numel())
-    free = budget.nnz - n_pres
     row_free = (n - pmask.sum(1)).tolist() if n_pres and scope == "row" and pattern is None else None
-
-    def sparse_mask(Rh: torch.Tensor) -> torch.Tensor:
-        # salience (R D)^2 and Wanda's |R| ||X|| order entries identically: rank |R^|
-        sc = Rh.abs() if metric != "magnitude" else Rh.abs().mul_(Dinv)
-        if pattern is not None or scope != "row":
-            if n_pres:
-                sc.view(-1)[pidx] = float("inf")  # preserved entries always kept
-            if pattern is not None:
-                return patterns.nm_mask(sc, *pattern)
-            return patterns.topk_mask(sc, budget.nnz, seed=seed)
-        if n_pres:
-            sc.view(-1)[pidx] = -1.0  # per-row choice of the free entries, preserved on top
-        # a row full of preserved entries has fewer free slots: shares follow what is left
-        return patterns.row_topk_mask(sc, free, available=row_free) | pmask
-
-    # fused Numba path for the default (unstructured, matrix-wide |R^|) selection on big matrices
-    fused = (pattern is None and scope != "row" and metric != "magnitude" and W.device.type == "cpu"
+    fused = (pattern is None and scope != "row" and metric != "magnitude" and Wh.device.type == "cpu"
              and m * n > (1 << 16))
+    return _SparseSelect(Wh, Dinv, pmask, pidx, budget.nnz, budget.nnz - n_pres, row_free, metric, pattern, scope,
+                         seed, fused)
 
-    def sparse_step(Rh: torch.Tensor, spare: tuple[torch.Tensor, torch.Tensor] | None):
-        """(mask, W^ - S^, ||Rh off mask||_F) for S^ = Rh on the newly selected mask."""
-        if fused:
-            M, rest = spare if spare is not None else (torch.empty_like(pmask), torch.empty_like(Wh))
-            res = kernels.select_topk_abs(Rh, pmask, budget.nnz, Wh, M, rest, seed=seed)
-            if res is not None:
-                return M, rest, res
-        M = sparse_mask(Rh)
-        resid = Rh.masked_fill(M, 0.0)
-        return M, Wh - (Rh - resid), _norm(resid)
 
+def _low_rank_step(Rs: torch.Tensor, A1: torch.Tensor, power_iters: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Step (a): BRP of R~ = W^ - S^ with A2 = Y1: L' = Y1 (Y1^T Y1)^-1 Y1^T R~ = Qy (R~^T Qy)^T,
+    Qy = orth(Y1). Returns (Qy, Y2); Y2 warm-starts the next projection (subspace iteration)."""
+    for _ in range(max(1, power_iters)):
+        Qy = _orth(Rs @ A1)  # m x r
+        Y2 = Rs.T @ Qy  # n x r
+        A1 = Y2
+    return Qy, Y2
+
+
+def _iterate(W: torch.Tensor, Dinv: torch.Tensor, sel: _SparseSelect, r: int, iters: int, H: torch.Tensor | None,
+             seed: int, power_iters: int) -> tuple:
+    """The T alternating steps with rejection and keep-best (module docstring). Returns
+    (Ut, Vt, mask) of the solution (L^ = Ut Vt, S's support) and (best step, rejected steps,
+    proxy trace, exact trace, best trace)."""
+    m, n = W.shape
+    Wh = sel.Wh
     # State: mask (support of S^), Rs = W^ - S^ (the low-rank step's input), cur = the proxy
     # ||W^ - L^ - S^||_F of the accepted iterate.  Initially L^ = 0 and S^ = W^ on the
     # preserved entries.
-    mask = pmask.clone()
+    mask = sel.pmask.clone()
     Rs = Wh.masked_fill(mask, 0.0)
     Ut = W.new_zeros(m, r)  # accepted L^ = Ut Vt
     Vt = W.new_zeros(r, n)
-
-    def unscale(Ut, Vt, mask):
-        U = Ut.contiguous()
-        V = (Vt * Dinv).contiguous()
-        S = torch.addmm(W, U, V, alpha=-1.0).masked_fill_(~mask, 0.0)  # = S^ D^-1 where D > 0
-        return U, V, S
-
     cur = _norm(Rs)
     proxy_trace, exact_trace, best_trace, rejected = [cur], [], [], 0
     best = None  # (exact loss, step, Ut, Vt, mask) over iterates t >= 1 (init is under budget)
@@ -215,15 +230,11 @@ def sslc_decompose(W: torch.Tensor, act_norm: torch.Tensor, budget: Budget, *, i
     spare = None
     for t in range(1, iters_eff + 1):
         if r:
-            # (a) low-rank step: BRP of R~ = W^ - S^ with A2 = Y1:
-            #     L' = Y1 (Y1^T Y1)^-1 Y1^T R~ = Qy (R~^T Qy)^T, Qy = orth(Y1)
-            for _ in range(max(1, power_iters)):
-                Qy = _orth(Rs @ A1)  # m x r
-                Y2 = Rs.T @ Qy  # n x r
-                A1 = Y2  # warm start of the next projection (subspace iteration)
+            Qy, Y2 = _low_rank_step(Rs, A1, power_iters)
+            A1 = Y2
             torch.addmm(Wh, Qy, Y2.T, alpha=-1.0, out=Rh)  # W^ - L'
         # (b) sparse step on the scaled low-rank residual
-        new_mask, new_Rs, cand = sparse_step(Rh, spare)
+        new_mask, new_Rs, cand = sel.step(Rh, spare)
         if cand <= cur:
             spare = (mask, Rs)
             mask, Rs, cur = new_mask, new_Rs, cand
@@ -243,7 +254,31 @@ def sslc_decompose(W: torch.Tensor, act_norm: torch.Tensor, budget: Budget, *, i
     best_step = iters_eff
     if best is not None:
         _, best_step, Ut, Vt, mask = best
-    U, V, S = unscale(Ut, Vt, mask)
-    return Decomposition(U=U, V=V, S=S, mask=mask, preserved=int(mask.view(-1)[pidx].sum()),
+    return Ut, Vt, mask, (best_step, rejected, proxy_trace, exact_trace, best_trace)
+
+
+def sslc_decompose(W: torch.Tensor, act_norm: torch.Tensor, budget: Budget, *, iters: int = 40,
+                   pattern: tuple[int, int] | None = None, metric: str = "salience",
+                   scope: str = "matrix", H: torch.Tensor | None = None, seed: int = 0,
+                   power_iters: int = 1) -> Decomposition:
+    """Decompose W into S + U V under `budget` (see module docstring).
+
+    The iteration runs in the scaled space W^ = W D (D = diag(||X||_2)), where the salience
+    of an entry is simply its square and the proxy loss is a plain Frobenius norm; S and L
+    are scaled back by D^-1 at the end (Eq. 8).
+    """
+    if metric not in ("salience", "wanda", "magnitude"):
+        raise InputError(f"--sparse-metric: expected salience|wanda|magnitude, got {metric!r}")
+    W = W.detach().float()
+    n = W.shape[1]
+    D = act_norm.detach().float().reshape(1, n).to(W.device)
+    Dinv = torch.where(D > 0, 1.0 / D.clamp_min(1e-30), torch.zeros_like(D))
+    sel = _sparse_select(W * D, Dinv, budget, pattern, metric, scope, seed)  # W^ = W D: salience = W^2
+    Ut, Vt, mask, (best_step, rejected, proxy_trace, exact_trace, best_trace) = _iterate(
+        W, Dinv, sel, budget.rank, iters, H, seed, power_iters)
+    U = Ut.contiguous()
+    V = (Vt * Dinv).contiguous()
+    S = torch.addmm(W, U, V, alpha=-1.0).masked_fill_(~mask, 0.0)  # = S^ D^-1 where D > 0
+    return Decomposition(U=U, V=V, S=S, mask=mask, preserved=int(mask.view(-1)[sel.pidx].sum()),
                          proxy_trace=proxy_trace, exact_trace=exact_trace, best_trace=best_trace,
                          best_step=best_step, rejected=rejected)
