@@ -1,4 +1,4 @@
-"""Loading models (offline only) and finding their layers and linear projections."""
+"""Loading models (offline only); their layers and linear projections (compression/layers.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
+# re-exported: callers find layers and projections as models.layer_stack, models.linear_projections, ...
+from compression.layers import base_model, layer_stack, linear_projections, module_kind  # noqa: F401
 from workloads.errors import InputError
 
 if TYPE_CHECKING:
@@ -141,38 +143,6 @@ def _check_supported(model, spec: str) -> None:
         raise InputError(f"{spec}: unsupported model {arch}: no layer stack ({expected})") from None
     if len(stack) == 0 or not linear_projections(stack[0]):
         raise InputError(f"{spec}: unsupported model {arch}: its layers hold no nn.Linear projections ({expected})")
-
-
-def base_model(model):
-    """The module that holds the layer stack (LlamaModel, BertModel, ...)."""
-    return getattr(model, "base_model", model)
-
-
-def layer_stack(model):
-    """The ModuleList of decoder/encoder layers."""
-    base = base_model(model)
-    for path in ("layers", "encoder.layer", "h", "decoder.layers"):
-        obj = base
-        try:
-            for part in path.split("."):
-                obj = getattr(obj, part)
-        except AttributeError:
-            continue
-        return obj
-    raise InputError(f"{type(model).__name__}: cannot find the layer stack (expected .layers or .encoder.layer)")
-
-
-def module_kind(name: str) -> str:
-    """'attention' or 'mlp' for a projection's qualified name inside a layer."""
-    first = name.split(".")[0]
-    return "attention" if ("attn" in first or "attention" in first) else "mlp"
-
-
-def linear_projections(layer) -> dict:
-    """{qualified name: nn.Linear} inside one layer, in module order."""
-    import torch.nn as nn
-
-    return {name: mod for name, mod in layer.named_modules() if isinstance(mod, nn.Linear)}
 
 
 def model_info(model, model_id: str) -> dict:

@@ -16,13 +16,13 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-from compression import models
 from compression.checkpoint import Checkpoint
+from compression.layers import layer_stack
 
 
 def _stack_path(model: nn.Module) -> str:
     """Qualified name of the layer stack, e.g. 'model.layers' (LLaMA) or 'encoder.layer' (BERT)."""
-    stack = models.layer_stack(model)
+    stack = layer_stack(model)
     return next(name for name, mod in model.named_modules() if mod is stack)
 
 
@@ -52,7 +52,7 @@ class LayerStore:
 
     def __init__(self, model: nn.Module, ckpt: Checkpoint, to_ckpt: Callable[[str], str]):
         self._ckpt = ckpt
-        self._layers = models.layer_stack(model)
+        self._layers = layer_stack(model)
         prefix = _stack_path(model)
         self._keys: list[dict[str, str]] = []  # per layer: {key inside the layer: checkpoint key}
         for i, layer in enumerate(self._layers):
