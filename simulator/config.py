@@ -14,6 +14,9 @@ from typing import Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from simulator.energy.config import EnergyOverrides, Technology
+from simulator.energy.costs import resolve as resolve_costs
+
 from workloads.errors import InputError
 
 
@@ -134,14 +137,6 @@ class VectorUnit(_Strict):
     add_passes: int = Field(1, ge=1, le=64, description="residual add")
 
 
-class Energy(_Strict):
-    """Optional energy per access/MAC, pJ."""
-
-    mac_pj: float = Field(..., ge=0)
-    sram_pj_per_byte: float = Field(..., ge=0)
-    dram_pj_per_byte: float = Field(..., ge=0)
-
-
 class HardwareConfig(_Strict):
     name: str
     # >= 1 kHz: DRAM rates count the clock in whole kHz (memory.dram), so a slower clock would
@@ -154,10 +149,13 @@ class HardwareConfig(_Strict):
     dram: Optional[Dram] = Field(None, description="null: ideal memory, compute only")
     precision: Precision = Precision()
     vector_unit: VectorUnit = VectorUnit()
-    energy: Optional[Energy] = None
+    technology: Optional[Technology] = Field(None, description="what energy and area derive from (energy/costs.py)")
+    energy: Optional[EnergyOverrides] = Field(None, description="explicit per-action costs over the technology's")
 
     @model_validator(mode="after")
     def _consistent(self) -> "HardwareConfig":
+        if self.energy is not None and self.technology is None:
+            raise ValueError("energy: overrides the technology's costs; give a technology section too")
         if self.split.policy == "shared_width":
             d, s = self.denser_engine, self.sparser_engine
             if d.kind != "mac_lines" or d.rows != s.macs_per_line or d.cols < 2:
@@ -228,11 +226,16 @@ def parse_hw(data: object, source: str = "<config>") -> HardwareConfig:
     if not isinstance(data, dict):
         raise InputError(f"{source}: expected a YAML mapping of hardware keys, got {type(data).__name__}")
     try:
-        return HardwareConfig.model_validate(data)
+        hw = HardwareConfig.model_validate(data)
     except ValidationError as exc:
         more = len(exc.errors()) - 1
         tail = f"; and {more} more problem(s)" if more else ""
         raise InputError(f"{source}: {describe_validation_error(exc)}{tail}") from None
+    try:  # a technology whose costs the tables can not give is refused with the config, not mid-run
+        resolve_costs(hw)
+    except InputError as exc:
+        raise InputError(f"{source}: technology: {exc}") from None
+    return hw
 
 
 MAX_YAML_BYTES = 1 << 20

