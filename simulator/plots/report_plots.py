@@ -97,3 +97,36 @@ def dram_traffic_figure(reports: dict[str, dict]) -> plt.Figure:
 def dram_traffic(reports: dict[str, dict], out: Path) -> list[Path]:
     """`dram_traffic_figure`, saved as out/dram_traffic.{pdf,svg,png}."""
     return save(dram_traffic_figure(reports), out, "dram_traffic", description=_provenance(reports))
+
+
+def energy_breakdown_figure(reports: dict[str, dict]) -> plt.Figure:
+    """Per phase, dense beside compressed: energy per token (uJ) stacked by component
+    (report["energy"], simulator/energy/account.py). Phases whose config has no technology
+    are left out."""
+    cases = [(phase, which) for phase, r in reports.items() if "energy" in r for which in ("dense", "compressed")]
+    if not cases:
+        raise ValueError("energy breakdown: no report has an energy section (the config names no technology)")
+    comps = reports[cases[0][0]]["energy"]["components"]
+    cmap = plt.get_cmap("tab10")
+    with styled():
+        fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(cases), 3.4))
+        x = np.arange(len(cases))
+        bottom = np.zeros(len(cases))
+        for i, comp in enumerate(comps):
+            vals = []
+            for phase, which in cases:
+                e = reports[phase]["energy"][which]
+                tokens = e["energy_pj"]["total"] / e["pj_per_token"] if e["pj_per_token"] else 1.0
+                vals.append(e["energy_pj"][comp] / tokens / 1e6)
+            ax.bar(x, vals, 0.7, bottom=bottom, label=comp.replace("_", " "), color=cmap(i % 10))
+            bottom += np.asarray(vals)
+        ax.set_xticks(x, [f"{phase}\n{'SSLC' if which == 'compressed' else 'dense'}" for phase, which in cases])
+        ax.set_ylabel("energy per token (uJ)")
+        ax.set_title("Energy per token by component")
+        _legend_outside(ax)
+    return fig
+
+
+def energy_breakdown(reports: dict[str, dict], out: Path) -> list[Path]:
+    """energy_breakdown_figure saved as PNG, PDF and SVG in `out`."""
+    return save(energy_breakdown_figure(reports), out, "energy_breakdown", description=_provenance(reports))

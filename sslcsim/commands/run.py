@@ -251,6 +251,8 @@ def _write_report(job: _Job, art: Path, ppl_dense: float, ppl_comp: float, summa
     job.steps.set_postfix_str("plots")
     plots = report_plots.cycle_breakdown(reports, out) + report_plots.utilization(reports, out) \
         + report_plots.dram_traffic(reports, out)
+    if any("energy" in r for r in reports.values()):
+        plots += report_plots.energy_breakdown(reports, out)
     md.append("### Figures\n\n" + "\n".join(f"![{p.stem}]({p.name})" for p in plots if p.suffix == ".png") + "\n")
     md.append(f"Wall time: {json.dumps({k: round(v, 1) for k, v in timings.items()})}\n")
     atomic_write(out / "summary.json", json.dumps({"model": args.model, "ratio": args.ratio, "artifact": str(art),

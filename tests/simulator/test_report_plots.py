@@ -63,3 +63,22 @@ def test_no_legend_covers_a_bar(make, figure):
         assert covered_bars(fig) == []
     finally:
         plt.close(fig)
+
+
+def test_energy_breakdown_stacks_every_component_per_token_and_no_legend_covers_a_bar():
+    reports = shape_only_reports()  # vitcod.yaml names a technology: the reports carry energy
+    fig = report_plots.energy_breakdown_figure(reports)
+    try:
+        ax = fig.axes[0]
+        comps = reports["decode"]["energy"]["components"]
+        assert len(ax.patches) == len(comps) * 4  # every component for dense and SSLC in both phases
+        tops = {}
+        for bar in ax.patches:
+            x = round(bar.get_x(), 6)
+            tops[x] = max(tops.get(x, 0.0), bar.get_y() + bar.get_height())
+        want = [reports[p]["energy"][w]["pj_per_token"] / 1e6 for p in ("decode", "prefill")
+                for w in ("dense", "compressed")]
+        assert sorted(tops.values()) == pytest.approx(sorted(want))
+        assert covered_bars(fig) == []
+    finally:
+        plt.close(fig)
