@@ -31,29 +31,30 @@ def _group_span(r: RunResult, idx: np.ndarray) -> int:
     return int(r.op_done[idx].max() - r.op_first[idx].min()) if idx.size else 0
 
 
-def summarize(comp: RunResult, dense: RunResult) -> dict:
-    """The report dictionary (JSON-ready)."""
-    pc, pd = comp.program, dense.program
-    hw = comp.hw
-    n_res = len(memory_spec(hw).num)  # DRAM channels or ports: utilization is over all of them
-    makespan_c, makespan_d = comp.makespan, dense.makespan
-    part_c = np.asarray(pc.op_part)
-    eng_c = np.asarray(pc.op_engine)
-    emacs_c = np.asarray(pc.op_engine_macs)
-    macs_c = np.asarray(pc.op_macs, np.int64)
-    layers = comp.workload.model.num_layers
-    idx_c, idx_d = _op_index(pc), _op_index(pd)
+class _Groups:
+    """Aggregates of a compressed run against its dense baseline over groups of ops."""
 
-    def util(idx: np.ndarray) -> float:
-        cap = float((emacs_c[idx] * comp.op_busy[idx]).sum())
-        return float(macs_c[idx].sum()) / cap if cap else 0.0
+    def __init__(self, comp: RunResult, dense: RunResult) -> None:
+        self.comp, self.dense = comp, dense
+        pc = comp.program
+        self.part_c = np.asarray(pc.op_part)
+        self.eng_c = np.asarray(pc.op_engine)
+        self.emacs_c = np.asarray(pc.op_engine_macs)
+        self.macs_c = np.asarray(pc.op_macs, np.int64)
+        self.idx_c, self.idx_d = _op_index(pc), _op_index(dense.program)
 
-    def group(key_c: list, key_d: list) -> dict:
+    def util(self, idx: np.ndarray) -> float:
+        """Useful MACs over the MACs the ops' engines could do while busy."""
+        cap = float((self.emacs_c[idx] * self.comp.op_busy[idx]).sum())
+        return float(self.macs_c[idx].sum()) / cap if cap else 0.0
+
+    def group(self, key_c: list, key_d: list) -> dict:
         """Aggregates over the ops under the given keys; each key is one layer's ops, and a
         group spanning layers is timed layer by layer (spans summed, so the other modules'
         time between them is not counted)."""
-        parts_c = [idx_c[k] for k in key_c if k in idx_c]
-        parts_d = [idx_d[k] for k in key_d if k in idx_d]
+        comp, dense, part_c, eng_c = self.comp, self.dense, self.part_c, self.eng_c
+        parts_c = [self.idx_c[k] for k in key_c if k in self.idx_c]
+        parts_d = [self.idx_d[k] for k in key_d if k in self.idx_d]
         ic = np.concatenate(parts_c) if parts_c else np.zeros(0, np.int64)
         id_ = np.concatenate(parts_d) if parts_d else np.zeros(0, np.int64)
         span_c = sum(_group_span(comp, i) for i in parts_c)
@@ -65,37 +66,62 @@ def summarize(comp: RunResult, dense: RunResult) -> dict:
             "lowrank_cycles": int(comp.op_busy[ic[np.isin(part_c[ic], LOWRANK_PARTS)]].sum()),
             "total_cycles": span_c,
             "speedup": span_d / span_c if span_c else float("nan"),
-            "utilization": {"denser": util(ic[eng_c[ic] == 0]), "sparser": util(ic[eng_c[ic] == 1])},
+            "utilization": {"denser": self.util(ic[eng_c[ic] == 0]), "sparser": self.util(ic[eng_c[ic] == 1])},
             "dram_bytes": int(comp.op_dram[ic].sum()),
             "dense_dram_bytes": int(dense.op_dram[id_].sum()),
             "memory_stall_cycles": int(comp.op_stall[ic].sum()),
         }
 
-    proj_names = list(dict.fromkeys(pc.op_proj))
-    modules = {}
-    for mod in ("MHA", "FFN"):
-        keys = [("module", L, mod) for L in range(layers)]
-        g = group(keys, keys)
-        g["per_layer"] = {k: (g[k] / layers) for k in ("dense_cycles", "sparse_cycles", "lowrank_cycles", "total_cycles")}
-        modules[mod] = g
-    projections = []
-    for layer in range(layers):
-        for proj in proj_names:
-            g = group([("proj", layer, proj)], [("proj", layer, proj)])
-            g.update(layer=layer, projection=proj)
-            projections.append(g)
-    per_layer = []
-    for layer in range(layers):
-        g = group([("layer", layer)], [("layer", layer)])
-        g["layer"] = layer
-        per_layer.append(g)
-    ops = [
+    def modules(self, layers: int) -> dict[str, dict]:
+        """Per module (MHA, FFN) over every layer, with per-layer means of its cycles."""
+        modules = {}
+        for mod in ("MHA", "FFN"):
+            keys = [("module", L, mod) for L in range(layers)]
+            g = self.group(keys, keys)
+            g["per_layer"] = {k: (g[k] / layers) for k in ("dense_cycles", "sparse_cycles", "lowrank_cycles",
+                                                           "total_cycles")}
+            modules[mod] = g
+        return modules
+
+    def projections(self, layers: int) -> list[dict]:
+        """Per layer and projection."""
+        projections = []
+        proj_names = list(dict.fromkeys(self.comp.program.op_proj))
+        for layer in range(layers):
+            for proj in proj_names:
+                g = self.group([("proj", layer, proj)], [("proj", layer, proj)])
+                g.update(layer=layer, projection=proj)
+                projections.append(g)
+        return projections
+
+    def layers(self, layers: int) -> list[dict]:
+        """Per layer."""
+        per_layer = []
+        for layer in range(layers):
+            g = self.group([("layer", layer)], [("layer", layer)])
+            g["layer"] = layer
+            per_layer.append(g)
+        return per_layer
+
+
+def _ops(comp: RunResult) -> list[dict]:
+    """Per op of the compressed run: its engine, tiles, times, MACs and DRAM bytes."""
+    pc = comp.program
+    return [
         {"op": pc.op_name[o], "engine": ["denser", "sparser", "vector", "dram"][pc.op_engine[o]],
          "tile": list(pc.op_tile_shape[o]), "tiles": int(pc.op_tile_count[o]),
          "start": int(comp.op_first[o]), "done": int(comp.op_done[o]), "compute_cycles": int(comp.op_busy[o]),
-         "macs": int(macs_c[o]), "dram_bytes": int(comp.op_dram[o]), "memory_stall_cycles": int(comp.op_stall[o])}
+         "macs": int(pc.op_macs[o]), "dram_bytes": int(comp.op_dram[o]), "memory_stall_cycles": int(comp.op_stall[o])}
         for o in range(len(pc.op_name))
     ]
+
+
+def _engines(comp: RunResult) -> dict[str, dict]:
+    """Per engine of the compressed run: busy, stalled and idle cycles, utilization over the run."""
+    pc, makespan_c = comp.program, comp.makespan
+    eng_c = np.asarray(pc.op_engine)
+    emacs_c = np.asarray(pc.op_engine_macs)
+    macs_c = np.asarray(pc.op_macs, np.int64)
     engines = {}
     for e, name in ((0, "denser"), (1, "sparser")):
         idx = np.nonzero(eng_c == e)[0]
@@ -105,17 +131,24 @@ def summarize(comp: RunResult, dense: RunResult) -> dict:
         engines[name] = {
             "compute_cycles": busy,
             "memory_stall_cycles": stall,
-            "idle_cycles": max(0, makespan_c - busy - stall) if hw.split.policy != "time_multiplexed" else None,
+            "idle_cycles": max(0, makespan_c - busy - stall) if comp.hw.split.policy != "time_multiplexed" else None,
             "utilization": float(macs_c[idx].sum()) / (cap * makespan_c) if cap and makespan_c else 0.0,
         }
-    dram_total = int(comp.op_dram.sum())
-    model = {
+    return engines
+
+
+def _totals(comp: RunResult, dense: RunResult, engines: dict[str, dict]) -> dict:
+    """The whole model: cycles, seconds, speedup, DRAM traffic and bandwidth use, peak buffer."""
+    hw = comp.hw
+    n_res = len(memory_spec(hw).num)  # DRAM channels or ports: utilization is over all of them
+    makespan_c, makespan_d = comp.makespan, dense.makespan
+    return {
         "dense_cycles": makespan_d,
         "total_cycles": makespan_c,
         "speedup": makespan_d / makespan_c if makespan_c else float("nan"),
         "dense_seconds": makespan_d / (hw.clock_mhz * 1e6),
         "seconds": makespan_c / (hw.clock_mhz * 1e6),
-        "dram_bytes": dram_total,
+        "dram_bytes": int(comp.op_dram.sum()),
         "dense_dram_bytes": int(dense.op_dram.sum()),
         "dram_bandwidth_utilization": comp.channel_busy / (makespan_c * n_res) if makespan_c and hw.dram else 0.0,
         "dense_dram_bandwidth_utilization": dense.channel_busy / (makespan_d * n_res) if makespan_d and hw.dram else 0.0,
@@ -123,6 +156,15 @@ def summarize(comp: RunResult, dense: RunResult) -> dict:
         "peak_buffer_bytes": comp.peak_buffer_bytes,
         "dense_peak_buffer_bytes": dense.peak_buffer_bytes,
     }
+
+
+def summarize(comp: RunResult, dense: RunResult) -> dict:
+    """The report dictionary (JSON-ready)."""
+    hw = comp.hw
+    layers = comp.workload.model.num_layers
+    groups = _Groups(comp, dense)
+    engines = _engines(comp)
+    model = _totals(comp, dense, engines)
     energy = energy_section(comp, dense)
     if energy is not None:
         model["energy_uj"] = energy["compressed"]["energy_pj"]["total"] * 1e-6
@@ -141,10 +183,10 @@ def summarize(comp: RunResult, dense: RunResult) -> dict:
         "totals": model,
         "classes": {"compressed": class_costs(comp), "dense": class_costs(dense)},
         "engines": engines,
-        "modules": modules,
-        "layers": per_layer,
-        "projections": projections,
-        "ops": ops,
+        "modules": groups.modules(layers),
+        "layers": groups.layers(layers),
+        "projections": groups.projections(layers),
+        "ops": _ops(comp),
         **({"energy": energy} if energy is not None else {}),
     }
 
