@@ -213,8 +213,8 @@ def _interleaved_adaptive_pair(counts: np.ndarray, t1: int, t2: int, L: int, P: 
 
 @njit(cache=True)
 def sparse_tile_actions(counts: np.ndarray, rows: int, cols: int, tokens: int, P: int, mapping: int,
-                        by_column: bool, wb: int, ab: int, ob: int, ib: int, pb: int, bitmask: bool,
-                        red_first: bool, act: np.ndarray) -> None:
+                        wb: int, ab: int, ob: int, ib: int, pb: int, bitmask: bool, red_first: bool,
+                        act: np.ndarray) -> None:
     """Adds one sparse tile's actions to `act` (energy/actions.py layout) under the fixed
     `mapping` it runs (an adaptive line's choice for the tile).
 
@@ -222,20 +222,15 @@ def sparse_tile_actions(counts: np.ndarray, rows: int, cols: int, tokens: int, P
     one token (non-zero-parallel: T passes). Per pass every non-zero's value (wb bits) and
     index (ib bits) are read and decoded, and every unit's pointer (pb bits) is read and
     decoded; a bitmask format reads and decodes its rows x cols mask positions per pass.
-    Computed (= useful) MACs and input reads: nnz T products, nnz T ab bits. Partial sums:
-    a non-zero-parallel row unit (CSR, bitmask) reduces its P products in the adder tree and
-    the line's accumulator, writing each (row, token) once (rows with a non-zero), and
-    reading the earlier partial sum when the tile is not its op's first along the reduction;
-    every other product is read-modified-written in the output buffer (token-parallel: P
-    tokens' partial sums of one output; column units: P different outputs), nnz T ob bits
-    each way. Line-local accumulation across a token-parallel row is not modelled.
+    Computed (= useful) MACs and input reads: nnz T products, nnz T ab bits. Partial sums
+    accumulate in the lines' accumulators (a MAC's accumulator update is part of its energy;
+    a line holds its tile's rows x P partial sums), and the tile's output block (rows x T)
+    is written to the output buffer once, ob bits each, after reading the earlier partial
+    sums when the tile is not its op's first along the reduction.
     """
     nnz = 0
-    nonempty = 0
     for u in range(counts.shape[0]):
         nnz += counts[u]
-        if counts[u] > 0:
-            nonempty += 1
     passes = -(-tokens // P) if mapping == TOKEN_PARALLEL else tokens
     act[COMPUTED_MACS] += nnz * tokens
     act[USEFUL_MACS] += nnz * tokens
@@ -248,10 +243,6 @@ def sparse_tile_actions(counts: np.ndarray, rows: int, cols: int, tokens: int, P
         act[DECODES] += nnz * passes
         act[POINTER_DECODES] += counts.shape[0] * passes
     act[X_READ_BITS] += nnz * tokens * ab
-    if mapping == NNZ_PARALLEL and not by_column:
-        act[OUT_WRITE_BITS] += nonempty * tokens * ob
-        if not red_first:
-            act[OUT_READ_BITS] += nonempty * tokens * ob
-    else:
-        act[OUT_WRITE_BITS] += nnz * tokens * ob
-        act[OUT_READ_BITS] += nnz * tokens * ob
+    act[OUT_WRITE_BITS] += rows * tokens * ob
+    if not red_first:
+        act[OUT_READ_BITS] += rows * tokens * ob

@@ -167,11 +167,11 @@ def sparse_op_tiles(counts, by_column, order, m, T, tt, tm, tk, reuse_inputs, wb
                                                                                ceil_p)
             if n_t > 1:  # the full token tiles: one tile's actions, n_t - 1 times (no temporaries in this loop)
                 tile_act[:] = 0
-                sparse_tile_actions(unit[:nu], rows, cols, tt, P, m_full, by_column, wb, ab, ob, ib, pb, bitmask,
+                sparse_tile_actions(unit[:nu], rows, cols, tt, P, m_full, wb, ab, ob, ib, pb, bitmask,
                                     c == 0, tile_act)
                 for k in range(N_ACTIONS):
                     act[k] += tile_act[k] * (n_t - 1)
-            sparse_tile_actions(unit[:nu], rows, cols, last_mt, P, m_last, by_column, wb, ab, ob, ib, pb, bitmask,
+            sparse_tile_actions(unit[:nu], rows, cols, last_mt, P, m_last, wb, ab, ob, ib, pb, bitmask,
                                 c == 0, act)
             act[IDX_LOAD_BYTES] += idx_bytes * n_t
             i += 1

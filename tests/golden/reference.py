@@ -228,13 +228,12 @@ def mac_lines_tile_actions(W: int, H: int, M: int, K: int, N: int, packing: bool
 
 
 def sparse_tile_actions(units: list[int], rows: int, cols: int, tokens: int, P: int, mapping: str,
-                        by_column: bool, wb: int, ab: int, ob: int, ib: int, pb: int, bitmask: bool,
-                        red_first: bool) -> dict:
+                        wb: int, ab: int, ob: int, ib: int, pb: int, bitmask: bool, red_first: bool) -> dict:
     """Pass by pass (token-parallel: one per P tokens; non-zero-parallel: one per token) every
     non-zero's value and index, every unit's pointer (or every bitmask position) are read, and
-    the indices and pointers (or mask positions) decoded;
-    products by unit: non-zero-parallel rows reduce into one write per (row, token), every
-    other product read-modify-writes its partial sum."""
+    the indices and pointers (or mask positions) decoded; every product is a MAC on one input
+    element; partial sums stay in the lines' accumulators and the tile's rows x tokens outputs
+    are written once (read first when an earlier reduction tile left partial sums)."""
     a = new_actions()
     passes = math.ceil(tokens / P) if mapping == "token_parallel" else tokens
     for _ in range(passes):
@@ -255,13 +254,10 @@ def sparse_tile_actions(units: list[int], rows: int, cols: int, tokens: int, P: 
         a["computed_macs"] += u * tokens
         a["useful_macs"] += u * tokens
         a["input_read_bits"] += u * tokens * ab
-        if mapping == "nnz_parallel" and not by_column:
-            if u:
-                a["output_write_bits"] += tokens * ob
-                a["output_read_bits"] += 0 if red_first else tokens * ob
-        else:
-            a["output_write_bits"] += u * tokens * ob
-            a["output_read_bits"] += u * tokens * ob
+    for _ in range(rows * tokens):
+        a["output_write_bits"] += ob
+        if not red_first:
+            a["output_read_bits"] += ob
     return a
 
 
@@ -411,7 +407,7 @@ def sparse_tiles(hw: HardwareConfig, slots, T: int, mask: np.ndarray, order: np.
                                           e.assignment, e.pipeline_latency)
                     mapping = "token_parallel" if tp <= cyc else "nnz_parallel"
                 add_actions(acts, sparse_tile_actions(u, sub.shape[0], sub.shape[1], mt, e.macs_per_line, mapping,
-                                                      by_column, p.weight_bits, p.activation_bits, p.output_bits,
+                                                      p.weight_bits, p.activation_bits, p.output_bits,
                                                       e.index_bits, e.pointer_bits, e.format == "bitmask", c == 0))
                 acts["index_load_bytes"] += idx
     return tiles, acts
