@@ -25,9 +25,17 @@ REDUCERS: dict[str, Callable[[list[float]], float]] = {
     "max": lambda v: float(np.max(v)),
     "min": lambda v: float(np.min(v)),
 }
-COSTS = ("area_proxy", "macs", "buffer_kib", "energy_uj")
+COSTS = ("area_proxy", "macs", "buffer_kib", "energy_uj", "area_mm2", "pj_per_token", "edp")
 TABLE_COLUMNS = ("speedup", "mha_speedup", "ffn_speedup", "util_denser", "util_sparser",
                  "dram_bandwidth_utilization", "bound")
+ENERGY_TABLE_COLUMNS = ("pj_per_token", "energy_gain")  # added to table.md where the rows have them
+# Metrics a table can be ranked by, and which way is better.
+LOWER_BETTER = ("pj_per_token", "dense_pj_per_token", "edp", "energy_uj", "area_mm2", "area_proxy", "macs",
+                "buffer_kib", "seconds", "total_cycles", "dram_bytes", "peak_buffer_bytes")
+HIGHER_BETTER = ("speedup", "mha_speedup", "ffn_speedup", "energy_gain", "tokens_per_joule", "effective_tops_per_w",
+                 "tokens_per_s_per_mm2", "util_denser", "util_sparser")
+RANK_METRICS = (*LOWER_BETTER, *HIGHER_BETTER)
+RANK_CONTEXT = ("speedup", "seconds", "pj_per_token", "energy_gain", "edp", "area_mm2", "tokens_per_joule")
 
 
 @dataclass(frozen=True)
@@ -211,7 +219,8 @@ def pareto(rows: list[dict], cost: str = "area_proxy") -> tuple["plt.Figure", li
         raise InputError(f"--cost {cost}: expected one of {', '.join(COSTS)}")
     use = [r for r in rows if r.get(cost) is not None and r.get("speedup") is not None]
     if not use:
-        raise InputError(f"--cost {cost}: no result has it (energy_uj needs an 'energy' section in the hardware config)")
+        raise InputError(f"--cost {cost}: no result has it (energy and area need a 'technology' section "
+                         "in the hardware config)")
     pts = [(float(r[cost]), float(r["speedup"])) for r in use]
     front = pareto_front(pts)
     with styled():
@@ -224,6 +233,8 @@ def pareto(rows: list[dict], cost: str = "area_proxy") -> tuple["plt.Figure", li
         for i in front[:8]:
             text = ", ".join(f"{k.rsplit('.', 1)[-1]}={_fmt(v)}" for k, v in use[i]["params"].items())
             ax.annotate(text, pts[i], fontsize=6, xytext=(4, -8), textcoords="offset points")
+        if min(p[0] for p in pts) > 0 and max(p[0] for p in pts) > 20 * min(p[0] for p in pts):
+            ax.set_xscale("log")  # costs spanning decades (energy, EDP) would crowd one end of a linear axis
         ax.set_xlabel(label(cost))
         ax.set_ylabel(label("speedup"))
         ax.legend(frameon=False, loc="lower right")
@@ -233,22 +244,11 @@ def pareto(rows: list[dict], cost: str = "area_proxy") -> tuple["plt.Figure", li
 
 def table(rows: list[dict], axes: list[Axis], top: int | None = None) -> tuple[str, str]:
     """(Markdown, LaTeX) of the rows, best speedup first: axis values then the headline metrics."""
-    keys = [k for a in axes for k in a.keys] or sorted({k for r in rows for k in r["params"]})
+    keys = _axis_keys(rows, axes)
     rows = sorted(rows, key=lambda r: -(r.get("speedup") or 0.0))[:top]
-    head = keys + list(TABLE_COLUMNS)
-
-    def cell(r: dict, k: str) -> str:
-        v = r["params"].get(k) if k in keys else r.get(k)
-        if k in ("util_denser", "util_sparser", "dram_bandwidth_utilization") and v is not None:
-            return f"{100 * v:.1f}%"
-        if k.endswith("speedup") and v is not None:
-            return f"{v:.3f}"
-        return _fmt(v)
-
-    names = {**{k: k.replace("_engine", "").replace(".", " ").replace("_", " ") for k in keys}, "speedup": "speedup", "mha_speedup": "MHA speedup",
-             "ffn_speedup": "FFN speedup", "util_denser": "util. denser", "util_sparser": "util. sparser",
-             "dram_bandwidth_utilization": "DRAM BW util.", "bound": "bound"}
-    body = [[cell(r, k) for k in head] for r in rows]
+    head = keys + list(TABLE_COLUMNS) + [k for k in ENERGY_TABLE_COLUMNS if any(r.get(k) is not None for r in rows)]
+    names = _column_names(keys)
+    body = [[_cell(r, k, keys) for k in head] for r in rows]
     md = ["| " + " | ".join(names[k] for k in head) + " |", "|" + "|".join("---:" for _ in head) + "|"]
     md += ["| " + " | ".join(c) + " |" for c in body]
 
@@ -261,3 +261,68 @@ def table(rows: list[dict], axes: list[Axis], top: int | None = None) -> tuple[s
     lines += ["\\bottomrule", "\\end{tabular}"]
     caption = f"{_title(rows)}; speedup = dense cycles / SSLC cycles on the same hardware."
     return "\n".join(md) + f"\n\n{caption}\n", f"% {caption}\n% needs \\usepackage{{booktabs}}\n" + "\n".join(lines) + "\n"
+
+
+def _axis_keys(rows: list[dict], axes: list[Axis]) -> list[str]:
+    return [k for a in axes for k in a.keys] or sorted({k for r in rows for k in r["params"]})
+
+
+def _column_names(keys: list[str]) -> dict[str, str]:
+    """Short table headers (units in the caption's terms) for axis keys and result columns."""
+    return {**{k: k.replace("_engine", "").replace(".", " ").replace("_", " ") for k in keys},
+            "speedup": "speedup", "mha_speedup": "MHA speedup", "ffn_speedup": "FFN speedup",
+            "util_denser": "util. denser", "util_sparser": "util. sparser", "dram_bandwidth_utilization": "DRAM BW util.",
+            "bound": "bound", "seconds": "s/step", "pj_per_token": "pJ/token", "dense_pj_per_token": "dense pJ/token",
+            "energy_gain": "energy gain", "edp": "EDP (pJ·s)", "area_mm2": "area (mm²)",
+            "tokens_per_joule": "tokens/J", "effective_tops_per_w": "TOPS/W", "tokens_per_s_per_mm2": "tokens/s/mm²",
+            "energy_uj": "uJ/step", "area_proxy": "area proxy", "macs": "MACs", "buffer_kib": "buffer KiB",
+            "total_cycles": "cycles", "dram_bytes": "DRAM bytes", "peak_buffer_bytes": "peak buffer bytes"}
+
+
+def _cell(r: dict, k: str, keys: list[str]) -> str:
+    v = r["params"].get(k) if k in keys else r.get(k)
+    if v is None:
+        return "-"
+    if k in ("util_denser", "util_sparser", "dram_bandwidth_utilization"):
+        return f"{100 * v:.1f}%"
+    if k.endswith("speedup") or k == "energy_gain":
+        return f"{v:.3f}"
+    if isinstance(v, float) and k not in keys:
+        return f"{v:.4g}"
+    return _fmt(v)
+
+
+def direction(metric: str) -> str:
+    """'lower' or 'higher': which way `metric` is better (InputError for a metric no table ranks by)."""
+    if metric in LOWER_BETTER:
+        return "lower"
+    if metric in HIGHER_BETTER:
+        return "higher"
+    raise InputError(f"--rank-by {metric}: expected one of {', '.join(RANK_METRICS)}")
+
+
+def rank_table(rows: list[dict], axes: list[Axis], metric: str, top: int | None = None) -> str:
+    """Markdown: the rows best first by `metric` (lower or higher better, as `direction` says),
+    ties in point order; rows without the metric (a config with no technology) are left out
+    and counted. Columns: rank, axis values, the metric, then the headline metrics."""
+    way = direction(metric)
+    have = [r for r in rows if r.get(metric) is not None and not (isinstance(r[metric], float) and math.isnan(r[metric]))]
+    if not have:
+        raise InputError(f"--rank-by {metric}: no result has it (energy and area need a 'technology' section "
+                         "in the hardware config)")
+    sign = 1.0 if way == "lower" else -1.0
+    ranked = sorted(have, key=lambda r: sign * float(r[metric]))[:top]
+    keys = _axis_keys(rows, axes)
+    context = [k for k in RANK_CONTEXT if k != metric and any(r.get(k) is not None for r in ranked)]
+    head = keys + [metric] + context
+    names = _column_names(keys)
+    md = [f"# {_title(rows)}: ranked by {metric} ({way} is better)", "",
+          "| # | " + " | ".join(f"**{names[k]}**" if k == metric else names[k] for k in head) + " |",
+          "|" + "|".join("---:" for _ in range(len(head) + 1)) + "|"]
+    md += [f"| {i} | " + " | ".join(_cell(r, k, keys) for k in head) + " |" for i, r in enumerate(ranked, 1)]
+    left = len(rows) - len(have)
+    md += ["", f"{metric}: {label(metric)}; {way} is better. {len(ranked)} of {len(have)} points shown"
+           + (f"; {left} without {metric} left out" if left else "") + ". Speedup = dense cycles / SSLC cycles on "
+           "the same hardware; s/step = compressed time per simulated step; pJ/token and EDP (pJ/token x s/token) "
+           "of the compressed model; energy gain = dense energy / compressed energy."]
+    return "\n".join(md) + "\n"

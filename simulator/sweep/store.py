@@ -53,8 +53,16 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("dram_bandwidth_utilization", "REAL", "fraction of the DRAM channel busy"),
     ("bound", "TEXT", "compute-bound or memory-bound"),
     ("peak_buffer_bytes", "INTEGER", "peak weight+index bytes on chip"),
-    ("energy_uj", "REAL", "compressed energy, uJ (configs with energy)"),
-    ("dense_energy_uj", "REAL", "dense energy, uJ (configs with energy)"),
+    ("energy_uj", "REAL", "compressed energy, uJ (configs with a technology)"),
+    ("dense_energy_uj", "REAL", "dense energy, uJ (configs with a technology)"),
+    ("pj_per_token", "REAL", "compressed energy per token, pJ (configs with a technology; else null)"),
+    ("dense_pj_per_token", "REAL", "dense energy per token, pJ (configs with a technology)"),
+    ("energy_gain", "REAL", "dense energy / compressed energy (configs with a technology)"),
+    ("area_mm2", "REAL", "chip area: MACs, vector unit, decoders and buffers, mm^2 (configs with a technology)"),
+    ("edp", "REAL", "energy-delay product per token: pJ/token x s/token, pJ*s (configs with a technology)"),
+    ("tokens_per_joule", "REAL", "compressed tokens per joule (configs with a technology)"),
+    ("effective_tops_per_w", "REAL", "2 x useful MACs per joule / 1e12, TOPS/W (configs with a technology)"),
+    ("tokens_per_s_per_mm2", "REAL", "compressed tokens per second per mm^2 (configs with a technology)"),
     ("util_denser", "REAL", "denser engine utilization over the run"),
     ("util_sparser", "REAL", "sparser engine utilization over the run"),
 ] + [
@@ -105,8 +113,8 @@ def refuse_foreign(path: Path, table: str = "points", what: str = "sweep", colum
     missing = [c for c in columns or () if c not in have]
     if missing:
         more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
-        raise InputError(f"{path}: {what} results table has an older layout (missing {', '.join(missing[:4])}{more}); "
-                         "write to a new --out")
+        raise InputError(f"{path}: {what} results table has an older layout (missing {', '.join(missing[:4])}{more}): "
+                         f"written by an older sslcsim; run the {what} again into a new --out")
 
 
 def _existing(path: Path) -> bool:

@@ -30,6 +30,8 @@ MODULE_FIELDS = ("dense_cycles", "sparse_cycles", "lowrank_cycles", "total_cycle
                  "dram_bytes", "memory_stall_cycles")
 TOTAL_FIELDS = ("dense_cycles", "total_cycles", "speedup", "seconds", "dense_seconds", "dram_bytes",
                 "dram_bandwidth_utilization", "bound", "peak_buffer_bytes", "energy_uj", "dense_energy_uj")
+ENERGY_FIELDS = ("pj_per_token", "dense_pj_per_token", "energy_gain", "area_mm2", "edp", "tokens_per_joule",
+                 "effective_tops_per_w", "tokens_per_s_per_mm2")
 
 
 def cost_metrics(hw: HardwareConfig) -> dict[str, float]:
@@ -42,6 +44,22 @@ def cost_metrics(hw: HardwareConfig) -> dict[str, float]:
     b = hw.buffers
     kib = 0.0 if b is None else b.weight_kib + b.input_kib + b.output_kib + b.index_kib
     return {"macs": macs, "buffer_kib": kib, "area_proxy": macs + kib}
+
+
+def energy_metrics(report: dict) -> dict[str, float | None]:
+    """The energy and area columns of a report (None each when its config has no technology).
+
+    edp is the energy-delay product per token: pJ per token x seconds per token, in pJ*s
+    (lower is better; it weighs a design's energy and its latency equally)."""
+    e = report.get("energy")
+    if e is None:
+        return dict.fromkeys(ENERGY_FIELDS)
+    c, d = e["compressed"], e["dense"]
+    return {"pj_per_token": c["pj_per_token"], "dense_pj_per_token": d["pj_per_token"],
+            "energy_gain": e["energy_gain"], "area_mm2": c["area_mm2"]["total"],
+            "edp": c["pj_per_token"] * report["totals"]["seconds"] / report["tokens"],
+            "tokens_per_joule": c["tokens_per_joule"], "effective_tops_per_w": c["effective_tops_per_w"],
+            "tokens_per_s_per_mm2": c["tokens_per_s_per_mm2"]}
 
 
 def _dense_run(point: Point, shape: ModelShape, hw: HardwareConfig) -> RunResult:
@@ -83,6 +101,7 @@ def simulate_point(point: Point) -> dict[str, Any]:
         return row
     t = report["totals"]
     row.update({k: t.get(k) for k in TOTAL_FIELDS})
+    row.update(energy_metrics(report))
     row["util_denser"] = report["engines"]["denser"]["utilization"]
     row["util_sparser"] = report["engines"]["sparser"]["utilization"]
     for mod, g in report["modules"].items():

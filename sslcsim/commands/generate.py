@@ -54,11 +54,28 @@ def render(res: dict) -> str:
         table.add_row(f"active share: {k.replace('_', ' ')}", f"{d['active_share'][k]:.1%}",
                       f"{c['active_share'][k]:.1%}", "")
     table.add_row("KV-cache DRAM bytes", f"{d['kv_cache_bytes'] / 1e9:,.3f} GB", f"{c['kv_cache_bytes'] / 1e9:,.3f} GB", "")
+    if "energy" in c:
+        _energy_rows(table, res)
     console = Console(file=io.StringIO(), width=120)
     console.print(table)
     console.print(f"method: {res['method']}. Active share: the fraction of the generation's time during which "
                   "ops of that class run (classes overlap).")
     return console.file.getvalue()
+
+
+def _energy_rows(table, res: dict) -> None:
+    """Energy per generated token, tokens per joule and average power, dense and compressed."""
+    d, c = res["dense"]["energy"], res["compressed"]["energy"]
+    uj = lambda pj: f"{pj * 1e-6:,.3f} uJ"  # noqa: E731
+    table.add_row("energy (whole generation)", f"{d['total_pj'] * 1e-9:,.3f} mJ", f"{c['total_pj'] * 1e-9:,.3f} mJ",
+                  f"energy gain {res['energy_gain']['total']:.2f}x")
+    table.add_row("energy per token (whole generation)", uj(d["pj_per_token"]), uj(c["pj_per_token"]), "")
+    table.add_row("energy per token (decode steps)", uj(d["decode_pj_per_token"]), uj(c["decode_pj_per_token"]),
+                  f"energy gain {res['energy_gain']['decode']:.2f}x")
+    table.add_row("tokens per joule (whole generation)", f"{d['tokens_per_joule']:,.1f}", f"{c['tokens_per_joule']:,.1f}",
+                  "")
+    table.add_row("average power", f"{d['average_power_w']:,.3f} W", f"{c['average_power_w']:,.3f} W", "")
+    table.add_row("chip area", f"{res['area_mm2']:,.2f} mm^2", f"{res['area_mm2']:,.2f} mm^2", "")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -29,7 +29,9 @@ def _hyperparameters(fr: Frontier, p: FrontierPoint) -> dict:
 
 
 def _simulations(fr: Frontier, artifact_dir: Path) -> dict:
-    """{"<hardware>|<phase>": speedup, cycles and dense cycles} of the artifact against dense."""
+    """{"<hardware>|<phase>": speedup, cycles and dense cycles} of the artifact against dense;
+    on a config with a technology also pJ per token (compressed, dense), the energy gain
+    (dense / compressed energy) and the chip area (mm^2)."""
     from simulator.api import simulate_workloads
     from workloads.from_artifact import from_artifact
 
@@ -38,10 +40,15 @@ def _simulations(fr: Frontier, artifact_dir: Path) -> dict:
         for ph in fr.spec.phases:
             seq = ph.seq if ph.phase == "prefill" else 1
             comp, dense = from_artifact(artifact_dir, ph.phase, ph.batch, seq)
-            t = simulate_workloads(comp, dense, hw)["totals"]
-            out[f"{Path(path).stem}|{ph.phase}"] = {"speedup": t["speedup"], "total_cycles": t["total_cycles"],
-                                                    "dense_cycles": t["dense_cycles"], "hardware_sha256":
-                                                    canonical_sha256(hw.model_dump(mode="json"))}
+            report = simulate_workloads(comp, dense, hw)
+            t = report["totals"]
+            sim = {"speedup": t["speedup"], "total_cycles": t["total_cycles"], "dense_cycles": t["dense_cycles"],
+                   "hardware_sha256": canonical_sha256(hw.model_dump(mode="json"))}
+            if "energy" in report:
+                e = report["energy"]
+                sim.update(pj_per_token=e["compressed"]["pj_per_token"], dense_pj_per_token=e["dense"]["pj_per_token"],
+                           energy_gain=e["energy_gain"], area_mm2=e["compressed"]["area_mm2"]["total"])
+            out[f"{Path(path).stem}|{ph.phase}"] = sim
     return out
 
 
@@ -101,12 +108,29 @@ def run_frontier(fr: Frontier, out: Path, argv: list[str], progress: bool = True
     return {"points": len(fr.points), "ran": len(todo), "skipped": len(fr.points) - len(todo)}
 
 
+def _energy_keys(fr: Frontier) -> list[str]:
+    """The "<hardware>|<phase>" keys whose config has a technology (energy is simulated)."""
+    return [f"{Path(h).stem}|{ph.phase}" for h, hw in fr.hardware if hw.technology is not None
+            for ph in fr.spec.phases]
+
+
+def _energy_cells(sim: dict) -> list[str]:
+    """pJ/token and energy gain of one simulation; empty where it has none (a row stored
+    before the config had a technology)."""
+    if "pj_per_token" not in sim:
+        return ["", ""]
+    return [f"{sim['pj_per_token']:.4g}", f"{sim['energy_gain']:.3f}"]
+
+
 def table(fr: Frontier, rows: list[dict]) -> tuple[str, str]:
-    """(Markdown, CSV) of every row: perplexity, its increase over dense, kept ratio, speedups."""
+    """(Markdown, CSV) of every row: perplexity, its increase over dense, kept ratio, speedups,
+    and on configs with a technology pJ per token and the energy gain (dense / compressed)."""
     keys = [f"{Path(h).stem}|{ph.phase}" for h, _ in fr.hardware for ph in fr.spec.phases]
+    ekeys = _energy_keys(fr)
     dense = next((r["perplexity"] for r in rows if r["key"] == DENSE_KEY), math.nan)
     head = ["method", "allocation", "ratio", "kept fraction", "perplexity", "increase over dense"] + \
-        [f"speedup {k.replace('|', ' ')} (x)" for k in keys]
+        [f"speedup {k.replace('|', ' ')} (x)" for k in keys] + \
+        [h for k in ekeys for h in (f"pJ/token {k.replace('|', ' ')}", f"energy gain {k.replace('|', ' ')} (x)")]
     md = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     buf = io.StringIO()
     w = csv.writer(buf)
@@ -117,13 +141,16 @@ def table(fr: Frontier, rows: list[dict]) -> tuple[str, str]:
             continue
         sims = r["simulations"] or {}
         cells = [r["method"], r["allocation"], f"{r['ratio']:g}", f"{r['kept_fraction']:.4f}", f"{r['perplexity']:.2f}",
-                 f"{r['perplexity'] - dense:+.2f}"] + [f"{sims[k]['speedup']:.3f}" if k in sims else "" for k in keys]
+                 f"{r['perplexity'] - dense:+.2f}"] + [f"{sims[k]['speedup']:.3f}" if k in sims else "" for k in keys] \
+            + [c for k in ekeys for c in _energy_cells(sims.get(k, {}))]
         md.append("| " + " | ".join(cells) + " |")
         w.writerow(cells)
     return "\n".join(md) + "\n", buf.getvalue()
 
 
 def write_outputs(fr: Frontier, rows: list[dict], out: Path) -> None:
+    """frontier.md, frontier.csv, pareto.* (perplexity vs speedup) and, where a config has a
+    technology, pareto_energy.* (perplexity vs pJ per token)."""
     from simulator.plots.frontier_plots import pareto_figure
 
     md, csv_text = table(fr, rows)
@@ -133,3 +160,5 @@ def write_outputs(fr: Frontier, rows: list[dict], out: Path) -> None:
                  "held-out tokens.\n\n" + md)
     atomic_write(out / "frontier.csv", csv_text)
     pareto_figure(fr, rows, out)
+    if _energy_keys(fr):
+        pareto_figure(fr, rows, out, x="pj_per_token")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -39,6 +40,12 @@ def test_frontier_writes_table_and_plot_and_resumes(model_dir, tmp_path, capsys)
     table = (out / "frontier.md").read_text()
     assert "| sslc | global | 0.5 |" in table and "speedup vitcod decode (x)" in table
     assert (out / "pareto.png").stat().st_size > 0 and (out / "frontier.csv").exists()
+    # vitcod.yaml has a technology: energy per token and the energy gain per point, and their Pareto plot
+    assert "pJ/token vitcod decode" in table and "energy gain vitcod prefill (x)" in table
+    sims = [json.loads(r[3]) for r in rows if r[3]]
+    assert sims and all(s["vitcod|decode"]["pj_per_token"] > 0 and s["vitcod|decode"]["energy_gain"] > 0
+                        for s in sims)
+    assert (out / "pareto_energy.png").stat().st_size > 0
     before = (out / "frontier.db").stat().st_mtime_ns
     assert main(["frontier", str(spec), "--out", str(out), "--no-progress"]) == 0  # killed and rerun: nothing redone
     assert "6 points, 6 already done, 0 run" in capsys.readouterr().out

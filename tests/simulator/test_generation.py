@@ -41,7 +41,8 @@ def test_every_exact_step_is_the_single_run_of_that_step():
 
 @pytest.mark.parametrize("config", ["edge.yaml", "vitcod.yaml", "gpu-a100-like.yaml"])
 def test_sampled_mode_error_is_bounded_against_exact(config):
-    """Measured on these cases: per step at most 1.5%, the total within 0.07%; bound 3% / 0.5%."""
+    """Measured on these cases: cycles per step at most 1.5%, the total within 0.07%; energy per
+    step at most 0.04%, the total within 0.002%; bound 3% / 0.5% for both."""
     hw = load_hw(HW / config)
     comp, dense = _pair()
     exact = simulate_generation(comp, dense, hw, 150)
@@ -53,7 +54,47 @@ def test_sampled_mode_error_is_bounded_against_exact(config):
         assert np.array_equal(a[at], b[at])  # the simulated steps are exact
         assert np.max(np.abs(a - b) / a) < 0.03
         assert abs(a.sum() - b.sum()) / a.sum() < 0.005
+        ea, eb = np.asarray(exact[name]["energy"]["step_pj"]), np.asarray(sampled[name]["energy"]["step_pj"])
+        assert np.allclose(ea[at], eb[at], rtol=1e-12)  # interpolated like the cycles
+        assert np.max(np.abs(ea - eb) / ea) < 0.03
+        assert abs(ea.sum() - eb.sum()) / ea.sum() < 0.005
     assert "sampled: 9 of 150" in sampled["method"] and exact["method"].startswith("exact")
+
+
+def _pj(r, costs) -> float:
+    from simulator.energy.account import op_energy, static_pj
+
+    return float(op_energy(r, costs).sum()) + static_pj(costs, r.makespan, r.hw.clock_mhz)
+
+
+def test_generation_energy_is_the_prefill_plus_every_steps_energy():
+    from simulator.energy.costs import resolve
+
+    hw = load_hw(HW / "edge.yaml")
+    costs = resolve(hw)
+    comp, dense = _pair(prompt=16)
+    res = simulate_generation(comp, dense, hw, 4)
+    for name, w in (("compressed", comp), ("dense", dense)):
+        e, g = res[name]["energy"], res[name]
+        assert e["prefill_pj"] == pytest.approx(_pj(run(dataclasses.replace(w, scope="layer"), hw), costs))
+        for i, step_pj in enumerate(e["step_pj"]):
+            step = dataclasses.replace(w, phase="decode", seq=1, scope="layer", context=16 + i)
+            assert step_pj == pytest.approx(_pj(run(step, hw), costs))
+        assert e["total_pj"] == pytest.approx(e["prefill_pj"] + sum(e["step_pj"]))
+        assert sum(e["by_component_pj"].values()) == pytest.approx(e["total_pj"])
+        assert e["pj_per_token"] == pytest.approx(e["total_pj"] / (2 * 4))  # batch 2 x 4 new tokens
+        assert e["tokens_per_joule"] == pytest.approx(1e12 / e["pj_per_token"])
+        assert e["average_power_w"] == pytest.approx(e["total_pj"] * 1e-12 / g["total_s"])
+    gain = res["dense"]["energy"]["total_pj"] / res["compressed"]["energy"]["total_pj"]
+    assert res["energy_gain"]["total"] == pytest.approx(gain) and gain > 1.0
+    assert res["area_mm2"] == pytest.approx(costs.total_area_mm2)
+
+
+def test_a_config_without_technology_has_no_generation_energy():
+    hw = load_hw(HW / "sslc-table4.yaml")
+    assert hw.technology is None
+    res = simulate_generation(*_pair(prompt=8), hw, 2)
+    assert "energy" not in res["compressed"] and "energy_gain" not in res
 
 
 def test_generation_input_errors():
@@ -77,6 +118,8 @@ def test_generate_command_writes_table_json_and_plot(tmp_path, capsys):
     assert len(res["compressed"]["step_cycles"]) == 8
     assert res["speedup"]["total"] > 1.0
     assert (tmp_path / "fig" / "generation.png").stat().st_size > 0
+    assert "energy per token (decode steps)" in text and "tokens per joule" in text  # vitcod has a technology
+    assert res["compressed"]["energy"]["pj_per_token"] > 0 and res["energy_gain"]["decode"] > 1.0
     assert main(["generate", "--model", "smollm2-135m", "--hw", str(HW / "vitcod.yaml"), "--prompt", "0",
                  "--new-tokens", "8"]) == 2
 
