@@ -88,3 +88,20 @@ def energy_section(comp, dense) -> dict | None:
         "classes_order": list(CLASSES),
         "components": list(COMPONENTS),
     }
+
+
+def energy_lines(section: dict) -> str:
+    """The terminal summary of an energy section: per run, energy per token and its largest
+    components, power, TOPS/W; the area; the overridden costs."""
+    lines = []
+    for which in ("dense", "compressed"):
+        r = section[which]
+        tot = r["energy_pj"]["total"]
+        top = sorted(((v, k) for k, v in r["energy_pj"].items() if k != "total"), reverse=True)[:3]
+        parts = ", ".join(f"{k.replace('_', ' ')} {v / tot:.0%}" for v, k in top) if tot else "none"
+        lines.append(f"{which}: {r['pj_per_token'] / 1e6:,.3f} uJ/token ({parts}), {r['average_power_w']:.3g} W, "
+                     f"{r['effective_tops_per_w']:.3g} effective TOPS/W")
+    area = section["compressed"]["area_mm2"]["total"]
+    over = ", ".join(section["costs"]["overridden"]) or "none"
+    lines.append(f"energy gain {section['energy_gain']:.2f}x; area {area:,.2f} mm^2; overridden costs: {over}")
+    return "\n".join(lines)

@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 
-from simulator.energy.report import energy_section
+from simulator.energy.report import energy_lines, energy_section
 from simulator.memory.dram import memory_spec
 from simulator.reports.op_classes import class_costs
 from simulator.schedule.run import RunResult
@@ -200,6 +200,7 @@ def _bound(engines: dict, makespan: int) -> str:
 # ---------------------------------------------------------------- output
 
 
+ENERGY_CSV_FIELDS = ["energy_pj", "dense_energy_pj"]
 CSV_FIELDS = ["level", "layer", "name", "dense_cycles", "sparse_cycles", "lowrank_cycles", "total_cycles",
               "speedup", "util_denser", "util_sparser", "dram_bytes", "memory_stall_cycles"]
 
@@ -211,23 +212,31 @@ def to_csv(report: dict) -> str:
     if "provenance" in report:
         buf.write("# provenance: " + json.dumps(report["provenance"], sort_keys=True) + "\n")
     w = csv.writer(buf)
-    w.writerow(CSV_FIELDS)
+    energy = report.get("energy")
+    w.writerow(CSV_FIELDS + (ENERGY_CSV_FIELDS if energy else []))
 
-    def row(level: str, layer, name: str, g: dict) -> None:
+    def joules(group: str, key) -> list[str]:
+        """Energy columns of a row (pJ; projections, modules: dynamic only; layers, model: with static)."""
+        if not energy:
+            return []
+        return [f"{energy[which][group][key]['total']:.6g}" if group else f"{energy[which]['energy_pj']['total']:.6g}"
+                for which in ("compressed", "dense")]
+
+    def row(level: str, layer, name: str, g: dict, e: list[str]) -> None:
         w.writerow([level, layer, name, g["dense_cycles"], g["sparse_cycles"], g["lowrank_cycles"], g["total_cycles"],
                     f"{g['speedup']:.6g}", f"{g['utilization']['denser']:.6g}", f"{g['utilization']['sparser']:.6g}",
-                    g["dram_bytes"], g["memory_stall_cycles"]])
+                    g["dram_bytes"], g["memory_stall_cycles"]] + e)
 
     for p in report["projections"]:
-        row("projection", p["layer"], p["projection"], p)
+        row("projection", p["layer"], p["projection"], p, joules("projections", f"L{p['layer']}.{p['projection']}"))
     for g in report["layers"]:
-        row("layer", g["layer"], "all", g)
+        row("layer", g["layer"], "all", g, joules("layers", g["layer"]))
     for mod, g in report["modules"].items():
-        row("module", "", mod, g)
+        row("module", "", mod, g, joules("modules", mod))
     t = report["totals"]
     w.writerow(["model", "", report["model"], t["dense_cycles"], "", "", t["total_cycles"], f"{t['speedup']:.6g}",
                 f"{report['engines']['denser']['utilization']:.6g}", f"{report['engines']['sparser']['utilization']:.6g}",
-                t["dram_bytes"], ""])
+                t["dram_bytes"], ""] + joules("", None))
     return buf.getvalue()
 
 
@@ -255,6 +264,8 @@ def render_table(report: dict) -> str:
     console.print(table)
     console.print("cycles summed over layers; module totals are spans (first request to last write), so "
                   "concurrent modules overlap. Per-op detail: --json.")
+    if "energy" in report:
+        console.print(energy_lines(report["energy"]))
     if report.get("scope") == "layer":
         for which in ("dense", "compressed"):
             c = report["classes"][which]
