@@ -13,6 +13,7 @@ COMMANDS = [
     "finetune",
     "run",
     "sweep",
+    "search",
     "plot",
     "hw",
     "tech",
