@@ -159,12 +159,17 @@ def heatmap(rows: list[dict], x: Axis, y: Axis, axes: list[Axis], metric: str = 
             for j in range(len(xs)):
                 if not np.isnan(grid[i, j]):
                     dark = (grid[i, j] - lo) < 0.6 * (hi - lo) if hi > lo else True
-                    ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                    ax.text(j, i, _cell_text(grid[i, j]), ha="center", va="center", fontsize=7,
                             color="white" if dark else "black")
         cb = fig.colorbar(im, ax=ax)
         cb.set_label(label(metric))
         ax.set_title(f"{label(metric).split(' (')[0]}: {_title(rows)}{_others(axes, [x, y], reduce)}", fontsize=8)
     return fig
+
+
+def _cell_text(v: float) -> str:
+    """A heatmap value: two decimals, or four significant digits for large ones (pJ, bytes)."""
+    return f"{v:.2f}" if abs(v) < 1000 else f"{v:.4g}"
 
 
 def versus(rows: list[dict], x: Axis, axes: list[Axis], reduce: str = "mean") -> "plt.Figure":
@@ -213,32 +218,37 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     return front
 
 
-def pareto(rows: list[dict], cost: str = "area_proxy") -> tuple["plt.Figure", list[dict]]:
-    """Speedup against a cost (lower is better); the non-dominated points highlighted and labelled."""
+def pareto(rows: list[dict], cost: str = "area_proxy", y: str = "speedup") -> tuple["plt.Figure", list[dict]]:
+    """`y` (default speedup; better as `direction` says) against a cost (lower is better); the
+    non-dominated points highlighted and labelled."""
     if cost not in COSTS:
         raise InputError(f"--cost {cost}: expected one of {', '.join(COSTS)}")
-    use = [r for r in rows if r.get(cost) is not None and r.get("speedup") is not None]
+    sign = 1.0 if direction(y, "--pareto-y") == "higher" else -1.0  # the front maximises sign * y
+    use = [r for r in rows if r.get(cost) is not None and r.get(y) is not None]
     if not use:
-        raise InputError(f"--cost {cost}: no result has it (energy and area need a 'technology' section "
+        missing = f"--pareto-y {y}" if any(r.get(cost) is not None for r in rows) else f"--cost {cost}"
+        raise InputError(f"{missing}: no result has it (energy and area need a 'technology' section "
                          "in the hardware config)")
-    pts = [(float(r[cost]), float(r["speedup"])) for r in use]
+    pts = [(float(r[cost]), sign * float(r[y])) for r in use]
     front = pareto_front(pts)
     with styled():
         fig, ax = plt.subplots(figsize=(6.0, 3.8), layout="constrained")
-        ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=10, color=COLORS["points"], alpha=0.6,
+        ax.scatter([p[0] for p in pts], [sign * p[1] for p in pts], s=10, color=COLORS["points"], alpha=0.6,
                    label=f"all points ({len(pts)})", linewidths=0)
-        fx, fy = [pts[i][0] for i in front], [pts[i][1] for i in front]
+        fx, fy = [pts[i][0] for i in front], [sign * pts[i][1] for i in front]
         ax.step(fx, fy, where="post", color=COLORS["front"], lw=1.2)
         ax.scatter(fx, fy, s=22, color=COLORS["front"], zorder=3, label=f"Pareto front ({len(front)})")
         for i in front[:8]:
             text = ", ".join(f"{k.rsplit('.', 1)[-1]}={_fmt(v)}" for k, v in use[i]["params"].items())
-            ax.annotate(text, pts[i], fontsize=6, xytext=(4, -8), textcoords="offset points")
-        if min(p[0] for p in pts) > 0 and max(p[0] for p in pts) > 20 * min(p[0] for p in pts):
+            ax.annotate(text, (pts[i][0], sign * pts[i][1]), fontsize=6, xytext=(4, -8 * sign),
+                        textcoords="offset points")
+        xs = [p[0] for p in pts]
+        if min(xs) > 0 and max(xs) > 20 * min(xs):
             ax.set_xscale("log")  # costs spanning decades (energy, EDP) would crowd one end of a linear axis
         ax.set_xlabel(label(cost))
-        ax.set_ylabel(label("speedup"))
-        ax.legend(frameon=False, loc="lower right")
-        ax.set_title(f"speedup vs {label(cost).split(' (')[0]}: {_title(rows)}", fontsize=9)
+        ax.set_ylabel(label(y) + ("" if sign > 0 else ", lower is better"))
+        ax.legend(frameon=False, loc="lower right" if sign > 0 else "upper right")
+        ax.set_title(f"{label(y).split(' (')[0]} vs {label(cost).split(' (')[0]}: {_title(rows)}", fontsize=9)
     return fig, [use[i] for i in front]
 
 
@@ -292,13 +302,14 @@ def _cell(r: dict, k: str, keys: list[str]) -> str:
     return _fmt(v)
 
 
-def direction(metric: str) -> str:
-    """'lower' or 'higher': which way `metric` is better (InputError for a metric no table ranks by)."""
+def direction(metric: str, flag: str = "--rank-by") -> str:
+    """'lower' or 'higher': which way `metric` is better (InputError naming `flag` for a metric
+    that has no direction)."""
     if metric in LOWER_BETTER:
         return "lower"
     if metric in HIGHER_BETTER:
         return "higher"
-    raise InputError(f"--rank-by {metric}: expected one of {', '.join(RANK_METRICS)}")
+    raise InputError(f"{flag} {metric}: expected one of {', '.join(RANK_METRICS)}")
 
 
 def rank_table(rows: list[dict], axes: list[Axis], metric: str, top: int | None = None) -> str:

@@ -26,6 +26,9 @@ def register(subparsers) -> None:
                    choices=["area_proxy", "macs", "buffer_kib", "energy_uj", "area_mm2", "pj_per_token", "edp"],
                    help="Pareto cost axis, lower is better (area proxy = MAC units + buffer KiB; energy_uj, "
                         "area_mm2, pj_per_token and edp need a hardware config with a technology section)")
+    p.add_argument("--pareto-y", default="speedup", metavar="METRIC",
+                   help="the Pareto plot's y axis (default speedup); a lower-is-better metric such as seconds "
+                        "(time per step) is drawn as such: pareto_<cost>_<METRIC>.*")
     p.add_argument("--rank-by", action="append", default=[], metavar="METRIC",
                    help="also write rank_<METRIC>.md: the --top points best first by METRIC (repeatable; "
                         "lower is better for pj_per_token, edp, area_mm2, energy_uj, seconds ...; higher for "
@@ -52,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--top {args.top}: expected a positive number of rows")
     for metric in args.rank_by:
         sp.direction(metric)
+    sp.direction(args.pareto_y, "--pareto-y")
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
     if not formats or set(formats) - {"pdf", "svg", "png"}:
         raise InputError(f"--formats {args.formats}: expected a comma list of pdf, svg, png")
@@ -63,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     md, tex = sp.table(rows, axes, args.top)
     tables = [("table.md", md), ("table.tex", tex)]
     tables += [(f"rank_{_slug(m)}.md", sp.rank_table(rows, axes, m, args.top)) for m in dict.fromkeys(args.rank_by)]
-    pareto_fig, front = sp.pareto(rows, args.cost)
+    pareto_fig, front = sp.pareto(rows, args.cost, args.pareto_y)
     written = []
     pairs = [h.split(",") for h in args.heatmap] if args.heatmap else (
         [[axes[0].keys[0], axes[1].keys[0]]] if len(axes) >= 2 else [])
@@ -75,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
         written += save(fig, args.out, f"heatmap_{_slug(y.name)}_vs_{_slug(x.name)}", formats)
     for a in axes:
         written += save(sp.versus(rows, a, axes, args.reduce), args.out, f"vs_{_slug(a.name)}", formats)
-    written += save(pareto_fig, args.out, f"pareto_{args.cost}", formats)
+    stem = f"pareto_{args.cost}" + ("" if args.pareto_y == "speedup" else f"_{_slug(args.pareto_y)}")
+    written += save(pareto_fig, args.out, stem, formats)
     for name, text in tables:
         atomic_write(os.path.join(args.out, name), text)
         written.append(name)

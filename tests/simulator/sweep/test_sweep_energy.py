@@ -79,6 +79,9 @@ def test_rank_by_orders_rows_best_first(energy_db, tmp_path, capsys):
                  "pj_per_token", "--rank-by", "pj_per_token", "--rank-by", "edp", "--rank-by", "speedup",
                  "--top", "5"]) == 0, capsys.readouterr().err
     assert (out / "pareto_pj_per_token.png").stat().st_size > 1000
+    assert main(["plot", str(db), "--out", str(out), "--formats", "png", "--cost", "pj_per_token",
+                 "--pareto-y", "seconds"]) == 0  # time per step, lower is better, against energy
+    assert (out / "pareto_pj_per_token_seconds.png").stat().st_size > 1000
     rows = _rows(db)
     for metric, lower in (("pj_per_token", True), ("edp", True), ("speedup", False)):
         text = (out / f"rank_{metric}.md").read_text()
@@ -90,6 +93,15 @@ def test_rank_by_orders_rows_best_first(energy_db, tmp_path, capsys):
         got = [tuple(c.strip() for c in line.split("|")[2:5]) for line in body]
         assert got == [(f"{r['params']['ratio']:g}", f"{r['params']['dram.bandwidth_gbps']:g}",
                         str(r["params"]["buffers.weight_kib"])) for r in want]
+
+
+def test_the_pareto_front_of_a_lower_is_better_y_axis():
+    from simulator.plots.sweep_plots import pareto
+
+    rows = [{"params": {"x": i}, "model": "m", "phase": "decode", "batch": 1, "sweep": "s", "pj_per_token": e,
+             "seconds": t} for i, (e, t) in enumerate([(1.0, 4.0), (2.0, 2.0), (3.0, 3.0), (4.0, 1.0), (2.5, 2.0)])]
+    _, front = pareto(rows, "pj_per_token", "seconds")
+    assert [r["params"]["x"] for r in front] == [0, 1, 3]  # (3, 3) and (2.5, 2) are dominated by (2, 2)
 
 
 def test_rank_table_direction_ties_and_missing_values():
@@ -109,6 +121,8 @@ def test_rank_table_direction_ties_and_missing_values():
     (["--rank-by", "pj_per_token"], "--rank-by pj_per_token: no result has it"),
     (["--cost", "edp"], "--cost edp: no result has it"),
     (["--top", "0"], "--top 0: expected a positive number"),
+    (["--pareto-y", "colour"], "--pareto-y colour: expected one of"),
+    (["--pareto-y", "tokens_per_joule"], "--pareto-y tokens_per_joule: no result has it"),
 ])
 def test_energy_plot_arguments_on_a_config_without_technology(tmp_path, capsys, args, message):
     spec = _spec(tmp_path / "s.yaml", TABLE4, "fixed: {rank: 16}\ngrid: {ratio: [0.4, 0.5]}\n")
