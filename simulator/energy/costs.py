@@ -20,8 +20,8 @@ Rules (units: pJ per action, mW, um^2 / mm^2):
   softmax exp's, SiLU x up exp's (the sigmoid's exponential dominates), residual adds add's.
 - DRAM: tech.dram_cost, pJ per bit read and written.
 - static power: the buffers' CACTI leakage + logic leakage density x logic area.
-- area: MACs (denser R x C + sparser L x P) x MAC area; vector lanes x the largest function's
-  lane area; sparser lines x decoder area; each buffer's CACTI area.
+- area: MAC units (mac_units: two arrays, or one shared one) x MAC area; vector lanes x the
+  largest function's lane area; sparser lines x decoder area; each buffer's CACTI area.
 """
 
 from __future__ import annotations
@@ -96,6 +96,16 @@ def buffer_sram(kib: float, port_bits: int, banks: int, node_nm: float, cell: st
     return scaled, f"{c.source}; scaled {near:g} -> {node_nm:g} nm ({tech.SCALING_SOURCE})"
 
 
+def mac_units(hw) -> int:
+    """Physical MAC units: the denser R x C plus the sparser L x P as two arrays (split policy
+    fixed); one array of the larger when the engines share it (shared_width: ViTCoD's lines;
+    time_multiplexed: one array running both kernels)."""
+    d, e = hw.denser_engine, hw.sparser_engine
+    if hw.split.policy == "fixed":
+        return d.rows * d.cols + e.lines * e.macs_per_line
+    return max(d.rows * d.cols, e.lines * e.macs_per_line)
+
+
 @functools.lru_cache(maxsize=64)
 def resolve(hw) -> Costs | None:
     """The costs of `hw` (a HardwareConfig, frozen: cached per config), or None when it names no
@@ -132,8 +142,7 @@ def _derived(hw) -> Costs:
         leak += c.leakage_mw
         area[f"{b}_buffer"] = c.area_mm2
         src[f"{b}_buffer"] = s
-    d = hw.denser_engine
-    area["macs"] = (d.rows * d.cols + e.lines * e.macs_per_line) * mac.area_um2 * 1e-6
+    area["macs"] = mac_units(hw) * mac.area_um2 * 1e-6
     area["vector_unit"] = hw.vector_unit.lanes * max(v.area_um2 for v in vec.values()) * 1e-6
     area["decoders"] = e.lines * dec.area_um2 * 1e-6
     logic = area["macs"] + area["vector_unit"] + area["decoders"]
@@ -174,9 +183,9 @@ def _apply_overrides(hw, c: Costs) -> None:
                 table[b] = given[f"{b}_buffer_{way}_pj_per_bit"]
         if f"{b}_buffer_area_mm2" in given:
             c.area_mm2[f"{b}_buffer"] = given[f"{b}_buffer_area_mm2"]
-    d, e = hw.denser_engine, hw.sparser_engine
+    e = hw.sparser_engine
     if "mac_area_um2" in given:
-        c.area_mm2["macs"] = (d.rows * d.cols + e.lines * e.macs_per_line) * given["mac_area_um2"] * 1e-6
+        c.area_mm2["macs"] = mac_units(hw) * given["mac_area_um2"] * 1e-6
     if "vector_lane_area_um2" in given:
         c.area_mm2["vector_unit"] = hw.vector_unit.lanes * given["vector_lane_area_um2"] * 1e-6
     if "decoder_area_um2" in given:

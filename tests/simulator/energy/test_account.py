@@ -110,3 +110,11 @@ def test_every_shipped_technology_config_resolves():
         costs = resolve(load_hw(f"hwconfigs/{name}.yaml"))
         assert costs is not None and costs.total_area_mm2 > 0 and costs.leakage_mw > 0
         assert np.isfinite(list(costs.buffer_read_pj_per_bit.values())).all()
+
+
+def test_a_shared_array_is_priced_once():
+    """vitcod.yaml's engines share one 64 x 64 array of lines (shared_width): 4096 MAC units, not 8192."""
+    hw = load_hw("hwconfigs/vitcod.yaml")
+    one = resolve(hw).area_mm2["macs"]
+    fixed = parse_hw({**hw.model_dump(mode="json"), "split": {"policy": "fixed", "density_threshold": 1.0}}, "t")
+    assert resolve(fixed).area_mm2["macs"] == pytest.approx(2 * one)
