@@ -254,18 +254,17 @@ def smollm2(args) -> None:
     rows = []
     res_path = RESULTS / "compression_smollm2.json"
     done = {}
-    if res_path.exists() and args.resume:
+    if res_path.exists() and args.resume:  # every stored row is kept, listed in --methods or not
         for r in json.loads(res_path.read_text())["rows"]:
             done[(r["method"], r["ratio"])] = r
+        rows.extend(done.values())
     def record(row):
         rows.append(row)
         RESULTS.mkdir(parents=True, exist_ok=True)
         res_path.write_text(json.dumps({"machine": mc, "rows": rows, "eval": ev, "calibration": cal}, indent=1))
         print(json.dumps(row), flush=True)
 
-    if ("dense", None) in done:
-        rows.append(done[("dense", None)])
-    else:
+    if ("dense", None) not in done:
         cmd = SSLCSIM + ["evaluate", "--model", "smollm2-135m"] + ev
         r, wall = _run(cmd, log)
         record({"method": "dense", "ratio": None, "ppl": r["perplexity"], "compress_s": 0.0,
@@ -273,7 +272,6 @@ def smollm2(args) -> None:
     for ratio in args.ratios:
         for method in args.methods:
             if (method, ratio) in done:
-                rows.append(done[(method, ratio)])
                 continue
             name, _, alloc = method.partition(":")  # a variant: method[:allocation]
             out = work / f"{method.replace(':', '-')}_{ratio}"

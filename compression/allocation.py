@@ -101,34 +101,59 @@ def outlier_ratio(W: torch.Tensor, act_norm: torch.Tensor, m_factor: float = OWL
     return int((score > m_factor * score.mean()).sum()), score.numel()
 
 
+def candidate_ranks(m: int, n: int, ratio: float, split: bool = True) -> list[int]:
+    """Stage 1's ranks: shares RANK_SHARES of the projection's uniform budget (split methods),
+    or rank 0 alone (pure pruning: only the sparse budget moves)."""
+    if not split:
+        return [0]
+    base = ratio * m * n
+    return sorted({min(min(m, n), int(s * base // (m + n))) for s in RANK_SHARES})
+
+
+def candidates(m: int, n: int, ratio: float, pattern: tuple[int, int] | None, split: bool = True) -> list[Share]:
+    """Every (kept, rank) candidate of an m x n projection, in `error_curve`'s order: per rank,
+    kept = round(f ratio m n) for f in KEPT_MULTIPLIERS (those whose sparse part fits), or with
+    an N:M pattern the pattern's fixed S plus the rank."""
+    base = ratio * m * n
+    out = []
+    for r in candidate_ranks(m, n, ratio, split):
+        if pattern is not None:
+            out.append(Share(m * n * pattern[0] // pattern[1] + r * (m + n), r))
+            continue
+        for f in KEPT_MULTIPLIERS:
+            nnz = int(round(f * base)) - r * (m + n)
+            if 0 <= nnz <= m * n:
+                out.append(Share(nnz + r * (m + n), r))
+    return out
+
+
 def error_curve(W: torch.Tensor, act_norm: torch.Tensor, ratio: float, pattern: tuple[int, int] | None,
-                row_weight: torch.Tensor) -> list[tuple[Share, float]]:
+                row_weight: torch.Tensor, split: bool = True) -> list[tuple[Share, float]]:
     """Stage 1 for one projection: (candidate share, sum_k w_k ||(W - L_r - S)_k D||^2) for
-    the row weights w (the output-channel Fisher weights; module docstring)."""
+    the row weights w (the output-channel Fisher weights; module docstring), for every
+    candidate of `candidates`."""
     W = W.detach().float()
     m, n = W.shape
     Wh = W * act_norm.detach().float().reshape(1, n)
     w = row_weight.detach().double().reshape(m, 1)
-    U, sv, Vh = torch.linalg.svd(Wh, full_matrices=False)
-    base = ratio * m * n
-    ranks = sorted({min(min(m, n), int(s * base // (m + n))) for s in RANK_SHARES})
+    cands = candidates(m, n, ratio, pattern, split)
+    if split:
+        U, sv, Vh = torch.linalg.svd(Wh, full_matrices=False)
     out = []
-    for r in ranks:
+    for r in sorted({c.rank for c in cands}):
         R = Wh - (U[:, :r] * sv[:r]) @ Vh[:r] if r else Wh
         sq = R.square()
         cost = sq.double() * w  # what dropping each entry costs
         if pattern is not None:  # S fixed by the pattern: its best N:M entries of this residual
-            nnz = m * n * pattern[0] // pattern[1]
             keep = patterns.nm_mask(sq, *pattern)
-            out.append((Share(nnz + r * (m + n), r), float(cost[~keep].sum())))
+            out.append((Share(m * n * pattern[0] // pattern[1] + r * (m + n), r), float(cost[~keep].sum())))
             continue
         order = torch.argsort(sq.reshape(-1), descending=True)
         kept_cost = cost.reshape(-1)[order].cumsum(0)
         total = float(kept_cost[-1])
-        for f in KEPT_MULTIPLIERS:
-            nnz = int(round(f * base)) - r * (m + n)
-            if 0 <= nnz <= m * n:
-                out.append((Share(nnz + r * (m + n), r), total - (float(kept_cost[nnz - 1]) if nnz else 0.0)))
+        for c in (c for c in cands if c.rank == r):
+            nnz = c.kept - r * (m + n)
+            out.append((c, total - (float(kept_cost[nnz - 1]) if nnz else 0.0)))
     return out
 
 
@@ -194,11 +219,23 @@ def rank_rule(rank_share: float) -> Callable[[int, int, int], int]:
     return lambda m, n, kept: min(min(m, n), int(rank_share * kept // (m + n)))
 
 
-def plan(lm, chunks: list, ids: torch.Tensor, hp: dict, n_layers: int,
-         show_progress: bool = False) -> dict[str, Share]:
+@dataclass
+class Curves:
+    """What stage 1 measured: per projection its key "<layer>.<projection>", shape, layer, and
+    (global) its error curve; (owl) per layer (outlier entries, entries)."""
+
+    keys: list[str]
+    sizes: list[tuple[int, int]]
+    layer_of: list[int]
+    curves: list[list[tuple[Share, float]]]
+    outliers: dict[int, tuple[int, int]]
+
+
+def measure(lm, chunks: list, ids: torch.Tensor, hp: dict, n_layers: int, split: bool = True,
+            show_progress: bool = False) -> Curves:
     """Stage 1 on the dense model (calibration inputs `chunks` of the token windows `ids`
-    propagated through dense layers), then the allocation: {"<layer>.<projection>": Share}
-    for every projection of the first n_layers."""
+    propagated through dense layers) for every projection of the first n_layers; `split`:
+    whether candidates split the budget between S and U V (else rank 0 only)."""
     from tqdm import tqdm
 
     from compression import calibration, models, sensitivity
@@ -206,26 +243,39 @@ def plan(lm, chunks: list, ids: torch.Tensor, hp: dict, n_layers: int,
     allocation, ratio = hp["allocation"], float(hp["ratio"])
     pattern = patterns.parse_pattern(hp["pattern"])
     fisher = sensitivity.output_fisher(lm, chunks, ids, n_layers, show_progress) if allocation == "global" else {}
-    keys, sizes, layer_of, outliers, curves = [], [], [], {}, []
+    out = Curves([], [], [], [], {})
     for i in tqdm(range(n_layers), desc=f"{allocation} allocation", disable=not show_progress, unit="layer"):
         with lm.layer(i) as layer:
             stats = calibration.collect_stats(layer, chunks)
             for name, lin in models.linear_projections(layer).items():
                 W, st = lin.weight.detach().float(), stats[name]
-                m, n = W.shape
-                keys.append(f"{i}.{name}")
-                sizes.append((m, n))
-                layer_of.append(i)
+                out.keys.append(f"{i}.{name}")
+                out.sizes.append(tuple(W.shape))
+                out.layer_of.append(i)
                 if allocation == "owl":
                     hit, cnt = outlier_ratio(W, st.act_norm)
-                    outliers[i] = (outliers.get(i, (0, 0))[0] + hit, outliers.get(i, (0, 0))[1] + cnt)
+                    old = out.outliers.get(i, (0, 0))
+                    out.outliers[i] = (old[0] + hit, old[1] + cnt)
                     continue
-                curves.append(error_curve(W, st.act_norm, ratio, pattern, fisher[f"{i}.{name}"]))
+                out.curves.append(error_curve(W, st.act_norm, ratio, pattern, fisher[f"{i}.{name}"], split))
             chunks = calibration.layer_forward(layer, chunks)
-    budget = int(round(ratio * sum(m * n for m, n in sizes)))
-    if allocation == "owl":
-        ratios = owl_ratios([outliers[i][0] / outliers[i][1] for i in range(n_layers)], ratio)
-        shares = layer_shares(sizes, layer_of, ratios, rank_rule(float(hp.get("rank_share", 0.0))))
-    else:
-        shares = top_up(allocate_global(curves, budget), sizes, budget, pattern)
-    return dict(zip(keys, shares))
+    return out
+
+
+def loss_only(c: Curves, hp: dict) -> list[Share]:
+    """Stage 2 of owl or global (calibration loss only), the total kept exactly round(ratio sum m n)."""
+    ratio = float(hp["ratio"])
+    budget = int(round(ratio * sum(m * n for m, n in c.sizes)))
+    if hp["allocation"] == "owl":
+        n_layers = max(c.layer_of) + 1
+        ratios = owl_ratios([c.outliers[i][0] / c.outliers[i][1] for i in range(n_layers)], ratio)
+        return layer_shares(c.sizes, c.layer_of, ratios, rank_rule(float(hp.get("rank_share", 0.0))))
+    return top_up(allocate_global(c.curves, budget), c.sizes, budget, patterns.parse_pattern(hp["pattern"]))
+
+
+def plan(lm, chunks: list, ids: torch.Tensor, hp: dict, n_layers: int, show_progress: bool = False,
+         split: bool = True) -> dict[str, Share]:
+    """Stage 1, then the loss-only allocation: {"<layer>.<projection>": Share} for every
+    projection of the first n_layers (`split`: as `measure`)."""
+    c = measure(lm, chunks, ids, hp, n_layers, split, show_progress)
+    return dict(zip(c.keys, loss_only(c, hp)))

@@ -21,7 +21,7 @@ SPARSE_METRICS = ("salience", "wanda", "magnitude")
 
 
 ALLOCATED = ("sslc", "sslc-obs", "magnitude", "wanda", "sparsegpt")  # methods a budget allocation applies to
-SPLIT_ALLOCATED = ("sslc", "sslc-obs")  # global allocation splits each budget between S and U V
+SPLIT_ALLOCATED = ("sslc", "sslc-obs")  # global allocation splits their budgets between S and U V (others: rank 0)
 
 
 def default_hyperparameters(method: str) -> dict:
@@ -44,7 +44,7 @@ def check_hyperparameters(method: str, hp: dict) -> dict:
     if method not in METHODS:
         raise InputError(f"--method: expected one of {', '.join(METHODS)}, got {method!r}")
     full = default_hyperparameters(method)
-    unknown = set(hp) - set(full)
+    unknown = set(hp) - set(full) - ({"cost"} if method in ALLOCATED else set())
     if unknown:
         raise InputError(f"--method {method}: options {sorted(unknown)} do not apply to this method")
     full.update({k: v for k, v in hp.items() if v is not None})
@@ -62,12 +62,32 @@ def check_hyperparameters(method: str, hp: dict) -> dict:
         raise InputError(f"--sparse-metric: expected one of {SPARSE_METRICS}, got {full['sparse_metric']!r}")
     if method in ALLOCATED:
         allocation.check_pattern(full["allocation"], full["pattern"])
-        if full["allocation"] == "global" and method not in SPLIT_ALLOCATED:
-            raise InputError(f"--allocation global: splits each budget between S and U V, so it applies to "
-                             f"sslc and sslc-obs, not {method}")
+        if full.get("cost") is not None:
+            _check_cost(full)
     if method in ("svd", "asvd") and full["pattern"] != "unstructured":
         raise InputError(f"--pattern: {method} is pure low-rank; N:M does not apply")
     return full
+
+
+COST_KEYS = {"hardware", "hardware_sha256", "phase", "metric", "batch", "seq", "target", "loss_target"}
+
+
+def _check_cost(hp: dict) -> None:
+    """A hardware-aware allocation's description (what the CLI measured the costs on)."""
+    cost = hp["cost"]
+    if not isinstance(cost, dict) or set(cost) != COST_KEYS:
+        raise InputError(f"hyper-parameter 'cost': expected a mapping with keys {sorted(COST_KEYS)}")
+    if hp["allocation"] != "global":
+        raise InputError("--cost-hw: a hardware-aware allocation is a global one; use --allocation global")
+    if patterns.parse_pattern(hp["pattern"]) is not None:
+        raise InputError("--cost-hw: the hardware-aware allocation spends its cost on sparse entries, which an "
+                         "N:M pattern fixes; use --pattern unstructured")
+    if cost["target"] is not None and cost["loss_target"] is not None:
+        raise InputError("--cost-target and --loss-target: give one of them")
+    for key, flag in (("target", "--cost-target"), ("loss_target", "--loss-target")):
+        v = cost[key]
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1e6):
+            raise InputError(f"{flag}: expected a positive number, got {v!r}")
 
 
 def budget_for(method: str, hp: dict, m: int, n: int, where: str = "",

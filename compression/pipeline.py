@@ -9,7 +9,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from compression import allocation, calibration, export, methods, models, text
+from compression import allocation, calibration, cost_allocation, export, methods, models, text
+from compression.cost_allocation import CostTable
 from compression.sslc import exact_loss
 from workloads import artifact
 from workloads.errors import InputError
@@ -78,14 +79,31 @@ def _compress_layer(layer, i: int, chunks: list, method: str, hp: dict, seed: in
     return artifact.write_layer(out, i, tensors, entries)
 
 
+def _plan(lm, chunks: list, ids: torch.Tensor, method: str, hp: dict, n_total: int, costs: CostTable | None,
+          manifest: dict, show_progress: bool) -> dict:
+    """The allocation {"<layer>.<projection>": [kept, rank]}: loss-only, or hardware-aware when
+    hp["cost"] is set (its cost record then goes into the manifest as `allocation_cost`)."""
+    split = method in methods.SPLIT_ALLOCATED
+    if hp.get("cost") is None:
+        planned = allocation.plan(lm, chunks, ids, hp, n_total, show_progress, split)
+        return {k: [s.kept, s.rank] for k, s in planned.items()}
+    if costs is None:
+        raise InputError("hardware-aware allocation: no cost table was given (sslcsim compress --cost-hw builds it)")
+    curves = allocation.measure(lm, chunks, ids, hp, n_total, split, show_progress)
+    shares, record = cost_allocation.plan(curves, hp, costs, split)
+    manifest["allocation_cost"] = record
+    return {k: [s.kept, s.rank] for k, s in zip(curves.keys, shares)}
+
+
 def compress_model(lm: models.LoadedModel, method: str, hp: dict, seed: int, out_dir: str,
                    calib_samples: int = 32, calib_seqlen: int = 512, calib_text: str | None = None,
                    batch: int = 8, overwrite: bool = False, show_progress: bool = True,
-                   max_layers: int | None = None) -> dict:
+                   max_layers: int | None = None, costs: CostTable | None = None) -> dict:
     """Compress every layer's nn.Linear projections; write/resume the artifact at out_dir.
 
     Layer i holds real weights only while it is calibrated and run (`lm.layer(i)`), so a
-    streamed model never has two decoder layers in memory.
+    streamed model never has two decoder layers in memory. `costs`: the candidates' costs on
+    a hardware config, for a hardware-aware global allocation (hp["cost"] describes them).
     """
     hp = methods.check_hyperparameters(method, hp)
     torch.manual_seed(seed)
@@ -117,12 +135,15 @@ def compress_model(lm: models.LoadedModel, method: str, hp: dict, seed: int, out
     n_layers = n_total if max_layers is None else min(max_layers, n_total)
     chunks = calibration.capture_inputs(model, ids, batch, lm.is_causal)
     t0 = time.time()
+    shares = None
     if hp.get("allocation", "uniform") != "uniform":  # stage 1 on the dense model, then the shares
-        shares = _stored_shares(old, out) if old is not None and "allocation" in old else {
-            k: [s.kept, s.rank] for k, s in allocation.plan(lm, chunks, ids, hp, n_total, show_progress).items()}
+        if old is not None and "allocation" in old:
+            shares = _stored_shares(old, out)
+            if "allocation_cost" in old:
+                manifest["allocation_cost"] = old["allocation_cost"]
+        else:
+            shares = _plan(lm, chunks, ids, method, hp, n_total, costs, manifest, show_progress)
         manifest["allocation"] = shares
-    else:
-        shares = None
     bar = tqdm(range(n_layers), desc=f"{method} layers", disable=not show_progress, unit="layer")
     for i in bar:
         with lm.layer(i) as layer:

@@ -42,7 +42,24 @@ def register(subparsers) -> None:
     p.add_argument("--allocation", default=None, choices=["uniform", "owl", "global"],
                    help="how the model's budget is shared across projections: uniform (every matrix keeps "
                         "--ratio, the paper), owl (outlier-weighted per layer) or global (measured error "
-                        "curves, one exact total; sslc and sslc-obs); docs/compression.md")
+                        "curves, one exact total; sslc and sslc-obs split each budget between S and U V, the "
+                        "pruning methods move only the sparse budget); docs/compression.md")
+    g = p.add_argument_group("hardware-aware allocation (with --allocation global; docs/compression.md)")
+    g.add_argument("--cost-hw", default=None,
+                   help="hardware config (YAML): weigh each allocation candidate by its simulated cost on it")
+    g.add_argument("--cost-phase", default="decode", choices=["decode", "prefill", "both"],
+                   help="phase the cost is simulated in (both: each phase relative to dense, summed; default decode)")
+    g.add_argument("--cost", default="cycles", choices=["cycles", "energy"],
+                   help="what a candidate costs: simulated cycles, or energy (the config needs a technology)")
+    g.add_argument("--cost-batch", type=int, default=1, help="sequences per step in the cost simulations (default 1)")
+    g.add_argument("--cost-seq", type=int, default=512, help="prompt tokens of a prefill cost simulation (default 512)")
+    g.add_argument("--cost-target", type=float, default=None,
+                   help="total cost as a fraction of the dense model's (default: the cost of the loss-only "
+                        "global allocation at --ratio)")
+    g.add_argument("--loss-target", type=float, default=None,
+                   help="instead: the least cost whose calibration-loss estimate is at most this multiple of "
+                        "the loss-only global allocation's at --ratio")
+    g.add_argument("--cost-cache", default=None, help="JSON file caching the cost simulations across runs")
     p.add_argument("--calib-samples", type=int, default=32)
     p.add_argument("--calib-seqlen", type=int, default=512)
     p.add_argument("--calib-text", default=None,
@@ -65,6 +82,7 @@ def hyperparameters(args: argparse.Namespace) -> dict:
         from workloads.errors import InputError
 
         raise InputError(f"--allocation: does not apply to --method {args.method} (pure low rank)")
+    _cost_options(args, hp)
     own = {"sslc": ("rank", "rank_share", "preserve", "iters", "sparse_metric"),
            "sslc-obs": ("rank", "rank_share", "iters", "obs_steps")}.get(args.method, ())
     for opt in ("rank", "rank_share", "preserve", "iters", "sparse_metric", "obs_steps"):
@@ -77,6 +95,47 @@ def hyperparameters(args: argparse.Namespace) -> dict:
     return hp
 
 
+def _cost_options(args: argparse.Namespace, hp: dict) -> None:
+    """hp["cost"] from --cost-hw and its options (which are errors without it)."""
+    from workloads.errors import InputError
+
+    given = [o for o in ("cost_target", "loss_target", "cost_cache") if getattr(args, o) is not None]
+    if args.cost_hw is None:
+        if given:
+            raise InputError(f"--{given[0].replace('_', '-')}: needs --cost-hw")
+        return
+    from simulator.config import load_hw
+    from simulator.reports.provenance import canonical_sha256
+    from sslcsim import costs
+
+    hw = load_hw(args.cost_hw)
+    costs.check_options(hw, args.cost_phase, args.cost, args.cost_hw)
+    for opt in ("cost_batch", "cost_seq"):
+        if not 1 <= getattr(args, opt) <= 1 << 16:
+            raise InputError(f"--{opt.replace('_', '-')}: expected an integer in 1..65536, got {getattr(args, opt)}")
+    hp["cost"] = {"hardware": hw.name, "hardware_sha256": canonical_sha256(hw.model_dump(mode="json")),
+                  "phase": args.cost_phase, "metric": args.cost, "batch": args.cost_batch,
+                  "seq": args.cost_seq if args.cost_phase != "decode" else 1,
+                  "target": args.cost_target, "loss_target": args.loss_target}
+
+
+def cost_table(lm, method: str, hp: dict, hw_path: str, cache_path: str | None):
+    """The candidates' costs for every projection shape of the loaded model (sslcsim/costs.py)."""
+    from compression import allocation, methods, models
+    from simulator.config import load_hw
+    from sslcsim import costs
+
+    spec = hp["cost"]
+    counts: dict = {}
+    for layer in models.layer_stack(lm.model):  # shapes only: no layer is read from disk
+        for lin in models.linear_projections(layer).values():
+            counts[tuple(lin.weight.shape)] = counts.get(tuple(lin.weight.shape), 0) + 1
+    split = method in methods.SPLIT_ALLOCATED
+    cands = {s: [(c.kept, c.rank) for c in allocation.candidates(*s, float(hp["ratio"]), None, split)] for s in counts}
+    return costs.build_table(load_hw(hw_path), spec["phase"], spec["metric"], spec["batch"], spec["seq"], cands,
+                             counts, costs.CostCache(cache_path))
+
+
 def run(args: argparse.Namespace) -> int:
     from workloads.errors import InputError
 
@@ -87,11 +146,13 @@ def run(args: argparse.Namespace) -> int:
 
     hp = methods.check_hyperparameters(args.method, hyperparameters(args))
     lm = models.load(args.model, stream=args.stream)
+    table = cost_table(lm, args.method, hp, args.cost_hw, args.cost_cache) if hp.get("cost") else None
     man = pipeline.compress_model(lm, args.method, hp, args.seed, args.out,
                                   calib_samples=args.calib_samples, calib_seqlen=args.calib_seqlen,
                                   calib_text=args.calib_text, batch=args.batch,
-                                  overwrite=args.overwrite, show_progress=not args.no_progress)
+                                  overwrite=args.overwrite, show_progress=not args.no_progress, costs=table)
     summ = pipeline.summarize(man)
+    extra = {"allocation_cost": man["allocation_cost"]} if "allocation_cost" in man else {}
     print(json.dumps({"artifact": args.out, "method": args.method, "complete": man["complete"],
-                      "wall_s": round(man.get("_wall_s", 0.0), 2), **summ}, indent=1))
+                      "wall_s": round(man.get("_wall_s", 0.0), 2), **summ, **extra}, indent=1))
     return 0

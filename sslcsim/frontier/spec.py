@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from compression.methods import ALLOCATED, METHODS, SPLIT_ALLOCATED
+from compression.methods import ALLOCATED, METHODS
 from simulator.config import describe_validation_error, load_hw, read_yaml
 from workloads.errors import InputError
 
@@ -81,11 +81,11 @@ class Frontier:
 
 def points_of(spec: FrontierSpec) -> list[FrontierPoint]:
     """methods x allocations x ratios, leaving out what does not apply (a non-uniform allocation
-    for pure low rank; global for pure pruning)."""
+    for pure low rank)."""
     out = []
     for method in spec.methods:
         for alloc in spec.allocations:
-            if alloc != "uniform" and (method not in ALLOCATED or (alloc == "global" and method not in SPLIT_ALLOCATED)):
+            if alloc != "uniform" and method not in ALLOCATED:
                 continue
             for ratio in spec.ratios:
                 out.append(FrontierPoint(method, alloc, ratio))

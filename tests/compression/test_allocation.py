@@ -118,7 +118,8 @@ def _total_kept(out) -> tuple[int, int, list]:
 @pytest.mark.parametrize("method,hp", [("sslc", {"allocation": "global", "iters": 4}),
                                        ("sslc", {"allocation": "owl", "iters": 4}),
                                        ("sslc-obs", {"allocation": "global", "iters": 2}),
-                                       ("wanda", {"allocation": "owl"})])
+                                       ("wanda", {"allocation": "owl"}),
+                                       ("sparsegpt", {"allocation": "global"})])
 def test_allocated_budget_is_exact(method, hp, tmp_path):
     man = pipeline.compress_model(loaded(), method, {"ratio": 0.4, **hp}, 0, str(tmp_path / "a"), calib_samples=4,
                                   calib_seqlen=32, show_progress=False)
@@ -143,6 +144,13 @@ def test_allocation_input_errors(tmp_path):
     with pytest.raises(InputError, match="N:M pattern fixes"):
         pipeline.compress_model(loaded(), "sslc", {"pattern": "2:4", "allocation": "owl"}, 0, str(tmp_path / "a"),
                                 calib_samples=4, calib_seqlen=32, show_progress=False)
-    with pytest.raises(InputError, match="applies to sslc and sslc-obs"):
-        pipeline.compress_model(loaded(), "wanda", {"allocation": "global"}, 0, str(tmp_path / "b"),
-                                calib_samples=4, calib_seqlen=32, show_progress=False)
+    with pytest.raises(InputError, match="use --allocation global"):
+        pipeline.compress_model(loaded(), "wanda", {"allocation": "owl", "cost": {
+            "hardware": "x", "hardware_sha256": "0" * 64, "phase": "decode", "metric": "cycles", "batch": 1, "seq": 1,
+            "target": None, "loss_target": None}}, 0, str(tmp_path / "b"), calib_samples=4, calib_seqlen=32,
+            show_progress=False)
+    with pytest.raises(InputError, match="no cost table"):
+        pipeline.compress_model(loaded(), "wanda", {"allocation": "global", "cost": {
+            "hardware": "x", "hardware_sha256": "0" * 64, "phase": "decode", "metric": "cycles", "batch": 1, "seq": 1,
+            "target": None, "loss_target": None}}, 0, str(tmp_path / "c"), calib_samples=4, calib_seqlen=32,
+            show_progress=False)

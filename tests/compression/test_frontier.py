@@ -33,10 +33,10 @@ def _spec(tmp_path: Path, model_dir: Path, body: str = "") -> Path:
 def test_frontier_writes_table_and_plot_and_resumes(model_dir, tmp_path, capsys):
     spec, out = _spec(tmp_path, model_dir), tmp_path / "out"
     assert main(["frontier", str(spec), "--out", str(out), "--no-progress"]) == 0
-    assert "6 points, 0 already done, 6 run" in capsys.readouterr().out  # wanda has no global allocation
+    assert "8 points, 0 already done, 8 run" in capsys.readouterr().out
     rows = sqlite3.connect(out / "frontier.db").execute(
         "SELECT label, status, perplexity, simulations FROM frontier").fetchall()
-    assert len(rows) == 7 and all(r[1] == "ok" and r[2] > 1 for r in rows)  # 6 points + dense
+    assert len(rows) == 9 and all(r[1] == "ok" and r[2] > 1 for r in rows)  # 8 points + dense
     table = (out / "frontier.md").read_text()
     assert "| sslc | global | 0.5 |" in table and "speedup vitcod decode (x)" in table
     assert (out / "pareto.png").stat().st_size > 0 and (out / "frontier.csv").exists()
@@ -48,8 +48,8 @@ def test_frontier_writes_table_and_plot_and_resumes(model_dir, tmp_path, capsys)
     assert (out / "pareto_energy.png").stat().st_size > 0
     before = (out / "frontier.db").stat().st_mtime_ns
     assert main(["frontier", str(spec), "--out", str(out), "--no-progress"]) == 0  # killed and rerun: nothing redone
-    assert "6 points, 6 already done, 0 run" in capsys.readouterr().out
-    assert len(sqlite3.connect(out / "frontier.db").execute("SELECT key FROM frontier").fetchall()) == 7
+    assert "8 points, 8 already done, 0 run" in capsys.readouterr().out
+    assert len(sqlite3.connect(out / "frontier.db").execute("SELECT key FROM frontier").fetchall()) == 9
     assert (out / "frontier.db").stat().st_mtime_ns >= before
 
 
@@ -72,7 +72,8 @@ def test_the_shipped_example_spec_is_valid():
 
     fr = load_frontier(Path(__file__).resolve().parents[2] / "examples" / "frontier-smollm2.yaml")
     assert [p.label for p in fr.points] == ["sslc-obs-uniform-0.5", "sslc-obs-uniform-0.4", "sslc-obs-global-0.5",
-                                            "sslc-obs-global-0.4", "sparsegpt-uniform-0.5", "sparsegpt-uniform-0.4"]
+                                            "sslc-obs-global-0.4", "sparsegpt-uniform-0.5", "sparsegpt-uniform-0.4",
+                                            "sparsegpt-global-0.5", "sparsegpt-global-0.4"]
 
 
 def test_the_default_job_runs_end_to_end_on_a_tiny_model(model_dir, tmp_path, capsys):

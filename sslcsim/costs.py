@@ -1,0 +1,127 @@
+"""The CLI side of hardware-aware allocation: what every allocation candidate (kept, rank) of
+every projection shape costs on a hardware config, measured with the simulator and handed to
+`compression` as plain numbers (compression.cost_allocation.CostTable).
+
+A candidate's cost is that of a one-projection, one-layer, shape-only workload: S with a
+seeded synthetic mask (the wanda-like generator, seed `seed`) at density
+(kept - rank (m + n)) / (m n) and rank-`rank` U V, against the dense matrix on the same
+hardware. Metric `cycles`: its total cycles; `energy`: its energy in pJ (the config needs a
+technology). A model's cost is the sum over its projections; on SmolLM2-135M and vitcod.yaml
+that sum is within about 1% of one simulated layer of all seven projections (decode and a
+512-token prefill), and benchmarks/results/hw_allocation.md compares it with whole-artifact
+runs. Phase `both`: each phase's cost divided by the whole dense model's cost in that phase,
+summed (equal weight per phase; the unit is then "relative to dense").
+
+Simulations are cached in memory and, with a cache file, on disk, keyed by (hardware
+sha256, phase, batch, seq, seed, m, n, kept, rank). Importing this module imports no torch.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from simulator.api import simulate_workloads
+from simulator.config import HardwareConfig
+from simulator.reports.files import atomic_write, check_output_path
+from simulator.reports.provenance import canonical_sha256
+from workloads.errors import InputError
+from workloads.masks import SyntheticMask
+from workloads.presets import ModelShape
+from workloads.workload import Projection, Workload
+
+METRICS = ("cycles", "energy")
+PHASES = ("decode", "prefill", "both")
+_MEMORY: dict[str, dict] = {}
+
+
+def _workload(m: int, n: int, rank: int, nnz: int | None, phase: str, batch: int, seq: int, seed: int) -> Workload:
+    """One m x n projection in one layer: S + U V (nnz, rank), or the dense matrix (nnz None)."""
+    shape = ModelShape(f"projection-{m}x{n}", n, m, 1, 1, 1, n)
+    mask = None if nnz is None else SyntheticMask(m, n, nnz, "wanda-like", seed=seed)
+    proj = Projection(0, "q_proj", "MHA", m, n, 0 if nnz is None else rank, mask)
+    return Workload(shape, phase, batch, seq if phase == "prefill" else 1, f"{m}x{n} kept-candidate",
+                    lambda layer: [proj])
+
+
+def _simulate(hw: HardwareConfig, phase: str, batch: int, seq: int, seed: int, m: int, n: int,
+              kept: int, rank: int) -> dict:
+    """{"cycles", "energy_pj", "dense_cycles", "dense_energy_pj"} of one candidate (energy None
+    without a technology)."""
+    nnz = kept - rank * (m + n)
+    if not 0 <= nnz <= m * n:
+        raise InputError(f"cost table: candidate kept={kept} rank={rank} does not fit a {m} x {n} projection")
+    dense = _workload(m, n, 0, None, phase, batch, seq, seed)
+    rep = simulate_workloads(_workload(m, n, rank, nnz, phase, batch, seq, seed), dense, hw)
+    e = rep.get("energy")
+    return {"cycles": rep["totals"]["total_cycles"], "dense_cycles": rep["totals"]["dense_cycles"],
+            "energy_pj": e["compressed"]["energy_pj"]["total"] if e else None,
+            "dense_energy_pj": e["dense"]["energy_pj"]["total"] if e else None}
+
+
+class CostCache:
+    """Simulated candidates by key, in memory and (with `path`) in a JSON file."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else None
+        self.data = _MEMORY
+        if self.path is not None and self.path.exists():
+            try:
+                stored = json.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                raise InputError(f"{self.path}: not a readable cost cache ({type(exc).__name__})") from None
+            if not isinstance(stored, dict) or not all(isinstance(v, dict) for v in stored.values()):
+                raise InputError(f"{self.path}: not a cost cache (expected a JSON object of objects)")
+            self.data.update(stored)
+        elif self.path is not None:
+            check_output_path(self.path)
+        self.dirty = False
+
+    def get(self, hw: HardwareConfig, sha: str, phase: str, batch: int, seq: int, seed: int, m: int, n: int,
+            kept: int, rank: int) -> dict:
+        key = f"{sha}|{phase}|{batch}|{seq if phase == 'prefill' else 1}|{seed}|{m}|{n}|{kept}|{rank}"
+        if key not in self.data:
+            self.data[key] = _simulate(hw, phase, batch, seq, seed, m, n, kept, rank)
+            self.dirty = True
+        return self.data[key]
+
+    def save(self) -> None:
+        if self.path is not None and self.dirty:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.path, json.dumps(self.data, sort_keys=True) + "\n")
+            self.dirty = False
+
+
+def check_options(hw: HardwareConfig, phase: str, metric: str, where: str) -> None:
+    if phase not in PHASES:
+        raise InputError(f"--cost-phase: expected one of {', '.join(PHASES)}, got {phase!r}")
+    if metric not in METRICS:
+        raise InputError(f"--cost: expected one of {', '.join(METRICS)}, got {metric!r}")
+    if metric == "energy" and hw.technology is None:
+        raise InputError(f"{where}: --cost energy needs a 'technology' section in the hardware config")
+
+
+def build_table(hw: HardwareConfig, phase: str, metric: str, batch: int, seq: int,
+                candidates: dict[tuple[int, int], list[tuple[int, int]]], counts: dict[tuple[int, int], int],
+                cache: CostCache, seed: int = 0):
+    """The cost of every candidate (kept, rank) of every shape (m, n) and of its dense matrix;
+    `counts`: how many projections of the model have each shape (phase `both` normalises by
+    the whole dense model's cost per phase). Returns a compression.cost_allocation.CostTable."""
+    from compression.cost_allocation import CostTable  # compression (torch) only when a table is built
+
+    sha = canonical_sha256(hw.model_dump(mode="json"))
+    field = "cycles" if metric == "cycles" else "energy_pj"
+    phases = ("decode", "prefill") if phase == "both" else (phase,)
+    cand: dict = {s: {c: 0.0 for c in cs} for s, cs in candidates.items()}
+    dense: dict = {s: 0.0 for s in candidates}
+    for ph in phases:
+        got = {(s, c): cache.get(hw, sha, ph, batch, seq, seed, *s, *c) for s, cs in candidates.items() for c in cs}
+        dense_of = {s: got[(s, cs[0])]["dense_" + field] for s, cs in candidates.items()}
+        scale = 1.0 / sum(counts[s] * dense_of[s] for s in candidates) if phase == "both" else 1.0
+        for (s, c), r in got.items():
+            cand[s][c] += r[field] * scale
+        for s in candidates:
+            dense[s] += dense_of[s] * scale
+    cache.save()
+    unit = "relative to dense (decode + prefill)" if phase == "both" else ("cycles" if metric == "cycles" else "pJ")
+    return CostTable(cand, dense, unit)
