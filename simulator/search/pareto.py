@@ -17,6 +17,7 @@ from simulator.reports.files import atomic_write
 from simulator.reports.provenance import canonical_sha256
 from simulator.search.hypervolume import hypervolume, pareto_indices
 from simulator.search.objectives import minimised, values
+from simulator.search.plot import pareto_figure
 from simulator.search.spec import Search
 from simulator.search.study import refuse_foreign
 from simulator.sweep.worker import simulate_point
@@ -116,8 +117,6 @@ def table(search: Search, front: list[TrialResult]) -> tuple[str, str]:
 def write_report(search: Search, study: Any, out: Path, formats: tuple[str, ...], db: str) -> dict[str, Any]:
     """pareto.md, pareto.csv, pareto-sweep.yaml (re-runs the Pareto set with `sslcsim sweep`)
     and the figure (pareto.<fmt>) in `out`; returns the counts and the hypervolume."""
-    from simulator.search.plot import pareto_figure
-
     trials = results(study)
     front = pareto(search, trials)
     hv = front_hypervolume(search, [t.values for t in trials])
@@ -136,7 +135,8 @@ def write_report(search: Search, study: Any, out: Path, formats: tuple[str, ...]
                  f"{', '.join(str(t.number) for t in front)}), as a sweep spec.\n"
                  + yaml.safe_dump(rerun_spec, sort_keys=False))
     if front:
-        pareto_figure(search, trials, front, out, formats)
+        pareto_figure(search, [(t.number, t.values) for t in trials], [(t.number, t.values) for t in front], out,
+                      formats)
     return summary
 
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Sequence
 
 import matplotlib.pyplot as plt
 
 from simulator.plots.style import COLORS, label, save, styled
+from simulator.search.spec import Search
 
-if TYPE_CHECKING:
-    from simulator.search.pareto import TrialResult
-    from simulator.search.spec import Search
+Trial = tuple[int, Sequence[float]]  # trial number, objective values (natural units, spec order)
 
 
 def _log(vals: list[float]) -> bool:
@@ -21,7 +20,7 @@ def _log(vals: list[float]) -> bool:
     return min(vals) > 0 and max(vals) > 20 * min(vals)
 
 
-def pareto_figure(search: "Search", trials: list["TrialResult"], front: list["TrialResult"], out: Path,
+def pareto_figure(search: Search, trials: list[Trial], front: list[Trial], out: Path,
                   formats: tuple[str, ...]) -> list[Path]:
     """pareto.<fmt> in `out`: grey dots for every feasible trial, the Pareto set highlighted
     (its trial numbers written beside it when it holds at most 15 points)."""
@@ -31,19 +30,19 @@ def pareto_figure(search: "Search", trials: list["TrialResult"], front: list["Tr
         fig, axes = plt.subplots(1, len(pairs), figsize=(3.8 * len(pairs), 3.4), squeeze=False)
         for ax, (i, j) in zip(axes[0], pairs):
             if i == j:  # one objective: its value against the trial number
-                xs, fx = [float(t.number) for t in trials], [float(t.number) for t in front]
+                xs, fx = [float(n) for n, _ in trials], [float(n) for n, _ in front]
                 ax.set_xlabel("trial")
             else:
-                xs, fx = [t.values[i] for t in trials], [t.values[i] for t in front]
+                xs, fx = [v[i] for _, v in trials], [v[i] for _, v in front]
                 ax.set_xlabel(label(names[i]))
                 if _log(xs):
                     ax.set_xscale("log")
-            ys, fy = [t.values[j] for t in trials], [t.values[j] for t in front]
+            ys, fy = [v[j] for _, v in trials], [v[j] for _, v in front]
             ax.scatter(xs, ys, s=8, color=COLORS["points"], label=f"trials ({len(trials)})", zorder=2)
             ax.scatter(fx, fy, s=22, color=COLORS["front"], label=f"Pareto set ({len(front)})", zorder=3)
             if len(front) <= 15:
-                for t, x, y in zip(front, fx, fy):
-                    ax.annotate(str(t.number), (x, y), textcoords="offset points", xytext=(3, 3), fontsize=6)
+                for (n, _), x, y in zip(front, fx, fy):
+                    ax.annotate(str(n), (x, y), textcoords="offset points", xytext=(3, 3), fontsize=6)
             ax.set_ylabel(label(names[j]))
             if _log(ys):
                 ax.set_yscale("log")

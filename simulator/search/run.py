@@ -101,6 +101,7 @@ class _Driver:
         self.dists = distributions(search)
         self.known = _known(study)
         self.flying: dict[Any, _Flight] = {}
+        self.waiting: dict[str, list[tuple[Any, dict[str, Any]]]] = {}  # trials whose point is in flight
         self.broken = False  # the local pool died: the rest runs one point per process
 
     def finish(self, trial: Any, attrs: dict[str, Any], row: dict[str, Any]) -> None:
@@ -123,18 +124,24 @@ class _Driver:
         attrs = {"point": _provenance(point, params)}
         seen = self.known.get(point.key)
         if seen is not None:
-            self.outcome.reused += 1
-            self.finish(trial, {**attrs, "duplicate_of": seen.number}, seen.row)
-            return
-        if self.broken:
+            self.reuse(trial, attrs, seen)
+        elif any(f.point.key == point.key for f in self.flying.values()):  # told when that simulation lands
+            self.waiting.setdefault(point.key, []).append((trial, attrs))
+        elif self.broken:
             self.land(_Flight(trial, point, attrs), run_isolated(point))
-            return
-        self.flying[self.executor.submit(simulate_point, point, f"{point.key[:16]}-t{trial.number}")] = \
-            _Flight(trial, point, attrs)
+        else:
+            fut = self.executor.submit(simulate_point, point, f"{point.key[:16]}-t{trial.number}")
+            self.flying[fut] = _Flight(trial, point, attrs)
+
+    def reuse(self, trial: Any, attrs: dict[str, Any], seen: _Seen) -> None:
+        self.outcome.reused += 1
+        self.finish(trial, {**attrs, "duplicate_of": seen.number}, seen.row)
 
     def land(self, flight: _Flight, row: dict[str, Any]) -> None:
         self.finish(flight.trial, flight.attrs, row)
-        self.known.setdefault(flight.point.key, _Seen(flight.trial.number, row))
+        seen = self.known.setdefault(flight.point.key, _Seen(flight.trial.number, row))
+        for trial, attrs in self.waiting.pop(flight.point.key, []):
+            self.reuse(trial, attrs, seen)
 
     def wait_one(self) -> None:
         """Tell the first trial in flight to finish; when the local pool has died, run every

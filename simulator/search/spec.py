@@ -204,7 +204,8 @@ def _base(source: str, base_dir: Path, data: dict[str, Any], axes: list[str]) ->
             raise InputError(f"{source}: {mode}: a search spec has a search section instead of grid, list or random")
     for key in spec.fixed:
         if key not in WORKLOAD_KEYS:
-            raise InputError(f"{source}: fixed: unknown workload key '{key}' (expected one of {', '.join(WORKLOAD_KEYS)})")
+            raise InputError(f"{source}: fixed: unknown workload key '{key}' "
+                             f"(expected one of {', '.join(WORKLOAD_KEYS)})")
     hw_base = sweep_spec._base_hardware(source, base_dir, spec.hardware)
     for key, value in spec.overrides.items():
         if not hardware_key_exists(key):
@@ -220,7 +221,8 @@ def _base(source: str, base_dir: Path, data: dict[str, Any], axes: list[str]) ->
     return hw_base
 
 
-def _objectives(source: str, sec: SearchSection, hw_base: dict[str, Any]) -> tuple[tuple[Objective, ...], tuple[float, ...]]:
+def _objectives(source: str, sec: SearchSection,
+                hw_base: dict[str, Any]) -> tuple[tuple[Objective, ...], tuple[float, ...]]:
     objs = tuple(objective(source, name) for name in sec.objectives)
     if len(set(sec.objectives)) != len(objs):
         raise InputError(f"{source}: search.objectives: an objective is given twice")

@@ -47,8 +47,8 @@ def space_digest(search: Search) -> dict[str, Any]:
     objectives (the trial budget, sampler and reference point may)."""
     axes = [{"name": a.name, "choices": a.choices, "low": a.low, "high": a.high, "log": a.log, "integer": a.integer}
             for a in search.axes]
-    return json.loads(json.dumps({"sweep": search.sweep, "axes": axes, "objectives": [o.name for o in search.objectives]},
-                                 sort_keys=True, default=str))
+    space = {"sweep": search.sweep, "axes": axes, "objectives": [o.name for o in search.objectives]}
+    return json.loads(json.dumps(space, sort_keys=True, default=str))
 
 
 def sampler(search: Search, started: int) -> Any:

@@ -20,6 +20,9 @@ def register(subparsers) -> None:
     p.add_argument("spec", help="search spec YAML (see examples/search-*.yaml)")
     p.add_argument("--out", required=True, help="study database (SQLite, Optuna's schema), created or resumed")
     p.add_argument("--trials", type=int, default=None, help="trial budget (default: the spec's search.trials)")
+    p.add_argument("--seed", type=int, default=None, help="sampler seed (default: the spec's search.seed)")
+    p.add_argument("--sampler", choices=["nsga2", "tpe", "random"], default=None,
+                   help="sampler (default: the spec's search.sampler)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="trials simulated at once: worker processes (local) or LocalCluster workers (dask "
                         "without --scheduler); default: CPU count")
@@ -51,7 +54,8 @@ def _rerun(search, args: argparse.Namespace) -> int:
     print(f"trial {stored.number}: " + ", ".join(f"{k}={v}" for k, v in stored.params.items()))
     for o, v in zip(search.objectives, stored.values):
         print(f"  {o.name} ({o.unit}): stored {v!r}, now {row.get(o.name)!r}")
-    print(f"  hardware sha256 {stored.provenance['hardware_sha256']}, simulator {stored.provenance['simulator_version']}")
+    prov = stored.provenance
+    print(f"  hardware sha256 {prov['hardware_sha256']}, simulator {prov['simulator_version']}")
     if diffs:
         print("differs: " + "; ".join(diffs))
         return 1
@@ -71,6 +75,12 @@ def run(args: argparse.Namespace) -> int:
     search = load_search(args.spec)  # every axis and the sweep part validated before any trial
     if args.trials is not None:
         search = dataclasses.replace(search, trials=args.trials)
+    if args.seed is not None:
+        search = dataclasses.replace(search, seed=args.seed)
+    if args.sampler is not None:
+        if search.population is not None and args.sampler != "nsga2":
+            raise InputError(f"--sampler {args.sampler}: the spec's search.population applies to nsga2 only")
+        search = dataclasses.replace(search, sampler=args.sampler)
     if args.rerun is not None:
         return _rerun(search, args)
     if args.dry_run:
