@@ -65,6 +65,8 @@ class CostCache:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else None
         self.data = _MEMORY
+        self.stored: set[str] = set()  # keys the cache file holds
+        self.used: set[str] = set()
         if self.path is not None and self.path.exists():
             try:
                 stored = json.loads(self.path.read_text(encoding="utf-8"))
@@ -73,23 +75,24 @@ class CostCache:
             if not isinstance(stored, dict) or not all(isinstance(v, dict) for v in stored.values()):
                 raise InputError(f"{self.path}: not a cost cache (expected a JSON object of objects)")
             self.data.update(stored)
+            self.stored = set(stored)
         elif self.path is not None:
             check_output_path(self.path)
-        self.dirty = False
 
     def get(self, hw: HardwareConfig, sha: str, phase: str, batch: int, seq: int, seed: int, m: int, n: int,
             kept: int, rank: int) -> dict:
         key = f"{sha}|{phase}|{batch}|{seq if phase == 'prefill' else 1}|{seed}|{m}|{n}|{kept}|{rank}"
         if key not in self.data:
             self.data[key] = _simulate(hw, phase, batch, seq, seed, m, n, kept, rank)
-            self.dirty = True
+        self.used.add(key)
         return self.data[key]
 
     def save(self) -> None:
-        if self.path is not None and self.dirty:
+        """Writes the cache file when it lacks a simulation this cache has used."""
+        if self.path is not None and self.used - self.stored:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(self.path, json.dumps(self.data, sort_keys=True) + "\n")
-            self.dirty = False
+            self.stored = set(self.data)
 
 
 def check_options(hw: HardwareConfig, phase: str, metric: str, where: str) -> None:
@@ -125,3 +128,28 @@ def build_table(hw: HardwareConfig, phase: str, metric: str, batch: int, seq: in
     cache.save()
     unit = "relative to dense (decode + prefill)" if phase == "both" else ("cycles" if metric == "cycles" else "pJ")
     return CostTable(cand, dense, unit)
+
+
+def describe(hw: HardwareConfig, where: str, phase: str, metric: str, batch: int, seq: int,
+             target: float | None, loss_target: float | None) -> dict:
+    """The hyper-parameter `cost` of a hardware-aware allocation: what its costs are measured on."""
+    check_options(hw, phase, metric, where)
+    return {"hardware": hw.name, "hardware_sha256": canonical_sha256(hw.model_dump(mode="json")), "phase": phase,
+            "metric": metric, "batch": batch, "seq": seq if phase != "decode" else 1, "target": target,
+            "loss_target": loss_target}
+
+
+def for_model(lm, method: str, hp: dict, hw: HardwareConfig, cache_path: str | Path | None):
+    """The cost table of every allocation candidate of every projection shape of a loaded model
+    (compression.models.LoadedModel), as hp["cost"] describes it."""
+    from compression import allocation, methods, models
+
+    spec = hp["cost"]
+    counts: dict = {}
+    for layer in models.layer_stack(lm.model):  # shapes only: no layer is read from disk
+        for lin in models.linear_projections(layer).values():
+            counts[tuple(lin.weight.shape)] = counts.get(tuple(lin.weight.shape), 0) + 1
+    split = method in methods.SPLIT_ALLOCATED
+    cands = {s: [(c.kept, c.rank) for c in allocation.candidates(*s, float(hp["ratio"]), None, split)] for s in counts}
+    return build_table(hw, spec["phase"], spec["metric"], spec["batch"], spec["seq"], cands, counts,
+                       CostCache(cache_path))

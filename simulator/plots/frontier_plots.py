@@ -15,6 +15,13 @@ from simulator.plots.style import save, styled
 
 MARKERS = {"sslc": "o", "sslc-obs": "D", "magnitude": "v", "wanda": "^", "sparsegpt": "s", "svd": "x", "asvd": "+"}
 ALLOC_COLORS = {"uniform": "#0072B2", "owl": "#E69F00", "global": "#D55E00"}
+HW_COLORS = ("#009E73", "#CC79A7", "#56B4E9", "#F0E442")  # hardware-aware variants (hw-...), in order of appearance
+
+
+def _colors(rows: list[dict]) -> dict[str, str]:
+    """Each allocation's colour: the fixed ones, then the hardware-aware variants."""
+    hw = [a for a in dict.fromkeys(r["allocation"] for r in rows) if a not in ALLOC_COLORS]
+    return {**ALLOC_COLORS, **{a: HW_COLORS[i % len(HW_COLORS)] for i, a in enumerate(hw)}}
 
 
 def pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -45,7 +52,7 @@ def _panel(ax, ok: list[dict], k: str, x: str, dense: float | None) -> list[tupl
         s *= scale
         pts.append((s, r["perplexity"]))
         ax.scatter(s, r["perplexity"], marker=MARKERS.get(r["method"], "o"), s=36,
-                   color=ALLOC_COLORS.get(r["allocation"], "#000000"), zorder=3)
+                   color=_colors(ok)[r["allocation"]], zorder=3)
         ax.annotate(f"{r['ratio']:g}", (s, r["perplexity"]), textcoords="offset points", xytext=(4, 3), fontsize=7)
     if pts:
         fx, fy = zip(*_front(pts, x))
@@ -84,7 +91,7 @@ def pareto_figure(fr, rows: list[dict], out: str | Path, x: str = "speedup") -> 
         handles = [plt.Line2D([], [], marker=MARKERS[m], ls="", color="#555555", label=m)
                    for m in dict.fromkeys(r["method"] for r in ok)]
         handles += [plt.Line2D([], [], marker="o", ls="", color=c, label=f"allocation {a}")
-                    for a, c in ALLOC_COLORS.items() if any(r["allocation"] == a for r in ok)]
+                    for a, c in _colors(ok).items() if any(r["allocation"] == a for r in ok)]
         handles += axes[0][0].get_legend_handles_labels()[0]
         axes[0][-1].legend(handles=handles, fontsize=7, loc="best")
         fig.text(0.01, 0.01, "labels: kept ratio", fontsize=7)

@@ -105,35 +105,13 @@ def _cost_options(args: argparse.Namespace, hp: dict) -> None:
             raise InputError(f"--{given[0].replace('_', '-')}: needs --cost-hw")
         return
     from simulator.config import load_hw
-    from simulator.reports.provenance import canonical_sha256
     from sslcsim import costs
 
-    hw = load_hw(args.cost_hw)
-    costs.check_options(hw, args.cost_phase, args.cost, args.cost_hw)
     for opt in ("cost_batch", "cost_seq"):
         if not 1 <= getattr(args, opt) <= 1 << 16:
             raise InputError(f"--{opt.replace('_', '-')}: expected an integer in 1..65536, got {getattr(args, opt)}")
-    hp["cost"] = {"hardware": hw.name, "hardware_sha256": canonical_sha256(hw.model_dump(mode="json")),
-                  "phase": args.cost_phase, "metric": args.cost, "batch": args.cost_batch,
-                  "seq": args.cost_seq if args.cost_phase != "decode" else 1,
-                  "target": args.cost_target, "loss_target": args.loss_target}
-
-
-def cost_table(lm, method: str, hp: dict, hw_path: str, cache_path: str | None):
-    """The candidates' costs for every projection shape of the loaded model (sslcsim/costs.py)."""
-    from compression import allocation, methods, models
-    from simulator.config import load_hw
-    from sslcsim import costs
-
-    spec = hp["cost"]
-    counts: dict = {}
-    for layer in models.layer_stack(lm.model):  # shapes only: no layer is read from disk
-        for lin in models.linear_projections(layer).values():
-            counts[tuple(lin.weight.shape)] = counts.get(tuple(lin.weight.shape), 0) + 1
-    split = method in methods.SPLIT_ALLOCATED
-    cands = {s: [(c.kept, c.rank) for c in allocation.candidates(*s, float(hp["ratio"]), None, split)] for s in counts}
-    return costs.build_table(load_hw(hw_path), spec["phase"], spec["metric"], spec["batch"], spec["seq"], cands,
-                             counts, costs.CostCache(cache_path))
+    hp["cost"] = costs.describe(load_hw(args.cost_hw), args.cost_hw, args.cost_phase, args.cost, args.cost_batch,
+                                args.cost_seq, args.cost_target, args.loss_target)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -146,7 +124,12 @@ def run(args: argparse.Namespace) -> int:
 
     hp = methods.check_hyperparameters(args.method, hyperparameters(args))
     lm = models.load(args.model, stream=args.stream)
-    table = cost_table(lm, args.method, hp, args.cost_hw, args.cost_cache) if hp.get("cost") else None
+    table = None
+    if hp.get("cost"):
+        from simulator.config import load_hw
+        from sslcsim import costs
+
+        table = costs.for_model(lm, args.method, hp, load_hw(args.cost_hw), args.cost_cache)
     man = pipeline.compress_model(lm, args.method, hp, args.seed, args.out,
                                   calib_samples=args.calib_samples, calib_seqlen=args.calib_seqlen,
                                   calib_text=args.calib_text, batch=args.batch,

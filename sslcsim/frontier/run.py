@@ -25,6 +25,12 @@ def _hyperparameters(fr: Frontier, p: FrontierPoint) -> dict:
     hp = {"ratio": p.ratio, **fr.spec.hyperparameters.get(p.method, {})}
     if p.method in methods.ALLOCATED:
         hp["allocation"] = p.allocation
+    if p.hw is not None:  # a hardware-aware global allocation (sslcsim/costs.py)
+        from sslcsim import costs
+
+        v, (path, hw) = fr.spec.hardware_aware[p.hw], fr.cost_hardware[p.hw]
+        hp["allocation"] = "global"
+        hp["cost"] = costs.describe(hw, str(path), v.phase, v.cost, v.batch, v.seq, v.target, None)
     return methods.check_hyperparameters(p.method, hp)
 
 
@@ -59,9 +65,15 @@ def _point(fr: Frontier, p: FrontierPoint, out: Path) -> dict:
     art = out / "artifacts" / p.label
     s = fr.spec
     t0 = time.time()
-    man = pipeline.compress_model(models.load(s.model), p.method, hp, s.seed, str(art),
+    lm = models.load(s.model)
+    table = None
+    if p.hw is not None:
+        from sslcsim import costs
+
+        table = costs.for_model(lm, p.method, hp, fr.cost_hardware[p.hw][1], out / "cost_cache.json")
+    man = pipeline.compress_model(lm, p.method, hp, s.seed, str(art),
                                   calib_samples=s.calibration.samples, calib_seqlen=s.calibration.seqlen,
-                                  show_progress=False)
+                                  show_progress=False, costs=table)
     t1 = time.time()
     ppl = evaluate.model_perplexity(s.model, str(art), s.evaluation.windows, s.evaluation.seqlen)
     t2 = time.time()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -37,6 +37,18 @@ class Phase(_Strict):
     seq: int = Field(1, ge=1, le=1 << 20, description="prompt tokens (prefill)")
 
 
+class HardwareAware(_Strict):
+    """A hardware-aware global allocation, one method variant per entry (docs/compression.md)."""
+
+    hardware: str = Field(..., min_length=1, description="hardware YAML the costs are simulated on, relative to the spec")
+    phase: Literal["decode", "prefill", "both"] = "decode"
+    cost: Literal["cycles", "energy"] = "cycles"
+    batch: int = Field(1, ge=1, le=1 << 16)
+    seq: int = Field(512, ge=1, le=1 << 16, description="prompt tokens of a prefill cost simulation")
+    target: float | None = Field(None, gt=0, le=1e6, description="total cost as a fraction of dense's "
+                                 "(default: the loss-only global allocation's cost at the point's ratio)")
+
+
 class FrontierSpec(_Strict):
     name: str = Field(..., min_length=1, max_length=100)
     model: str = Field(..., min_length=1, description="a compression model name or directory")
@@ -48,6 +60,8 @@ class FrontierSpec(_Strict):
     calibration: Calibration = Calibration()
     evaluation: Evaluation = Evaluation()
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    hardware_aware: list[HardwareAware] = Field(
+        [], description="hardware-aware global allocations: each adds a variant of every allocated method")
     hyperparameters: dict[str, dict[str, int | float | str]] = Field(
         {}, description="per method, extra compression hyper-parameters (e.g. sslc: {iters: 40})")
 
@@ -55,12 +69,18 @@ class FrontierSpec(_Strict):
 @dataclass(frozen=True)
 class FrontierPoint:
     method: str
-    allocation: str
+    allocation: str  # uniform | owl | global, or hw-<hardware>-<phase>-<cost> (hardware-aware global)
     ratio: float
+    hw: int | None = None  # index of its spec.hardware_aware entry
 
     @property
     def label(self) -> str:
         return f"{self.method}-{self.allocation}-{self.ratio:g}"
+
+
+def hw_allocation_name(v: HardwareAware) -> str:
+    """The allocation column of a hardware-aware variant: hw-<config stem>-<phase>-<cost>[-<target>]."""
+    return f"hw-{Path(v.hardware).stem}-{v.phase}-{v.cost}" + (f"-{v.target:g}" if v.target is not None else "")
 
 
 @dataclass
@@ -69,6 +89,7 @@ class Frontier:
     source: Path
     hardware: list[tuple[str, object]]  # (path as given, HardwareConfig)
     points: list[FrontierPoint]
+    cost_hardware: list[tuple[Path, object]] = field(default_factory=list)  # per hardware_aware entry
 
     def key(self, p: FrontierPoint) -> str:
         """sha256 of everything that decides the point's numbers (not the hardware list)."""
@@ -76,6 +97,9 @@ class Frontier:
         blob = {"model": s.model, "method": p.method, "allocation": p.allocation, "ratio": p.ratio,
                 "calibration": s.calibration.model_dump(), "evaluation": s.evaluation.model_dump(), "seed": s.seed,
                 "hyperparameters": s.hyperparameters.get(p.method, {})}
+        if p.hw is not None:  # the costs' hardware by content, not by file name
+            v = s.hardware_aware[p.hw]
+            blob["hardware_aware"] = {**v.model_dump(), "hardware": self.cost_hardware[p.hw][1].model_dump(mode="json")}
         return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -89,6 +113,9 @@ def points_of(spec: FrontierSpec) -> list[FrontierPoint]:
                 continue
             for ratio in spec.ratios:
                 out.append(FrontierPoint(method, alloc, ratio))
+    for i, v in enumerate(spec.hardware_aware):
+        out += [FrontierPoint(method, hw_allocation_name(v), ratio, i) for method in spec.methods
+                if method in ALLOCATED for ratio in spec.ratios]
     return out
 
 
@@ -109,7 +136,17 @@ def load_frontier(path: str | Path) -> Frontier:
         if method not in spec.methods:
             raise InputError(f"{p}: key 'hyperparameters.{method}': not one of the spec's methods")
     hardware = [(h, load_hw((p.parent / h) if not Path(h).is_absolute() else h)) for h in spec.hardware]
+    cost_hw = []
+    for i, v in enumerate(spec.hardware_aware):
+        path = (p.parent / v.hardware) if not Path(v.hardware).is_absolute() else Path(v.hardware)
+        hw = load_hw(path)
+        if v.cost == "energy" and hw.technology is None:
+            raise InputError(f"{p}: key 'hardware_aware[{i}].cost': energy needs a 'technology' section in {path}")
+        cost_hw.append((path, hw))
+    names = [hw_allocation_name(v) for v in spec.hardware_aware]
+    if len(set(names)) != len(names):
+        raise InputError(f"{p}: key 'hardware_aware': two entries give the same variant ({names})")
     points = points_of(spec)
     if not points:
         raise InputError(f"{p}: no point: every method x allocation combination is inapplicable")
-    return Frontier(spec, p, hardware, points)
+    return Frontier(spec, p, hardware, points, cost_hw)

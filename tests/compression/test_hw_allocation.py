@@ -167,3 +167,33 @@ def test_bad_cost_options_are_one_line_errors(model_dir, tmp_path, capsys, extra
 def test_importing_the_cost_builder_imports_no_torch():
     code = "import sys, sslcsim.costs; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2]).returncode == 0
+
+
+def test_frontier_takes_hardware_aware_allocations_as_a_method_variant(model_dir, tmp_path, capsys):
+    import sqlite3
+
+    spec, out = tmp_path / "spec.yaml", tmp_path / "out"
+    spec.write_text(f"name: tiny\nmodel: {model_dir}\nmethods: [sslc, sparsegpt]\nallocations: [global]\n"
+                    f"ratios: [0.5]\nhardware: [{HW / 'vitcod.yaml'}]\nphases: [{{phase: decode}}]\n"
+                    f"hardware_aware: [{{hardware: {HW / 'vitcod.yaml'}, phase: decode, cost: cycles}}]\n"
+                    "calibration: {samples: 2, seqlen: 32}\nevaluation: {windows: 2, seqlen: 32}\n"
+                    "hyperparameters: {sslc: {iters: 2}}\n")
+    assert main(["frontier", str(spec), "--out", str(out), "--no-progress"]) == 0
+    assert "4 points, 0 already done, 4 run" in capsys.readouterr().out
+    rows = dict(sqlite3.connect(out / "frontier.db").execute("SELECT label, status FROM frontier").fetchall())
+    assert rows["sslc-hw-vitcod-decode-cycles-0.5"] == rows["sparsegpt-hw-vitcod-decode-cycles-0.5"] == "ok"
+    table = (out / "frontier.md").read_text()
+    assert "| sparsegpt | hw-vitcod-decode-cycles | 0.5 |" in table and "| sparsegpt | global | 0.5 |" in table
+    man = json.loads((out / "artifacts" / "sslc-hw-vitcod-decode-cycles-0.5" / "manifest.json").read_text())
+    assert man["allocation_cost"]["phase"] == "decode" and man["allocation_cost"]["cost"] > 0
+    assert (out / "cost_cache.json").exists() and (out / "pareto.png").stat().st_size > 0
+    bad = tmp_path / "bad.yaml"
+    notech = tmp_path / "notech.yaml"
+    notech.write_text("\n".join(line for line in (HW / "vitcod.yaml").read_text().splitlines()
+                                if not line.startswith(("technology", "  node_nm", "  mac_precision",
+                                                        "  vector_precision", "  dram_type"))))
+    bad.write_text(spec.read_text().replace(f"{{hardware: {HW / 'vitcod.yaml'}, phase: decode, cost: cycles}}",
+                                            f"{{hardware: {notech}, cost: energy}}"))
+    assert main(["frontier", str(bad), "--out", str(tmp_path / "o2"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "hardware_aware[0].cost" in err and err.count("\n") == 0
