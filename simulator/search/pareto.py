@@ -128,12 +128,13 @@ def write_report(search: Search, study: Any, out: Path, formats: tuple[str, ...]
                  f"{counted} trials, {len(trials)} feasible, {len(front)} on the Pareto set; hypervolume "
                  f"{hv:.6g} (reference point: {ref}; units: the product of the objectives'). Simulator "
                  f"{simulator.__version__}.\n\nRe-run one point: `sslcsim search {search.source} --out {db} --rerun "
-                 "TRIAL`; re-run them all: `sslcsim sweep pareto-sweep.yaml --out rerun.db`.\n\n" + md)
+                 "TRIAL`; re-run them all: `sslcsim sweep pareto-sweep.yaml --out rerun.db` (one spec per artifact of a frontier).\n\n" + md)
     atomic_write(out / "pareto.csv", csv_text)
-    rerun_spec = search.sweep_spec([t.params for t in front], f"{search.name}-pareto")
-    atomic_write(out / "pareto-sweep.yaml", f"# The Pareto set of study {db} (trials "
-                 f"{', '.join(str(t.number) for t in front)}), as a sweep spec.\n"
-                 + yaml.safe_dump(rerun_spec, sort_keys=False))
+    for label, spec in search.sweep_specs([t.params for t in front], f"{search.name}-pareto").items():
+        stem = f"pareto-sweep-{label}" if label else "pareto-sweep"
+        atomic_write(out / f"{stem}.yaml", f"# The Pareto set of study {db} (trials "
+                     f"{', '.join(str(t.number) for t in front)}), as a sweep spec: "
+                     f"sslcsim sweep {stem}.yaml --out rerun.db\n" + yaml.safe_dump(spec, sort_keys=False))
     if front:
         pareto_figure(search, [(t.number, t.values) for t in trials], [(t.number, t.values) for t in front], out,
                       formats)

@@ -59,6 +59,7 @@ def tell(study: Any, search: Search, trial: Any, attrs: dict[str, Any], row: dic
     or PRUNED (infeasible) when the point failed or lacks an objective. True when feasible."""
     from optuna.trial import TrialState
 
+    row = search.measured(attrs["point"]["params"], row)
     vals = None
     if row.get("status") == "ok":
         missing = [o.name for o in search.objectives if row.get(o.name) is None]

@@ -38,14 +38,16 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from simulator.config import describe_validation_error, parse_hw, read_yaml
+from simulator.search.frontier import Measured, read_frontier
 from simulator.search.objectives import Objective, objective
-from simulator.sweep import spec as sweep_spec
+from simulator.sweep import spec as sweep_rules
 from simulator.sweep.spec import (MAX_POINTS, WORKLOAD_DEFAULTS, WORKLOAD_KEYS, Point, RandomAxis, SweepSpec,
                                   WorkloadPoint, hardware_key_exists, parse_spec, set_dotted)
 from workloads.errors import InputError
 from workloads.limits import MAX_SEED
 
 MAX_OBJECTIVES = 4  # the exact hypervolume costs n^(d-1) log n
+ARTIFACT = "artifact"  # the axis over a frontier's artifacts (search.frontier)
 
 
 class SearchSection(BaseModel):
@@ -60,6 +62,7 @@ class SearchSection(BaseModel):
     objectives: list[str] = Field(..., min_length=1, max_length=MAX_OBJECTIVES)
     reference: dict[str, float]
     axes: dict[str, Any]
+    frontier: Optional[str] = Field(None, description="a `sslcsim frontier` output directory: search its artifacts")
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,7 @@ class Search:
     seed: int
     sampler: str
     population: Optional[int]
+    artifacts: Optional[dict[str, Measured]] = None  # search.frontier's artifacts, by label
 
     def params(self, sampled: dict[str, Any]) -> dict[str, Any]:
         """The sweep point's axis values {key: value} of one trial's sampled values {axis name: value}."""
@@ -115,11 +119,41 @@ class Search:
 
     def point(self, params: dict[str, Any], where: str) -> Point:
         """The resolved sweep point of these axis values (InputError when the simulator refuses them)."""
-        return parse_spec({**self.sweep, "list": [params]}, f"{self.source}: {where}", self.base_dir).points[0]
+        data, rest = self._model(params)
+        return parse_spec({**data, "list": [rest]}, f"{self.source}: {where}", self.base_dir).points[0]
 
-    def sweep_spec(self, points: list[dict[str, Any]], name: str) -> dict[str, Any]:
-        """A sweep spec that re-runs these points exactly (paths made absolute, so it runs from anywhere)."""
-        data = copy.deepcopy(self.sweep)
+    def _model(self, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(the sweep part with the model of these values, the values a sweep point takes): a
+        frontier's artifact is the model, not an axis of the sweep."""
+        if ARTIFACT not in params:
+            return self.sweep, params
+        assert self.artifacts is not None
+        rest = {k: v for k, v in params.items() if k != ARTIFACT}
+        return {**self.sweep, "model": {"artifact": str(self.artifacts[params[ARTIFACT]].path)}}, rest
+
+    def measured(self, params: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+        """The row with the artifact's measured perplexity, when the point is a frontier's artifact."""
+        if ARTIFACT not in params or self.artifacts is None:
+            return row
+        return {**row, "perplexity": self.artifacts[params[ARTIFACT]].perplexity}
+
+    def sweep_specs(self, points: list[dict[str, Any]], name: str) -> dict[str, dict[str, Any]]:
+        """Sweep specs named `name` that re-run these points exactly: {"": spec}, or with a
+        frontier {artifact label: spec} (a sweep spec has one model)."""
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for p in points:
+            groups.setdefault(p.get(ARTIFACT, ""), []).append(p)
+        out = {}
+        for label, group in groups.items():
+            data, _ = self._model({ARTIFACT: label} if label else {})
+            out[label] = self.sweep_spec([self._model(p)[1] for p in group], f"{name}-{label}" if label else name, data)
+        return out
+
+    def sweep_spec(self, points: list[dict[str, Any]], name: str,
+                   sweep: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+        """A sweep spec (from `sweep`, default the spec's sweep part) that re-runs these points
+        exactly (paths made absolute, so it runs from anywhere)."""
+        data = copy.deepcopy(sweep or self.sweep)
         if isinstance(data["hardware"], str):
             data["hardware"] = str((self.base_dir / data["hardware"]).resolve())
         model = data["model"]
@@ -206,23 +240,23 @@ def _base(source: str, base_dir: Path, data: dict[str, Any], axes: list[str]) ->
         if key not in WORKLOAD_KEYS:
             raise InputError(f"{source}: fixed: unknown workload key '{key}' "
                              f"(expected one of {', '.join(WORKLOAD_KEYS)})")
-    hw_base = sweep_spec._base_hardware(source, base_dir, spec.hardware)
+    hw_base = sweep_rules._base_hardware(source, base_dir, spec.hardware)
     for key, value in spec.overrides.items():
         if not hardware_key_exists(key):
             raise InputError(f"{source}: overrides: unknown hardware key '{key}'")
         set_dotted(hw_base, key, value)
     parse_hw(hw_base, f"{source}: overrides")
-    shape, art = sweep_spec._model_shape(source, base_dir, spec.model)
+    shape, art = sweep_rules._model_shape(source, base_dir, spec.model)
     if art is not None and spec.layers is not None:
         raise InputError(f"{source}: key 'layers': not supported with model.artifact (the artifact has every layer)")
     if spec.layers is not None and spec.layers > shape.num_layers:
         raise InputError(f"{source}: key 'layers': {spec.layers} exceeds the model's {shape.num_layers} layers")
-    sweep_spec._check_key_conflicts(source, spec, axes, art)
+    sweep_rules._check_key_conflicts(source, spec, axes, art)
     return hw_base
 
 
-def _objectives(source: str, sec: SearchSection,
-                hw_base: dict[str, Any]) -> tuple[tuple[Objective, ...], tuple[float, ...]]:
+def _objectives(source: str, sec: SearchSection, hw_base: dict[str, Any],
+                measured: bool) -> tuple[tuple[Objective, ...], tuple[float, ...]]:
     objs = tuple(objective(source, name) for name in sec.objectives)
     if len(set(sec.objectives)) != len(objs):
         raise InputError(f"{source}: search.objectives: an objective is given twice")
@@ -233,9 +267,9 @@ def _objectives(source: str, sec: SearchSection,
     if energy and hw_base.get("technology") is None:
         raise InputError(f"{source}: search.objectives: '{energy[0]}' needs a hardware config with a technology "
                          "section (docs/energy.md)")
-    if "perplexity" in sec.objectives:
-        raise InputError(f"{source}: search.objectives: 'perplexity' needs measured artifacts; "
-                         "simulated budgets have no perplexity")
+    if "perplexity" in sec.objectives and not measured:
+        raise InputError(f"{source}: search.objectives: 'perplexity' needs measured artifacts (search.frontier: "
+                         "a `sslcsim frontier` output directory); simulated budgets have none")
     return objs, tuple(sec.reference[name] for name in sec.objectives)
 
 
@@ -258,12 +292,30 @@ def parse_search(data: object, source: str, base_dir: Path) -> Search:
     keys = [k for a in axes for k in a.keys]
     if len(set(keys)) != len(keys):
         raise InputError(f"{source}: search.axes: a key is in two axes")
+    artifacts = _frontier(source, base_dir, sec, rest)
     hw_base = _base(source, base_dir, rest, keys)
     for axis in axes:
         _check_values(source, axis, hw_base, rest.get("fixed", {}))
-    objs, ref = _objectives(source, sec, hw_base)
+    if artifacts is not None:
+        axes.append(Axis(ARTIFACT, (ARTIFACT,), choices=tuple(artifacts)))
+    objs, ref = _objectives(source, sec, hw_base, artifacts is not None)
     return Search(str(rest["name"]), source, base_dir, rest, tuple(axes), objs, ref, sec.trials, sec.seed,
-                  sec.sampler, sec.population)
+                  sec.sampler, sec.population, artifacts)
+
+
+def _frontier(source: str, base_dir: Path, sec: SearchSection,
+              rest: dict[str, Any]) -> Optional[dict[str, Measured]]:
+    """search.frontier's artifacts (None without one). Their model is the spec's: `rest` gets
+    the first artifact as its model, so that the sweep's checks (an artifact fixes the
+    budget) apply; each trial then names its own."""
+    if sec.frontier is None:
+        return None
+    if "model" in rest:
+        raise InputError(f"{source}: model: a search over search.frontier's artifacts takes the model from them; "
+                         "leave model out")
+    artifacts = read_frontier(f"{source}: search.frontier", base_dir / sec.frontier)
+    rest["model"] = {"artifact": str(next(iter(artifacts.values())).path)}
+    return artifacts
 
 
 def load_search(path: str | Path) -> Search:
