@@ -25,6 +25,26 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
+class NmSparsity(_Strict):
+    """N:M structured sparsity on the denser engine (simulator/engines/nm.py): each group of m
+    consecutive weights along the reduction keeps at most n, stored as n values, each with
+    `index_bits` of metadata (its position in the group); the engine computes the compressed
+    reduction, a multiplexer per MAC selecting its input among the group's m."""
+
+    n: int = Field(..., ge=1, le=31, description="weights kept per group (at most)")
+    m: int = Field(..., ge=2, le=32, description="group size along the reduction (input features)")
+    index_bits: int = Field(..., ge=1, le=8, description="metadata bits per kept weight: its position in the group")
+
+    @model_validator(mode="after")
+    def _fits(self) -> "NmSparsity":
+        if self.n >= self.m:
+            raise ValueError(f"n ({self.n}) must be below m ({self.m}): n = m is the dense engine")
+        if 1 << self.index_bits < self.m:
+            raise ValueError(f"index_bits ({self.index_bits}) cannot name a position among m = {self.m} "
+                             f"(needs at least {math.ceil(math.log2(self.m))})")
+        return self
+
+
 class DenserEngine(_Strict):
     """Dense GEMM engine: a systolic array or a ViTCoD-style MAC-line array."""
 
@@ -39,6 +59,9 @@ class DenserEngine(_Strict):
     packing: bool = Field(
         True, description="mac_lines: a line with more MACs than the reduction length K reduces floor(H / K) "
         "outputs per step (segmented adder tree); false: one output per line per step (the naive line)"
+    )
+    nm_sparsity: Optional[NmSparsity] = Field(
+        None, description="null: dense only; else the engine also runs N:M-structured S at n/m of the dense MACs"
     )
 
 
@@ -60,6 +83,10 @@ class SparserEngine(_Strict):
     assignment: Literal["round_robin", "greedy", "interleaved"] = Field(
         "round_robin", description="unit -> line policy: unit i to line i mod L, longest-first to least loaded, "
         "or interleaved: the tile's work items (non-zeros or P-groups) dealt one per line across units (ViTCoD)"
+    )
+    position_bytes: float = Field(
+        0.0, ge=0.0, le=16.0, description="decode cost per weight position of a sparse tile, in bytes-worth of "
+        "DRAM transfer (a tile of r x c positions moves ceil(r c position_bytes) more bytes); 0: none"
     )
 
 

@@ -178,6 +178,21 @@ def _csr_row_block_counts(indptr: np.ndarray, indices: np.ndarray, m: int, posit
     return out
 
 
+@njit(cache=True)
+def _csr_nm_fits(indptr: np.ndarray, indices: np.ndarray, n: int, m: int, groups: int) -> bool:
+    """Whether every row keeps at most n entries in each group of m consecutive columns."""
+    count = np.zeros(groups, np.int64)
+    for r in range(indptr.shape[0] - 1):
+        for p in range(indptr[r], indptr[r + 1]):
+            g = indices[p] // m
+            count[g] += 1
+            if count[g] > n:
+                return False
+        for p in range(indptr[r], indptr[r + 1]):
+            count[indices[p] // m] = 0
+    return True
+
+
 @dataclass
 class CsrMask:
     """The mask of a real S in CSR (rows = m outputs, indices = input columns)."""
@@ -198,6 +213,12 @@ class CsrMask:
 
     def column_counts(self) -> np.ndarray:
         return np.bincount(self.indices, minlength=self.n).astype(np.int64)
+
+    def nm_fits(self, n: int, m: int) -> bool:
+        """Whether the mask is n:m structured along its columns (the reduction): every row keeps
+        at most n entries in each group of m consecutive columns (the last group: the rest),
+        checked exactly, group by group."""
+        return bool(_csr_nm_fits(self.indptr, self.indices, n, m, max(1, -(-self.n // m))))
 
     def row_counts(self) -> np.ndarray:
         return np.diff(self.indptr).astype(np.int64)
@@ -260,6 +281,17 @@ class SyntheticMask:
         counts = np.full(self.m, base, np.int64)
         counts[:extra] += 1
         return counts
+
+    def nm_fits(self, n: int, m: int) -> bool:
+        """Whether the mask is n:m structured along its columns: only an N':M' mask is
+        (generator nm), and it keeps at most n of every group of m when the groups align:
+        m a multiple of M' (N' m / M' <= n) or M' a multiple of m (min(N', m) <= n)."""
+        if self.generator != "nm" or self.nm is None:
+            return False
+        n2, m2 = self.nm
+        if m % m2 == 0:
+            return n2 * (m // m2) <= n
+        return m2 % m == 0 and min(n2, m) <= n
 
     def column_counts(self) -> np.ndarray:
         """Expected-order column counts used to split and order columns (realised for column units)."""

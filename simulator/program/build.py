@@ -23,12 +23,14 @@ from typing import Callable
 import numpy as np
 
 from simulator.config import HardwareConfig
+from simulator.engines.nm import nm_compressed_k
 from simulator.engines.sparser import ASSIGNMENTS, MAPPINGS
 from simulator.engines.systolic import DATAFLOWS
 from simulator.program.layer_ops import (HeadMask, attention_template, check_attention_masks, head_masks, masked_template,
                                  vector_tiles, writeback_bytes)
 from simulator.energy.actions import N_ACTIONS, OUT_READ_BITS, USEFUL_MACS
-from simulator.program.kernels import dense_op_tiles, sparse_op_tiles
+from simulator.program.kernels import dense_op_tiles, nm_op_tiles, sparse_op_tiles
+from simulator.program.nm import nm_tile_config, runs_nm
 from simulator.memory.buffers import Slots, buffer_slots
 from simulator.program.shapes import dense_tile_count, dense_tile_shape, sparse_tile_shape
 from workloads.graph import layer_graph, op_graph, program_order
@@ -437,8 +439,14 @@ class _Builder:
         return self.splits[q.name]
 
     def compressed_op(self, node: str, q: Projection, part: str, label: str) -> None:
-        """S (its dense columns, then its sparse rest), V X or U (V X) of a compressed projection."""
-        sp, deng, sw = self.split_of(q)
+        """S (its dense columns, then its sparse rest; or one N:M GEMM, program/nm.py), V X or
+        U (V X) of a compressed projection."""
+        deng = self.nm_engine(q)
+        if deng is not None and part == "S":
+            self.nm_op(node, q, deng, label)
+            return
+        if deng is None:
+            sp, deng, sw = self.split_of(q)
         if part == "S":
             if len(sp.dense):
                 t, shape = self.dense_tiles(deng, len(sp.dense), q.m, label + ".S_dense", sp.nnz_dense * self.T)
@@ -452,6 +460,32 @@ class _Builder:
             t, shape = self.dense_tiles(deng, q.rank, q.m, label + ".U")
             self.add_op(node, q.name, "U", DENSER, DENSER, deng.macs, t, shape)
 
+    def nm_engine(self, q: Projection) -> _Dense | None:
+        """Once per projection: the denser engine running its S as N:M (every line of a shared
+        array: the sparser engine has no work), or None when S runs as before (cached by split_of)."""
+        if q.name in self.splits:
+            sp, deng, _ = self.splits[q.name]
+            return deng if sp is None else None
+        if not runs_nm(q, self.hw):
+            return None
+        deng = _dense_engine(self.hw, self.hw.denser_engine.cols if self.policy == "shared_width" else None)
+        self.splits[q.name] = (None, deng, 0)
+        return deng
+
+    def nm_op(self, node: str, q: Projection, eng: _Dense, label: str) -> None:
+        """S as one GEMM over the n:m slots of its reduction on the denser engine (engines/nm.py)."""
+        hw, T, p, prog, nm = self.hw, self.T, self.hw.precision, self.prog, self.hw.denser_engine.nm_sparsity
+        Kc = nm_compressed_k(q.n, nm.n, nm.m)
+        gK, gN = eng.granularity
+        sh = dense_tile_shape(nm_tile_config(hw), self.slots, T, Kc, q.m, gK, gN, label + ".S_nm")
+        out = prog.room(dense_tile_count(sh, T, Kc, q.m))
+        t = nm_op_tiles(T, Kc, q.m, sh.nest, sh.tt, sh.tk, sh.tn, sh.block, sh.reuse_inputs, p.weight_bits,
+                        p.activation_bits, p.output_bits, eng.kind, eng.dataflow, eng.R, eng.C, eng.physical,
+                        eng.latency, eng.quirk, eng.packing, nm.n, nm.m, nm.index_bits, q.n, *out, prog.n_tiles,
+                        self.act)
+        self.act[USEFUL_MACS] += q.mask.nnz * T
+        self.add_op(node, q.name, "S_nm", DENSER, DENSER, eng.macs, t, sh.as_tuple())
+
     def sparse_op(self, node: str, q: Projection, sp: _SSplit, sw: int, label: str) -> None:
         """The sparse columns of S on the sparser engine's `sw` lines."""
         hw, T, prog = self.hw, self.T, self.prog
@@ -462,5 +496,5 @@ class _Builder:
                             p.weight_bits, p.activation_bits, p.output_bits, e.index_bits, e.pointer_bits,
                             e.format == "bitmask", sw, e.macs_per_line, MAPPINGS[e.mapping],
                             e.unit_overhead, ASSIGNMENTS[e.assignment], e.pipeline_latency, *out, prog.n_tiles,
-                            self.act)
+                            self.act, e.position_bytes)
         self.add_op(node, q.name, "S_sparse", self.sp_stream, SPARSER, sw * e.macs_per_line, t, (tt, tm, tk))

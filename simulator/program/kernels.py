@@ -9,24 +9,36 @@ from numba import njit
 from simulator.energy.actions import (COMPUTED_MACS, IDX_LOAD_BYTES, N_ACTIONS, OUT_READ_BITS, OUT_WRITE_BITS,
                                       W_READ_BITS, X_READ_BITS)
 from simulator.engines.mac_lines import mac_lines_tile_actions, mac_lines_tile_cycles
+from simulator.engines.nm import nm_chunk_inputs, nm_inputs
 from simulator.engines.sparser import sparse_tile_actions, sparse_tile_cycles_pair
-from simulator.engines.systolic import systolic_stream_tile_cycles, systolic_tile_actions
+from simulator.engines.systolic import OS, systolic_stream_tile_cycles, systolic_tile_actions
 
 
 @njit(cache=True)
-def _dense_tile(i, mt, kt, nt, load_w, load_x, first, last, red_first, wb, ab, ob, kind, dataflow, R, C, physical,
-                latency, packing, nbytes, cycles, wbytes):
+def _dense_tile(i, k0, mt, kt, nt, load_w, load_x, first, last, red_first, wb, ab, ob, kind, dataflow, R, C, physical,
+                latency, packing, nm, nbytes, cycles, wbytes):
     """Writes tile i's bytes (the weight and input slices it loads), cycles and weight bytes;
-    returns its actions (the engine's *_tile_actions tuple)."""
-    w = (kt * nt * wb + 7) // 8 if load_w else 0
-    x = (kt * mt * ab + 7) // 8 if load_x else 0
+    returns its actions (the engine's *_tile_actions tuple). k0: the tile's first reduction
+    index. nm = (n, m, index bits, positions K) of an N:M GEMM over slots (engines/nm.py), n = 0
+    for a dense one: a slot carries its index bits, and the inputs are its groups' positions."""
+    n, m, ib, K = nm
+    w = (kt * nt * (wb + ib) + 7) // 8 if load_w else 0
+    xk = kt if n == 0 else nm_inputs(k0, kt, n, m, K)
+    x = (xk * mt * ab + 7) // 8 if load_x else 0
     nbytes[i] = w + x
     wbytes[i] = w
     if kind == 0:
         cycles[i] = systolic_stream_tile_cycles(dataflow, R, C, mt, kt, nt, physical, first, last)
-        return systolic_tile_actions(dataflow, R, C, mt, kt, nt, wb, ab, ob, first, last, red_first)
-    cycles[i] = mac_lines_tile_cycles(C, R, latency, mt, kt, nt, packing)
-    return mac_lines_tile_actions(C, R, mt, kt, nt, packing, wb, ab, ob, red_first)
+        a = systolic_tile_actions(dataflow, R, C, mt, kt, nt, wb + ib, ab, ob, first, last, red_first)
+        chunk = kt if dataflow == OS else R
+    else:
+        cycles[i] = mac_lines_tile_cycles(C, R, latency, mt, kt, nt, packing)
+        a = mac_lines_tile_actions(C, R, mt, kt, nt, packing, wb + ib, ab, ob, red_first)
+        chunk = R
+    if n == 0:
+        return a
+    # an engine's input reads are linear in the positions it reads: scale from slots to positions
+    return a[0], a[1], a[2] // kt * nm_chunk_inputs(k0, kt, chunk, n, m, K), a[3], a[4]
 
 
 @njit(cache=True)
@@ -44,6 +56,24 @@ def dense_op_tiles(T, K, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, ob, k
     quirk: subtract SCALE-Sim's trailing cycle once, from the op's first tile.
     act: the op's action counts (energy/actions.py), added to by every tile's engine rule.
     """
+    return _gemm_tiles(T, K, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, ob, kind, dataflow, R, C, physical,
+                       latency, quirk, packing, (0, 1, 0, K), nbytes, cycles, wbytes, off, act)
+
+
+@njit(cache=True)
+def nm_op_tiles(T, Kc, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, ob, kind, dataflow, R, C, physical,
+                latency, quirk, packing, n, m, ib, K, nbytes, cycles, wbytes, off, act):
+    """Tiles of an N:M GEMM on the denser engine (engines/nm.py): dense_op_tiles over the Kc
+    slots of a reduction of K positions, each slot with ib index bits, its inputs the positions
+    of its groups; returns (tiles written, computed MACs T Kc N)."""
+    return _gemm_tiles(T, Kc, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, ob, kind, dataflow, R, C, physical,
+                       latency, quirk, packing, (n, m, ib, K), nbytes, cycles, wbytes, off, act)
+
+
+@njit(cache=True)
+def _gemm_tiles(T, K, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, ob, kind, dataflow, R, C, physical,
+                latency, quirk, packing, nm, nbytes, cycles, wbytes, off, act):
+    """dense_op_tiles, with nm as _dense_tile takes it."""
     n_t = -(-T // tt)
     n_n = -(-N // tn)
     n_k = -(-K // tk)
@@ -56,9 +86,10 @@ def dense_op_tiles(T, K, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, ob, k
                 nt = min(tn, N - b * tn)
                 for c in range(n_k):
                     load_w = not (n_k == 1 and n_n == 1 and a > 0)
-                    acc = _add(acc, _dense_tile(i, mt, min(tk, K - c * tk), nt, load_w, not (reuse_inputs and b > 0),
-                                                c == 0, c == n_k - 1, c == 0, wb, ab, ob, kind, dataflow, R, C,
-                                                physical, latency, packing, nbytes, cycles, wbytes))
+                    acc = _add(acc, _dense_tile(i, c * tk, mt, min(tk, K - c * tk), nt, load_w,
+                                                not (reuse_inputs and b > 0), c == 0, c == n_k - 1, c == 0, wb, ab,
+                                                ob, kind, dataflow, R, C, physical, latency, packing, nm, nbytes,
+                                                cycles, wbytes))
                     i += 1
     elif nest == 1:  # NKT: token block, output tile, reduction tile, token tile (streamed)
         same = n_k == 1 and n_n == 1  # one weight tile: the stationary weights (and their stream) carry over blocks
@@ -70,11 +101,12 @@ def dense_op_tiles(T, K, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, ob, k
                 for c in range(n_k):
                     kt = min(tk, K - c * tk)
                     for d in range(n_d):
-                        acc = _add(acc, _dense_tile(i, min(tt, tb - d * tt), kt, nt, d == 0 and not (same and t0 > 0),
-                                                    not (reuse_inputs and b > 0), d == 0 and not (same and t0 > 0),
+                        acc = _add(acc, _dense_tile(i, c * tk, min(tt, tb - d * tt), kt, nt,
+                                                    d == 0 and not (same and t0 > 0), not (reuse_inputs and b > 0),
+                                                    d == 0 and not (same and t0 > 0),
                                                     d == n_d - 1 and not (same and t0 + tb < T), c == 0, wb, ab, ob,
-                                                    kind, dataflow, R, C, physical, latency, packing, nbytes, cycles,
-                                                    wbytes))
+                                                    kind, dataflow, R, C, physical, latency, packing, nm, nbytes,
+                                                    cycles, wbytes))
                         i += 1
     else:  # TKN: output block, token tile, reduction tile, output tile (streamed)
         same = n_k == 1 and n_t == 1  # one input tile: the stationary inputs (and their stream) carry over blocks
@@ -88,11 +120,11 @@ def dense_op_tiles(T, K, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, ob, k
                     for e in range(n_e):
                         load_w = not (e == 0 and n_e == 1 and n_k == 1 and a > 0)
                         load_x = e == 0 and not (reuse_inputs and n0 > 0)
-                        acc = _add(acc, _dense_tile(i, mt, kt, min(tn, nb - e * tn), load_w, load_x,
+                        acc = _add(acc, _dense_tile(i, c * tk, mt, kt, min(tn, nb - e * tn), load_w, load_x,
                                                     e == 0 and not (same and n0 > 0),
                                                     e == n_e - 1 and not (same and n0 + nb < N), c == 0, wb, ab, ob,
-                                                    kind, dataflow, R, C, physical, latency, packing, nbytes, cycles,
-                                                    wbytes))
+                                                    kind, dataflow, R, C, physical, latency, packing, nm, nbytes,
+                                                    cycles, wbytes))
                         i += 1
     if quirk and i > off and cycles[off] > 1:
         cycles[off] -= 1
@@ -110,8 +142,22 @@ def _add(a, b):
 
 
 @njit(cache=True)
+def _index_bytes(rows, cols, nnz, units, ib, pb, bitmask, position_bytes):
+    """A sparse tile's index bytes: its bitmask (rows x cols bits), or nnz indices of ib bits and
+    units + 1 pointers of pb bits; plus the format's decode cost per weight position in
+    bytes-worth of transfer (config sparser_engine.position_bytes): ceil(rows cols position_bytes)."""
+    if bitmask:
+        b = (rows * cols + 7) // 8
+    else:
+        b = (nnz * ib + (units + 1) * pb + 7) // 8
+    if position_bytes > 0.0:
+        b += int(np.ceil(rows * cols * position_bytes))
+    return b
+
+
+@njit(cache=True)
 def sparse_op_tiles(counts, by_column, order, m, T, tt, tm, tk, reuse_inputs, wb, ab, ob, ib, pb, bitmask,
-                    L, P, mapping, overhead, policy, latency, nbytes, cycles, wbytes, off, act):
+                    L, P, mapping, overhead, policy, latency, nbytes, cycles, wbytes, off, act, position_bytes=0.0):
     """Tiles of the sparse GEMM on the sparser engine: per tile bytes, cycles and weight
     (+index) bytes, written from index `off` of the three arrays (room for n_t n_r n_c
     tiles); returns (tiles written, useful MACs = non-zeros x tokens).
@@ -123,6 +169,7 @@ def sparse_op_tiles(counts, by_column, order, m, T, tt, tm, tk, reuse_inputs, wb
     column block) is evaluated once per distinct mt (full token tiles and the last one).
     act: the op's action counts (energy/actions.py), added to by sparse_tile_actions under
     the mapping each tile runs (sparse_tile_cycles_pair: an adaptive line's choice).
+    position_bytes: the format's decode cost per weight position (_index_bytes).
     """
     n_sp = order.shape[0]
     n_t = -(-T // tt)
@@ -156,10 +203,7 @@ def sparse_op_tiles(counts, by_column, order, m, T, tt, tm, tk, reuse_inputs, wb
                 for u in range(rows):
                     unit[u] = counts[c, r * tm + u]
                     nnz += unit[u]
-            if bitmask:
-                idx_bytes = (rows * cols + 7) // 8
-            else:
-                idx_bytes = (nnz * ib + (nu + 1) * pb + 7) // 8
+            idx_bytes = _index_bytes(rows, cols, nnz, nu, ib, pb, bitmask, position_bytes)
             nnz_rc[i] = nnz
             w_rc[i] = (nnz * wb + 7) // 8 + idx_bytes
             cyc_full[i], cyc_last[i], m_full, m_last = sparse_tile_cycles_pair(unit[:nu], tt, last_mt, L, P, mapping,

@@ -14,7 +14,7 @@ from simulator.memory.dram import memory_spec
 from simulator.reports.op_classes import class_costs
 from simulator.schedule.run import RunResult
 
-SPARSE_PARTS = ("S_dense", "S_sparse")
+SPARSE_PARTS = ("S_dense", "S_sparse", "S_nm")  # S_nm: an N:M S on the denser engine
 LOWRANK_PARTS = ("V", "U")
 
 

@@ -11,11 +11,13 @@ shapes (simulator.program.shapes.*_tile_shape) and the op graph (workloads.graph
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 
 from simulator.config import HardwareConfig
 from simulator.memory.buffers import buffer_slots
+from simulator.program.nm import nm_tile_config
 from simulator.program.shapes import NEST_NKT, NEST_TKN, NEST_TNK, dense_tile_shape, sparse_tile_shape
 from simulator.energy.actions import NAMES
 from workloads.graph import layer_graph, op_graph, program_order
@@ -170,12 +172,18 @@ def add_actions(into: dict, more: dict, times: int = 1) -> None:
         into[k] += v * times
 
 
+def dense_inputs(k_lo: int, k_hi: int) -> int:
+    """Input positions a dense engine reads for reduction rows k_lo..k_hi - 1: one each."""
+    return k_hi - k_lo
+
+
 def systolic_tile_actions(dataflow: str, R: int, C: int, M: int, K: int, N: int, wb: int, ab: int, ob: int,
-                          held: bool, goes_on: bool, red_first: bool) -> dict:
+                          held: bool, goes_on: bool, red_first: bool, inputs=dense_inputs) -> dict:
     """A systolic tile's buffer traffic, fold by fold: a fold reads its stationary block once
     (not when `held` by a stream that runs on from the previous tile), streams the other
     operand through once, and writes its partial sums (OS: once, at the stream's end: not when
-    it `goes_on`), reading back those of an earlier reduction fold or tile."""
+    it `goes_on`), reading back those of an earlier reduction fold or tile. inputs(k_lo, k_hi):
+    the input positions the fold's reduction rows k_lo..k_hi - 1 read (N:M: their groups')."""
     a = new_actions()
     a["computed_macs"] = M * K * N
     if dataflow == "os":
@@ -183,7 +191,7 @@ def systolic_tile_actions(dataflow: str, R: int, C: int, M: int, K: int, N: int,
             for n0 in range(0, N, C):
                 mm, nn = min(R, M - m0), min(C, N - n0)
                 a["weight_read_bits"] += K * nn * wb
-                a["input_read_bits"] += mm * K * ab
+                a["input_read_bits"] += mm * inputs(0, K) * ab
                 if not goes_on:
                     a["output_write_bits"] += mm * nn * ob
                 if not red_first and not held:
@@ -196,10 +204,10 @@ def systolic_tile_actions(dataflow: str, R: int, C: int, M: int, K: int, N: int,
             ss = min(C, streamed_dim - s0)
             if dataflow == "ws":  # fold (kk, ss = outputs): weights stationary, all M tokens stream
                 a["weight_read_bits"] += 0 if held else kk * ss * wb
-                a["input_read_bits"] += M * kk * ab
+                a["input_read_bits"] += M * inputs(k0, k0 + kk) * ab
                 outs = M * ss
             else:  # fold (kk, ss = tokens): inputs stationary, all N outputs' weights stream
-                a["input_read_bits"] += 0 if held else ss * kk * ab
+                a["input_read_bits"] += 0 if held else ss * inputs(k0, k0 + kk) * ab
                 a["weight_read_bits"] += kk * N * wb
                 outs = ss * N
             a["output_write_bits"] += outs * ob
@@ -209,15 +217,16 @@ def systolic_tile_actions(dataflow: str, R: int, C: int, M: int, K: int, N: int,
 
 
 def mac_lines_tile_actions(W: int, H: int, M: int, K: int, N: int, packing: bool, wb: int, ab: int, ob: int,
-                           red_first: bool) -> dict:
-    """Output by output: a line reads the output's K weights; a token's K inputs are read once
-    per group of the W lines' outputs (W x per-step outputs), broadcast to them; each output is
+                           red_first: bool, inputs=dense_inputs) -> dict:
+    """Output by output: a line reads the output's K weights; a token's inputs are read once
+    per group of the W lines' outputs (W x per-step outputs), broadcast to them, step by step
+    of H reduction rows (inputs(k_lo, k_hi): the positions a step reads); each output is
     written once (reading an earlier reduction tile's partial sum first)."""
     a = new_actions()
     group = W * (H // K if (packing and K < H) else 1)
     for _ in range(M):
         for n0 in range(0, N, group):
-            a["input_read_bits"] += K * ab
+            a["input_read_bits"] += sum(inputs(s, min(K, s + H)) for s in range(0, K, H)) * ab
             for _ in range(n0, min(N, n0 + group)):
                 a["computed_macs"] += K
                 a["weight_read_bits"] += K * wb
@@ -325,41 +334,67 @@ def _stream_flags(d, tiles: list[tuple]) -> list[tuple[bool, bool]]:
              single[i] and i + 1 < len(tiles) and stationary[i + 1] == s) for i, s in enumerate(stationary)]
 
 
+def nm_positions(k_lo: int, k_hi: int, n: int, m: int, K: int) -> int:
+    """The input positions of the n:m groups that slots k_lo..k_hi - 1 fall in (slot c: group
+    c // n of positions g m .. min(g m + m, K)), group by group."""
+    return sum(min(m, K - g * m) for g in sorted({c // n for c in range(k_lo, k_hi)}))
+
+
+def nm_slots(K: int, n: int, m: int) -> int:
+    """Slots of an n:m reduction of K positions: min(n, the group's positions) per group."""
+    return sum(min(n, min(m, K - g * m)) for g in range(0, -(-K // m)))
+
+
+def nm_fits(mask: np.ndarray, n: int, m: int) -> bool:
+    """Every row keeps at most n of each group of m consecutive columns."""
+    return all(mask[r, g:g + m].sum() <= n for r in range(mask.shape[0]) for g in range(0, mask.shape[1], m))
+
+
 def dense_tiles(hw: HardwareConfig, slots, T: int, K: int, N: int,
-                lines: int | None) -> tuple[list[tuple[int, int, int]], dict]:
+                lines: int | None, nm: tuple[int, int, int] | None = None) -> tuple[list[tuple[int, int, int]], dict]:
     """(bytes, cycles, weight bytes) per tile of a dense GEMM, in loop order, and the GEMM's
     actions. A tile loads its weight slice unless the previous tile held the same one, and its
     input slice unless it is input-stationary (IS) and the previous tile held the same one,
-    or it is reused and already loaded within its scope."""
+    or it is reused and already loaded within its scope. nm = (n, m, positions): an N:M GEMM
+    whose K is the slots of that many positions; a slot carries the config's index bits, and a
+    tile loads (an engine step reads) the positions of the groups its slots fall in."""
     d = hw.denser_engine
     p = hw.precision
+    ib = d.nm_sparsity.index_bits if nm else 0
+    wb = p.weight_bits + ib
     if d.kind == "mac_lines":
         H, W = d.rows, (lines if lines is not None else d.cols)
         gK, gN = H, W
     else:
         gK, gN = d.rows, d.cols
-    shape = dense_tile_shape(hw, slots, T, K, N, gK, gN, "golden")
+    shape = dense_tile_shape(nm_tile_config(hw) if nm else hw, slots, T, K, N, gK, gN, "golden")
     tiles = _nest_tiles(shape, T, K, N)
     acts = new_actions()
+
+    def positions(k: tuple) -> Callable[[int, int], int]:  # the input positions of tile-local rows a..b - 1
+        if nm is None:
+            return dense_inputs
+        return lambda a, b: nm_positions(k[0] + a, k[0] + b, *nm)
+
     if d.kind == "mac_lines":
         cycles = [mac_lines_tile_time(W, H, d.pipeline_latency, t[1] - t[0], k[1] - k[0], n[1] - n[0], d.packing)
                   for t, k, n, _ in tiles]
         for t, k, n, _ in tiles:
             add_actions(acts, mac_lines_tile_actions(W, H, t[1] - t[0], k[1] - k[0], n[1] - n[0], d.packing,
-                                                     p.weight_bits, p.activation_bits, p.output_bits, k[0] == 0))
+                                                     wb, p.activation_bits, p.output_bits, k[0] == 0, positions(k)))
     else:
         cycles = _systolic_cycles(d, tiles)
         for (t, k, n, _), (held, goes_on) in zip(tiles, _stream_flags(d, tiles)):
             add_actions(acts, systolic_tile_actions(d.dataflow, d.rows, d.cols, t[1] - t[0], k[1] - k[0], n[1] - n[0],
-                                                    p.weight_bits, p.activation_bits, p.output_bits, held, goes_on,
-                                                    k[0] == 0))
+                                                    wb, p.activation_bits, p.output_bits, held, goes_on,
+                                                    k[0] == 0, positions(k)))
     acts["useful_macs"] = T * K * N
     out, prev_w, prev_x, loaded = [], None, None, set()
     for (t, k, n, scope), cyc in zip(tiles, cycles):
-        w = math.ceil((k[1] - k[0]) * (n[1] - n[0]) * p.weight_bits / 8) if (k, n) != prev_w else 0
+        w = math.ceil((k[1] - k[0]) * (n[1] - n[0]) * wb / 8) if (k, n) != prev_w else 0
         stationary = shape.nest == NEST_TKN and (k, t) == prev_x  # IS: the input slice stays for its output tiles
         held = stationary or (shape.reuse_inputs and (k, t, scope) in loaded)
-        x = 0 if held else math.ceil((k[1] - k[0]) * (t[1] - t[0]) * p.activation_bits / 8)
+        x = 0 if held else math.ceil(positions(k)(0, k[1] - k[0]) * (t[1] - t[0]) * p.activation_bits / 8)
         prev_w, prev_x = (k, n), (k, t)
         loaded.add((k, t, scope))
         out.append([w + x, cyc, w])
@@ -369,11 +404,12 @@ def dense_tiles(hw: HardwareConfig, slots, T: int, K: int, N: int,
 
 
 def sparse_tiles(hw: HardwareConfig, slots, T: int, mask: np.ndarray, order: np.ndarray, lines: int,
-                 row_bits: int = 0) -> tuple[list[tuple[int, int, int]], dict]:
+                 row_bits: int = 0, position_bytes: float = 0.0) -> tuple[list[tuple[int, int, int]], dict]:
     """(bytes, cycles, weight + index bytes) per tile of S X on the sparser engine, and the
     op's actions. row_bits: an operand indexed by S's rows (the SDDMM's Q rows) at that many
     bits per (row, token), loaded with a (token tile, row block)'s first column block and kept
-    for the others. An adaptive line runs each tile in the mapping with fewer stepped cycles
+    for the others. position_bytes: bytes-worth of decode per position of the tile, moved with
+    its indices (a weight S's; the attention maps have none). An adaptive line runs each tile in the mapping with fewer stepped cycles
     (token-parallel on a tie)."""
     e = hw.sparser_engine
     p = hw.precision
@@ -393,6 +429,8 @@ def sparse_tiles(hw: HardwareConfig, slots, T: int, mask: np.ndarray, order: np.
                     idx = math.ceil(sub.size / 8)
                 else:
                     idx = math.ceil((nnz * e.index_bits + (len(units) + 1) * e.pointer_bits) / 8)
+                if position_bytes > 0.0:
+                    idx += math.ceil(sub.size * position_bytes)
                 w = math.ceil(nnz * p.weight_bits / 8) + idx
                 x = 0 if (reuse and r > 0) else math.ceil(sub.shape[1] * mt * p.activation_bits / 8)
                 if c == 0:
@@ -619,29 +657,46 @@ def build(hw: HardwareConfig, projections_per_layer: list[list[dict]], T: int, d
             if not done_by[node]:
                 done_by[node] = deps
             continue
-        mask = q["mask"]
-        counts = mask.sum(axis=0)
-        dense_cols, sparse_cols = split_columns(hw, mask)
-        nnz_sparse = int(sum(counts[j] for j in sparse_cols))
-        dense_macs = q["m"] * len(dense_cols) + q["rank"] * (q["m"] + q["n"])
-        lines, sp_lines = None, hw.sparser_engine.lines
-        if policy == "shared_width":
-            lines, sp_lines = shared_split(hw, dense_macs, nnz_sparse, len(sparse_cols) > 0)
-        sp_stream = 0 if policy == "time_multiplexed" else 1
-        if part == "S":
-            if dense_cols:
-                tiles, acts = dense_tiles(hw, slots, T, len(dense_cols), q["m"], lines)
-                acts["useful_macs"] = int(mask[:, dense_cols].sum()) * T  # the zeros are computed, not useful
-                add(0, tiles, acts)
-            if sparse_cols:
-                add(sp_stream, *sparse_tiles(hw, slots, T, mask, np.array(sparse_cols), sp_lines))
-        elif part == "V" and q["rank"] > 0:
-            add(0, *dense_tiles(hw, slots, T, q["n"], q["rank"], lines))
-        elif part == "U" and q["rank"] > 0:
-            add(0, *dense_tiles(hw, slots, T, q["rank"], q["m"], lines))
+        compressed_part(hw, slots, q, part, T, add)
         if not done_by[node]:
             done_by[node] = deps
     return ops
+
+
+def compressed_part(hw: HardwareConfig, slots, q: dict, part: str, T: int, add) -> None:
+    """S, V or U of a compressed projection: S as one N:M GEMM over its slots when the config
+    has an N:M engine and S keeps at most n of every m along its rows (V and U then get every
+    line of a shared array), else split by column density between the two engines."""
+    mask, policy, nm = q["mask"], hw.split.policy, hw.denser_engine.nm_sparsity
+    if nm is not None and mask.sum() > 0 and nm_fits(mask, nm.n, nm.m):
+        lines = hw.denser_engine.cols if policy == "shared_width" else None
+        K, N = {"S": (nm_slots(q["n"], nm.n, nm.m), q["m"]), "V": (q["n"], q["rank"]), "U": (q["rank"], q["m"])}[part]
+        if K and N:
+            tiles, acts = dense_tiles(hw, slots, T, K, N, lines, (nm.n, nm.m, q["n"]) if part == "S" else None)
+            if part == "S":
+                acts["useful_macs"] = int(mask.sum()) * T  # the slots of groups keeping fewer than n are zeros
+            add(0, tiles, acts)
+        return
+    counts = mask.sum(axis=0)
+    dense_cols, sparse_cols = split_columns(hw, mask)
+    nnz_sparse = int(sum(counts[j] for j in sparse_cols))
+    dense_macs = q["m"] * len(dense_cols) + q["rank"] * (q["m"] + q["n"])
+    lines, sp_lines = None, hw.sparser_engine.lines
+    if policy == "shared_width":
+        lines, sp_lines = shared_split(hw, dense_macs, nnz_sparse, len(sparse_cols) > 0)
+    sp_stream = 0 if policy == "time_multiplexed" else 1
+    if part == "S":
+        if dense_cols:
+            tiles, acts = dense_tiles(hw, slots, T, len(dense_cols), q["m"], lines)
+            acts["useful_macs"] = int(mask[:, dense_cols].sum()) * T  # the zeros are computed, not useful
+            add(0, tiles, acts)
+        if sparse_cols:
+            add(sp_stream, *sparse_tiles(hw, slots, T, mask, np.array(sparse_cols), sp_lines,
+                                         position_bytes=hw.sparser_engine.position_bytes))
+    elif part == "V" and q["rank"] > 0:
+        add(0, *dense_tiles(hw, slots, T, q["n"], q["rank"], lines))
+    elif part == "U" and q["rank"] > 0:
+        add(0, *dense_tiles(hw, slots, T, q["rank"], q["m"], lines))
 
 
 # ------------------------------------------------------------------ schedule, stepped

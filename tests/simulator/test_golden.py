@@ -8,6 +8,7 @@ a checked claim.
 
 from __future__ import annotations
 
+import math
 import numpy as np
 import pytest
 
@@ -23,7 +24,9 @@ from workloads.workload import Projection, Workload
 N_CASES = 320
 
 
-def random_hw(rng: np.random.Generator) -> dict:
+def random_hw(rng: np.random.Generator, nm_rng: np.random.Generator | None = None) -> dict:
+    """A random hardware config; nm_rng (its own stream, so the other draws stay those of the
+    cases without it) sometimes adds an N:M denser engine and a sparser position cost."""
     policy = rng.choice(["fixed", "shared_width", "time_multiplexed"])
     kind = "mac_lines" if policy == "shared_width" or rng.random() < 0.4 else "systolic"
     rows, cols = int(rng.integers(1, 7)), int(rng.integers(1, 7))
@@ -62,7 +65,29 @@ def random_hw(rng: np.random.Generator) -> dict:
             if kind < 0.6:  # several interleaved channels
                 hw["dram"]["channels"] = int(rng.integers(2, 5))
                 hw["dram"]["interleave_bytes"] = int(rng.choice([1, 4, 16, 64]))
+    if nm_rng is not None and nm_rng.random() < 0.35:
+        m = int(nm_rng.choice([2, 3, 4, 8]))
+        hw["denser_engine"]["nm_sparsity"] = {"n": int(nm_rng.integers(1, m)), "m": m,
+                                              "index_bits": math.ceil(math.log2(m)) + int(nm_rng.integers(0, 2))}
+    if nm_rng is not None and nm_rng.random() < 0.3:
+        hw["sparser_engine"]["position_bytes"] = float(nm_rng.choice([0.125, 0.3, 1.0, 2.5]))
     return hw
+
+
+def nm_mask(mask: np.ndarray, n: int, m: int, rng: np.random.Generator) -> np.ndarray:
+    """An n:m-structured mask along the columns: every group of m columns of a row keeps
+    exactly min(n, its width) entries, or the base mask's entries pruned to at most n; or,
+    sometimes, the base mask itself (unstructured: S then runs as without the N:M engine)."""
+    kind = rng.random()
+    if kind < 0.15:
+        return mask
+    out = np.zeros_like(mask)
+    for r in range(mask.shape[0]):
+        for g in range(0, mask.shape[1], m):
+            cols = np.arange(g, min(g + m, mask.shape[1]))
+            pool = cols if kind < 0.55 else cols[mask[r, cols]]
+            out[r, rng.permutation(pool)[:n]] = True
+    return out
 
 
 def random_attention_masks(rng: np.random.Generator, layers: int, heads: int, seq: int) -> list[np.ndarray]:
@@ -81,9 +106,11 @@ def random_attention_masks(rng: np.random.Generator, layers: int, heads: int, se
     return out
 
 
-def random_case(rng: np.random.Generator, mask_rng: np.random.Generator):
+def random_case(rng: np.random.Generator, mask_rng: np.random.Generator, nm: tuple | None = None,
+                nm_rng: np.random.Generator | None = None):
     """A random model, step and S masks; a whole-layer prefill sometimes gets attention-map
-    masks, drawn from `mask_rng` so the other draws stay those of the unmasked cases."""
+    masks, drawn from `mask_rng` so the other draws stay those of the unmasked cases. nm = (n, m):
+    the S masks are made n:m structured (nm_mask, drawing from nm_rng)."""
     heads = int(rng.integers(1, 4))
     head_dim = int(rng.integers(2, 7))
     kv = int(rng.choice([d for d in range(1, heads + 1) if heads % d == 0]))
@@ -109,6 +136,8 @@ def random_case(rng: np.random.Generator, mask_rng: np.random.Generator):
                 continue
             col_p = rng.uniform(0, 1, n) ** float(rng.choice([0.5, 1, 3]))
             mask = rng.random((m, n)) < col_p[None, :]
+            if nm is not None:
+                mask = nm_mask(mask, *nm, nm_rng)
             rank = int(rng.integers(0, min(3, m, n) + 1))
             projs.append({"name": name, "module": module, "m": m, "n": n, "rank": rank, "mask": mask})
         layers.append(projs)
@@ -163,15 +192,16 @@ def plain_aggregates(hw, ops, gold) -> tuple:
 
 
 def test_fast_model_equals_golden_reference_on_random_cases():
-    rng, mask_rng = np.random.default_rng(20261122), np.random.default_rng(7)
+    rng, mask_rng, nm_rng = np.random.default_rng(20261122), np.random.default_rng(7), np.random.default_rng(22)
     ran = 0
-    kinds, scopes, masked_kinds = set(), set(), set()
+    kinds, scopes, masked_kinds, nm_kinds = set(), set(), set(), set()
     while ran < N_CASES:
         try:
-            hw = parse_hw(random_hw(rng), "golden")
+            hw = parse_hw(random_hw(rng, nm_rng), "golden")
         except InputError:
             continue
-        shape, tokens, layers, dense_model, layer_scope = random_case(rng, mask_rng)
+        nm = hw.denser_engine.nm_sparsity
+        shape, tokens, layers, dense_model, layer_scope = random_case(rng, mask_rng, nm and (nm.n, nm.m), nm_rng)
         try:
             fast = run(fast_workload(shape, tokens, layers, layer_scope), hw, record_tiles=True)
             fast_unrecorded = run(fast_workload(shape, tokens, layers, layer_scope), hw)
@@ -210,10 +240,18 @@ def test_fast_model_equals_golden_reference_on_random_cases():
         scopes.add("projections" if layer_scope is None else layer_scope["phase"] + (
             " masked" if layer_scope.get("masks") is not None else ""))
         masked_kinds.add((hw.split.policy, hw.sparser_engine.format) if "masks" in (layer_scope or {}) else None)
+        parts = set(fast.program.op_part)
+        if nm is not None and not dense_model:
+            nm_kinds.add((hw.denser_engine.kind, "S_nm" in parts, "S_sparse" in parts or "S_dense" in parts))
+        if hw.sparser_engine.position_bytes and "S_sparse" in parts:
+            nm_kinds.add("position_bytes")
         ran += 1
     assert len(kinds) >= 30  # the cases really cover the configuration space
     assert scopes == {"projections", "decode", "prefill", "prefill masked"}
     assert len(masked_kinds - {None}) >= 6  # masked attention under every split policy and most formats
+    # N:M S on both denser kinds, beside N:M configs whose unstructured S runs as before, and the position cost
+    assert {("systolic", True, False), ("mac_lines", True, False), "position_bytes"} <= nm_kinds
+    assert any(k[2] for k in nm_kinds if isinstance(k, tuple))
 
 
 @pytest.mark.parametrize("dataflow,R,C,M,K,N,physical", [
