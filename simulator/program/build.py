@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -220,6 +220,26 @@ def build_program(workload: Workload, hw: HardwareConfig,
     return _Builder(workload, hw, on_layer).run()
 
 
+class DecodeCore:
+    """The attention core of one KV-head group of one layer of a layer-scope decode step (qk,
+    softmax, pv, in that order), tiled by the builder that tiles build_program's: a decode
+    step attends its KV cache without masks, so every layer and group of the step has these
+    same ops (one template per part). `first`: the workload's first layer's projections."""
+
+    def __init__(self, workload: Workload, hw: HardwareConfig, first: list[Projection]) -> None:
+        if workload.phase != "decode" or workload.scope != "layer" or workload.attention_masks is not None:
+            raise ValueError("DecodeCore: a layer-scope decode step without attention masks only")
+        self.workload, self.hw, self.first = workload, hw, first
+        parts = {q.name: ("W",) if q.mask is None else ("S", "V", "U") for q in first}
+        one = layer_graph(1, parts, 1)
+        self.graph = one.subgraph([f"L0.attn_core.{part}.g0" for part in ("qk", "softmax", "pv")]).copy()
+
+    def program(self, context: int) -> Program:
+        """The three ops of a step attending `context` cached tokens (+ its own)."""
+        w = replace(self.workload, context=context)
+        return _Builder(w, self.hw, None, self.graph, self.first).run()
+
+
 def _op_graph(workload: Workload, first: list[Projection], masked: bool):
     """The op graph of the workload: a whole decoder layer's nodes at layer scope, else its projections'."""
     # ranks may differ per layer: a node with no work (rank 0, empty S) forwards its inputs
@@ -234,15 +254,17 @@ class _Builder:
     """One build_program call: its state, and one method per kind of op it tiles. Every op is
     recorded by add_op."""
 
-    def __init__(self, workload: Workload, hw: HardwareConfig,
-                 on_layer: Callable[[Program, int], None] | None) -> None:
+    def __init__(self, workload: Workload, hw: HardwareConfig, on_layer: Callable[[Program, int], None] | None,
+                 graph=None, first: list[Projection] | None = None) -> None:
+        """graph: tile only these nodes (default: the workload's whole op graph); first: the
+        first layer's projections when the caller holds them."""
         self.workload, self.hw, self.on_layer = workload, hw, on_layer
         self.prog = Program()
         self.window_lo = 0  # first op of the layer not yet handed to on_layer
         self.T = workload.tokens
         self.policy = hw.split.policy
         self.sp_stream = DENSER if self.policy == "time_multiplexed" else SPARSER
-        first = workload.layer_projections(0)
+        first = workload.layer_projections(0) if first is None else first
         self.layer_scope = workload.scope == "layer"
         check_attention_masks(workload)
         masked = self.layer_scope and workload.attention_masks is not None  # the attention core runs per head, sparse
@@ -250,7 +272,7 @@ class _Builder:
         dense_model = all(q.mask is None for q in first) and not masked
         self.slots = buffer_slots(hw, self.policy == "time_multiplexed"
                                   or (dense_model and self.policy == "shared_width"))
-        self.graph = _op_graph(workload, first, masked)
+        self.graph = _op_graph(workload, first, masked) if graph is None else graph
         # node -> the ops whose completion completes it (a node with no ops forwards its inputs)
         self.done_by: dict[str, list[int]] = {}
         self.projections: dict[str, Projection] = {q.name: q for q in first}

@@ -2,7 +2,10 @@
 for a compressed model and its dense baseline on the same hardware.
 
 Decode step i (i = 0 .. new_tokens - 1) attends prompt + i cached tokens plus its own.
-Every step is a full schedule of the whole decoder stack (scope `layer`).
+Every step is a full schedule of the whole decoder stack (scope `layer`), exactly the one
+simulating that step from scratch gives: the projections are tiled once and each step
+tiles only its attention core and schedules only what its context can change
+(schedule/steps.py, which also says why consecutive steps do not overlap).
 
 Exact mode simulates every step. Sampled mode (`samples` = K) simulates K steps evenly
 spaced over the generation, the first and last included, and takes every other step's
@@ -33,6 +36,7 @@ from simulator.energy.account import COMPONENTS, op_energy, static_pj
 from simulator.energy.costs import Costs, resolve
 from simulator.reports.op_classes import CLASSES, class_costs
 from simulator.schedule.run import RunResult, run
+from simulator.schedule.steps import DecodeSteps
 from workloads.errors import InputError
 from workloads.workload import MAX_SEQ, Workload
 
@@ -49,10 +53,6 @@ def _energy(r: RunResult, costs: Costs | None) -> np.ndarray | None:
 def _step(w: Workload, hw: HardwareConfig, costs: Costs | None = None) -> tuple[int, dict, np.ndarray | None]:
     r = run(w, hw)
     return r.makespan, class_costs(r), _energy(r, costs)
-
-
-def _decode(w: Workload, context: int) -> Workload:
-    return dataclasses.replace(w, phase="decode", seq=1, scope="layer", context=context)
 
 
 def step_indices(new_tokens: int, samples: int | None) -> list[int]:
@@ -74,8 +74,9 @@ def _decode_series(w: Workload, hw: HardwareConfig, prompt: int, n: int, samples
     cycles, per_class = [], {c: [] for c in (*CLASSES, "kv_cache")}
     if energy is not None:
         per_class.update({f"energy:{k}": [] for k in COMPONENTS})
+    steps = DecodeSteps(w, hw, energy, prompt + at[0])
     for i in at:
-        c, costs, pj = _step(_decode(w, prompt + i), hw, energy)
+        c, costs, pj = steps.step(prompt + i)
         cycles.append(c)
         for k in CLASSES:
             per_class[k].append(costs[k]["active_share"] * c)

@@ -30,8 +30,9 @@ from simulator.memory.dram import dram_request
 INF = np.int64(1) << np.int64(62)
 ENGINES = 3  # engine streams 0..2; stream 3 is the write-back
 WB = 3
-# the write-back heap's size, kept in a one-entry array so helpers can update it in place
-HSIZE = 0
+# st: the write-back heap's size and the tiles and write-backs left to issue, kept in an
+# array so helpers can update them in place
+HSIZE, REMAINING = 0, 1
 
 
 def peak_by_sort(grant: np.ndarray, end: np.ndarray, weight_bytes: np.ndarray) -> int:
@@ -174,13 +175,15 @@ def _writeback(ideal: bool, kind: int, num: np.ndarray, den: np.ndarray, interle
 def _init(op_stream: np.ndarray, op_dep_ptr: np.ndarray, op_dep_idx: np.ndarray, op_tile_ptr: np.ndarray,
           n_tiles: int, op_ext: np.ndarray) -> tuple:
     """Start state: the streams' op lists, successor edges, each write-back's inputs not yet
-    done, the write-back heap (those with none, at op_ext) and its size, each stream's cursor
-    (current op as an index into sop, next tile), and the number of tiles and write-backs to issue."""
+    done, the write-back heap (those with none, at op_ext), st (its size, and the number of
+    tiles and write-backs to issue) and each stream's cursor (current op as an index into
+    sop, next tile)."""
     sop_ptr, sop, n_wb = _stream_ops(op_stream, op_tile_ptr)
     rev_ptr, rev_idx = _reverse_edges(op_dep_ptr, op_dep_idx)
     pending = op_dep_ptr[1:] - op_dep_ptr[:-1]
     ht, hw = np.empty(n_wb + 1, np.int64), np.empty(n_wb + 1, np.int64)
-    st = np.zeros(1, np.int64)
+    st = np.zeros(2, np.int64)
+    st[REMAINING] = n_tiles + n_wb
     for o in range(op_stream.shape[0]):
         if op_stream[o] == WB and pending[o] == 0:
             st[HSIZE] = _heap_push(ht, hw, st[HSIZE], op_ext[o], o)
@@ -188,7 +191,7 @@ def _init(op_stream: np.ndarray, op_dep_ptr: np.ndarray, op_dep_idx: np.ndarray,
     for s in range(ENGINES):
         if cur[s] < sop_ptr[s + 1]:
             nxt[s] = op_tile_ptr[sop[cur[s]]]
-    return sop_ptr, sop, rev_ptr, rev_idx, pending, ht, hw, st, cur, nxt, n_tiles + n_wb
+    return sop_ptr, sop, rev_ptr, rev_idx, pending, ht, hw, st, cur, nxt
 
 
 @njit(cache=True)
@@ -228,20 +231,21 @@ def _finish_op(s: int, o: int, end: int, op_done: np.ndarray, op_stream: np.ndar
 @njit(cache=True)
 def _event_loop(op_stream: np.ndarray, op_dep_ptr: np.ndarray, op_dep_idx: np.ndarray, op_ext: np.ndarray,
                 op_wb_bytes: np.ndarray, op_tile_ptr: np.ndarray, tiles: tuple, mem: tuple, record: bool,
-                machine: tuple, state: tuple, times: np.ndarray, per_op: np.ndarray, sums: np.ndarray) -> None:
-    """schedule()'s loop over events (a write-back, or a run of one stream's tiles), writing
-    into times, per_op and sums (schedule() names their rows) and the machine. The tile run
-    stays written out here: as a helper called per event it made the loop ~5x slower."""
+                machine: tuple, state: tuple, times: np.ndarray, per_op: np.ndarray, sums: np.ndarray, stop_op: int):
+    """schedule()'s loop over events (a write-back, or a run of one stream's tiles) into times,
+    per_op, sums (schedule() names their rows) and the machine, until all are issued or the next
+    is a tile of an op >= stop_op (schedule_until). The tile run stays written out here: as a
+    helper called per event it made the loop ~5x slower."""
     tile_bytes, tile_cycles, tile_weight_bytes = tiles
     ideal, kind, num, den, interleave, latency = mem
-    sop_ptr, sop, rev_ptr, rev_idx, pending, ht, hw, st, cur, nxt, remaining = state
+    sop_ptr, sop, rev_ptr, rev_idx, pending, ht, hw, st, cur, nxt = state
     tile_req, tile_grant, tile_start, tile_end = times[0], times[1], times[2], times[3]
     op_first, op_done, op_grant, op_ready = per_op[0], per_op[1], per_op[2], per_op[3]
     op_busy, op_dram, op_stall, ready_at = sums[0], sums[1], sums[2], sums[3]
     last_end, last_req, slot, m_free, m_busy, m_ptr, sc = machine
     m_scratch = np.zeros(max(num.shape[0], 3), np.int64)
     occ, peak, g_last, exact = sc[0], sc[1], sc[2], sc[3] == 1
-    while remaining > 0:
+    while st[REMAINING] > 0:
         # each stream's next request (rule 2), written out here: numba's inliner costs ~60% of the loop
         req, s = INF, 0
         for q in range(ENGINES):
@@ -256,13 +260,14 @@ def _event_loop(op_stream: np.ndarray, op_dep_ptr: np.ndarray, op_dep_idx: np.nd
         if st[HSIZE] > 0 and (ht[0] < req or req == INF):
             _writeback_event(ideal, kind, num, den, interleave, m_free, m_busy, m_ptr, m_scratch, op_wb_bytes, op_first,
                              op_grant, op_dram, op_done, op_stream, rev_ptr, rev_idx, pending, ready_at, ht, hw, st)
-            remaining -= 1
+            st[REMAINING] -= 1
             continue
         if req == INF:
             raise RuntimeError("scheduler deadlock: the op graph is not in topological order")
-        # Issue stream s's tiles while the main loop would pick them anyway: the other streams'
-        # candidates cannot change until an op completes (same decisions).
+        # stream s's tiles while the loop would pick them anyway (others' candidates wait for an op)
         o, t = sop[cur[s]], nxt[s]
+        if o >= stop_op:
+            break
         if t == op_tile_ptr[o]:
             op_first[o] = req
         other, other_req = 0, INF
@@ -285,13 +290,12 @@ def _event_loop(op_stream: np.ndarray, op_dep_ptr: np.ndarray, op_dep_idx: np.nd
                 tile_req[t], tile_grant[t], tile_start[t], tile_end[t] = req, g, start, end
             last_end[s] = end
             last_req[s] = req
-            # on-chip occupancy (buffers.py): release the tiles that ended by this grant, hold this
-            # one; the online peak is exact while grants come in time order
+            # on-chip bytes (buffers.py): release tiles ended by this grant, hold this one (see schedule())
             occ, held_ok = occupy(s, g, end, wt, slot, occ)
             exact = held_ok and exact and g >= g_last
             peak = max(peak, occ)
             g_last = g
-            remaining -= 1
+            st[REMAINING] -= 1
             if t == op_tile_ptr[o + 1] - 1:
                 _finish_op(s, o, end, op_done, op_stream, rev_ptr, rev_idx, pending, ready_at, ht, hw, st, cur, nxt,
                            sop_ptr, sop, op_tile_ptr)
@@ -353,5 +357,56 @@ def schedule(
     state = _init(op_stream, op_dep_ptr, op_dep_idx, op_tile_ptr, tile_bytes.shape[0], op_ext)
     _event_loop(op_stream, op_dep_ptr, op_dep_idx, op_ext, op_wb_bytes, op_tile_ptr,
                 (tile_bytes, tile_cycles, tile_weight_bytes), (ideal, kind, num, den, interleave, latency), record,
-                machine, state, times, per_op, sums)
+                machine, state, times, per_op, sums, n_ops)
     return times[0], times[1], times[2], times[3], per_op[0], per_op[1], per_op[2], sums[0], sums[1], sums[2]
+
+
+@njit(cache=True)
+def schedule_until(op_stream: np.ndarray, op_dep_ptr: np.ndarray, op_dep_idx: np.ndarray, op_ext: np.ndarray,
+                   op_wb_bytes: np.ndarray, op_tile_ptr: np.ndarray, tile_bytes: np.ndarray, tile_cycles: np.ndarray,
+                   tile_weight_bytes: np.ndarray, ideal: bool, kind: int, num: np.ndarray, den: np.ndarray,
+                   interleave: int, latency: int, machine: tuple, stop_op: int) -> tuple:
+    """schedule() (unrecorded) up to the first event that is a tile of an op >= stop_op: the
+    events before it are those of every program that differs from this one only in the
+    tiles of those ops. Returns (state, per_op, sums, tiles) for schedule_resume; `machine`
+    is left in that state too."""
+    n_ops = op_stream.shape[0]
+    per_op = np.full((4, n_ops), -1, np.int64)
+    sums = np.zeros((4, n_ops), np.int64)
+    sums[3, :] = op_ext
+    state = _init(op_stream, op_dep_ptr, op_dep_idx, op_tile_ptr, tile_bytes.shape[0], op_ext)
+    _event_loop(op_stream, op_dep_ptr, op_dep_idx, op_ext, op_wb_bytes, op_tile_ptr,
+                (tile_bytes, tile_cycles, tile_weight_bytes), (ideal, kind, num, den, interleave, latency), False,
+                machine, state, np.empty((4, 0), np.int64), per_op, sums, stop_op)
+    return state, per_op, sums, tile_bytes.shape[0]
+
+
+@njit(cache=True)
+def _copy_machine(m: tuple) -> tuple:
+    return (m[0].copy(), m[1].copy(), m[2].copy(), m[3].copy(), m[4].copy(), m[5].copy(), m[6].copy())
+
+
+@njit(cache=True)
+def schedule_resume(checkpoint: tuple, machine: tuple, op_stream: np.ndarray, op_dep_ptr: np.ndarray,
+                    op_dep_idx: np.ndarray, op_ext: np.ndarray, op_wb_bytes: np.ndarray, op_tile_ptr: np.ndarray,
+                    tile_bytes: np.ndarray, tile_cycles: np.ndarray, tile_weight_bytes: np.ndarray, ideal: bool,
+                    kind: int, num: np.ndarray, den: np.ndarray, interleave: int, latency: int,
+                    stop_op: int) -> tuple:
+    """Finishes the schedule of a program from schedule_until(..., stop_op)'s checkpoint and
+    machine (neither is changed): the program's ops and their tiles are the checkpointed
+    one's, but for the tiles of ops >= stop_op, none of which has started (each such op
+    must still have tiles). Returns schedule()'s per-op arrays (op_first, op_done, op_grant,
+    op_busy, op_dram, op_stall) and the machine it leaves."""
+    state0, per_op0, sums0, old_tiles = checkpoint
+    sop_ptr, sop, rev_ptr, rev_idx, pending, ht, hw, st, cur, nxt = state0
+    st, cur, nxt = st.copy(), cur.copy(), nxt.copy()
+    for s in range(ENGINES):
+        if cur[s] < sop_ptr[s + 1] and sop[cur[s]] >= stop_op:
+            nxt[s] = op_tile_ptr[sop[cur[s]]]
+    st[REMAINING] += tile_bytes.shape[0] - old_tiles
+    state = (sop_ptr, sop, rev_ptr, rev_idx, pending.copy(), ht.copy(), hw.copy(), st, cur, nxt)
+    per_op, sums, m = per_op0.copy(), sums0.copy(), _copy_machine(machine)
+    _event_loop(op_stream, op_dep_ptr, op_dep_idx, op_ext, op_wb_bytes, op_tile_ptr,
+                (tile_bytes, tile_cycles, tile_weight_bytes), (ideal, kind, num, den, interleave, latency), False,
+                m, state, np.empty((4, 0), np.int64), per_op, sums, op_stream.shape[0])
+    return per_op[0], per_op[1], per_op[2], sums[0], sums[1], sums[2], m
