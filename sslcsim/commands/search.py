@@ -79,7 +79,9 @@ def run(args: argparse.Namespace) -> int:
         search = dataclasses.replace(search, seed=args.seed)
     if args.sampler is not None:
         if search.population is not None and args.sampler != "nsga2":
-            raise InputError(f"--sampler {args.sampler}: the spec's search.population applies to nsga2 only")
+            print(f"sslcsim search: --sampler {args.sampler}: the spec's search.population ({search.population}) "
+                  "applies to nsga2 and is not used", file=sys.stderr)
+            search = dataclasses.replace(search, population=None)
         search = dataclasses.replace(search, sampler=args.sampler)
     if args.rerun is not None:
         return _rerun(search, args)

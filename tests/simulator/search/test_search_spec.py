@@ -112,3 +112,14 @@ def test_bad_flags(tmp_path, capsys, argv, needle):
     assert main(["search", str(spec), "--out", str(tmp_path / "s.db"), *argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and needle in err
+
+
+def test_flags_override_the_spec(tmp_path, capsys):
+    """--trials, --seed and --sampler replace the spec's; a population the new sampler does not
+    use is dropped with a note, not silently."""
+    spec = write_spec(tmp_path / "s.yaml")
+    assert main(["search", str(spec), "--out", str(tmp_path / "s.db"), "--dry-run", "--trials", "40",
+                 "--sampler", "tpe"]) == 0
+    out = capsys.readouterr()
+    assert "sampler tpe; 40 trials, 0 done, 40 to run" in out.out
+    assert "search.population (4) applies to nsga2 and is not used" in out.err
