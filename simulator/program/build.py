@@ -298,7 +298,8 @@ class _Builder:
                 self.done_by[node] = self.inputs_done_by(node)
         if self.on_layer is not None:
             self.on_layer(self.prog, self.window_lo)
-            self.prog.n_tiles = 0
+            # hand the tile rows back to the pool (_tile_rows) for the next program
+            self.prog.n_tiles, self.prog.tiles = 0, np.empty((3, 0), np.int64)
         return self.prog
 
     def next_layer(self, layer: int) -> None:

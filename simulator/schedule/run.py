@@ -80,7 +80,7 @@ class _Scheduler:
         before = tuple(x.copy() for x in self.machine)
         out = self._go(a, ext, self.record, self.machine)
         part_peak = int(sc[1])
-        if sc[3] == 0:  # a grant ran backwards: the online peak is not exact, sort this part's events
+        if sc[3] == 0:  # a tile holding bytes was granted before an earlier one: sort this part's events
             times = out if self.record else self._go(a, ext, True, before)
             part_peak = peak_by_sort(times[1], times[3], a["tile_weight_bytes"])
         self.peak = max(self.peak, part_peak)

@@ -198,7 +198,7 @@ def _init(op_stream: np.ndarray, op_dep_ptr: np.ndarray, op_dep_idx: np.ndarray,
 def new_machine(slots: int, n_dram: int) -> tuple:
     """The machine's state between schedule() calls: per engine stream its last compute end and
     last request, the slots, the DRAM resources' free cycle and busy cycles and the channel
-    pointer, and [on-chip bytes, peak, last grant, online peak exact (1/0)]."""
+    pointer, and [on-chip bytes, peak, latest grant, online peak exact (1/0)]."""
     return (np.zeros(ENGINES, np.int64), np.zeros(ENGINES, np.int64), new_slot_state(slots),
             np.zeros(n_dram, np.int64), np.zeros(n_dram, np.int64), np.zeros(1, np.int64),
             np.array([0, 0, 0, 1], np.int64))
@@ -292,9 +292,9 @@ def _event_loop(op_stream: np.ndarray, op_dep_ptr: np.ndarray, op_dep_idx: np.nd
             last_req[s] = req
             # on-chip bytes (buffers.py): release tiles ended by this grant, hold this one (see schedule())
             occ, held_ok = occupy(s, g, end, wt, slot, occ)
-            exact = held_ok and exact and g >= g_last
+            exact = held_ok and exact and (g >= g_last or wt == 0)
             peak = max(peak, occ)
-            g_last = g
+            g_last = max(g_last, g)
             st[REMAINING] -= 1
             if t == op_tile_ptr[o + 1] - 1:
                 _finish_op(s, o, end, op_done, op_stream, rev_ptr, rev_idx, pending, ready_at, ht, hw, st, cur, nxt,
@@ -342,8 +342,11 @@ def schedule(
     after its engine and its op's inputs were ready: start - max(previous end, inputs done)).
     The machine keeps the DRAM's busy cycles summed over its resources and the peak on-chip
     weight+index bytes (a tile holds its slot from grant to compute end, releases first on
-    ties), kept online; it is exact unless a grant ever ran backwards, and the caller then
-    recomputes the peak from the recorded times.
+    ties), kept online; it is exact unless a tile that holds bytes is granted before a tile
+    issued earlier (the caller then recomputes the peak from the recorded times). A tile that
+    holds none may be: it adds nothing, and it releases only tiles that the next tile holding
+    bytes, granted no earlier than every earlier grant, releases anyway; the occupancy it
+    sees is at most the true one at that latest grant.
 
     A program whose ops split into parts such that no op of a later part can be requested
     before every op of the earlier parts is done (the layers of a decoder stack: each
