@@ -39,6 +39,19 @@ def buffer_slots(hw: HardwareConfig, whole: bool) -> Slots:
     return Slots(b.weight_kib * k, b.input_kib * k, b.output_kib * k, b.index_kib * 1024.0 / slots, False)
 
 
+def op_buffer_slots(hw: HardwareConfig, beside_other_engine: bool) -> Slots:
+    """An op's slots: the share of the buffers its engine has while the op runs. One
+    time-multiplexed array: every buffer. Two fixed arrays: the engine's half, whatever runs
+    (each array has its own). One array shared by width (ViTCoD): every buffer, unless the
+    op splits the array's lines with an op of the other engine running beside it (the parts
+    of a compressed projection, of a masked attention head), which then get half each. So
+    the dense attention core, which runs on every line, and the vector unit's ops, which
+    run between projections (their inputs and outputs are those projections' outputs and
+    inputs), get every buffer of a shared array."""
+    policy = hw.split.policy
+    return buffer_slots(hw, policy == "time_multiplexed" or (policy == "shared_width" and not beside_other_engine))
+
+
 def slot_count(hw: HardwareConfig) -> int:
     return 2 if (hw.buffers is None or hw.buffers.double_buffering) else 1
 

@@ -4,9 +4,10 @@ Per projection (compressed): S is split by column density (ViTCoD): dense column
 dense GEMM on the denser engine (zeros included), the rest run on the sparser engine; V X
 then U (V X) run on the denser engine; `out` writes the summed output. The dense baseline
 has one dense GEMM W X per projection. Every buffer is split evenly between the two
-engines (the whole buffer goes to the one array when it is time-multiplexed, and to the
-dense baseline when the array is shared), except the index buffer, which only the sparser
-engine reads; each engine's share is split into `slots`.
+engines, except the index buffer, which only the sparser engine reads; the whole buffer
+goes to an op that has the array to itself: every op when it is time-multiplexed; on a
+shared array the dense baseline's projections, the dense attention core and the vector
+unit (memory.buffers.op_buffer_slots). Each engine's share is split into `slots`.
 
 Loop order of every op: token tile (outer), output tile, reduction tile (inner). Inputs are
 re-fetched for every output tile unless the whole reduction dimension of a token tile fits
@@ -31,7 +32,7 @@ from simulator.program.layer_ops import (HeadMask, attention_template, check_att
 from simulator.energy.actions import N_ACTIONS, OUT_READ_BITS, USEFUL_MACS
 from simulator.program.kernels import dense_op_tiles, nm_op_tiles, sparse_op_tiles
 from simulator.program.nm import nm_tile_config, runs_nm
-from simulator.memory.buffers import Slots, buffer_slots
+from simulator.memory.buffers import Slots, op_buffer_slots
 from simulator.program.shapes import dense_tile_count, dense_tile_shape, sparse_tile_shape
 from workloads.graph import layer_graph, op_graph, program_order
 from workloads.masks import column_order
@@ -268,10 +269,12 @@ class _Builder:
         self.layer_scope = workload.scope == "layer"
         check_attention_masks(workload)
         masked = self.layer_scope and workload.attention_masks is not None  # the attention core runs per head, sparse
-        # a dense model on a shared array gives it every buffer, unless masked attention uses the sparser engine
+        # per op (memory.buffers.op_buffer_slots): projections and masked attention heads share a
+        # shared array with the other engine (a dense model's projections, unless masked attention
+        # uses the sparser engine, do not); the dense attention core and the vector unit run alone
         dense_model = all(q.mask is None for q in first) and not masked
-        self.slots = buffer_slots(hw, self.policy == "time_multiplexed"
-                                  or (dense_model and self.policy == "shared_width"))
+        self.slots = op_buffer_slots(hw, not dense_model)
+        self.alone_slots = op_buffer_slots(hw, False)
         self.graph = _op_graph(workload, first, masked) if graph is None else graph
         # node -> the ops whose completion completes it (a node with no ops forwards its inputs)
         self.done_by: dict[str, list[int]] = {}
@@ -392,11 +395,11 @@ class _Builder:
             name = "softmax" if part == "softmax" else proj
             tag = f"softmax.g{attrs['group']}" if part == "softmax" else "vec"
             self.add_op(node, proj, tag, VECTOR, VECTOR, hw.vector_unit.lanes,
-                        vector_tiles(name, workload, hw, self.slots, self.room), (0, 0, 0))
+                        vector_tiles(name, workload, hw, self.alone_slots, self.room), (0, 0, 0))
         else:  # qk, pv: one sequence's template repeated per sequence
             eng = _dense_engine(hw)
             if part not in self.templates:
-                self.templates[part] = attention_template(part, workload, hw, self.slots, eng)
+                self.templates[part] = attention_template(part, workload, hw, self.alone_slots, eng)
             tpl, macs, shape, act = self.templates[part]
             self.add_op(node, proj, f"{part}.g{attrs['group']}", DENSER, DENSER, eng.macs, (self.put(tpl, act), macs),
                         shape)

@@ -583,8 +583,9 @@ def attention_tiles(hw: HardwareConfig, slots, part: str, layer: dict) -> tuple[
     return tiles, acts
 
 
-def layer_op(hw: HardwareConfig, slots, attrs: dict, T: int, layer: dict, add) -> None:
-    """The decoder-layer ops that are not projections, plainly."""
+def layer_op(hw: HardwareConfig, slots, attrs: dict, T: int, layer: dict, add, alone) -> None:
+    """The decoder-layer ops that are not projections, plainly; `alone`: the slots of an op
+    no op of the other engine runs beside (the dense attention core, the vector unit)."""
     proj, part, vu = attrs["proj"], attrs["part"], hw.vector_unit
     group = layer["heads"] // layer["kv_heads"]
     width = {"attn_core": layer["heads"] * layer["head_dim"], "act": layer["inter"]}.get(proj, layer["hidden"])
@@ -597,13 +598,13 @@ def layer_op(hw: HardwareConfig, slots, attrs: dict, T: int, layer: dict, add) -
             scores = layer["batch"] * group * (layer["context"] + 1)
         else:
             scores = layer["batch"] * group * layer["seq"] * (layer["seq"] + 1) // 2
-        add(2, *vector_tiles(hw, slots, scores, 0, vu.softmax_passes))
+        add(2, *vector_tiles(hw, alone, scores, 0, vu.softmax_passes))
     elif part == "vec":
         passes, inputs = {"attn_norm": (vu.norm_passes, 1), "ffn_norm": (vu.norm_passes, 1),
                           "act": (vu.silu_mul_passes, 2)}.get(proj, (vu.add_passes, 2))
-        add(2, *vector_tiles(hw, slots, T * width, inputs, passes))
+        add(2, *vector_tiles(hw, alone, T * width, inputs, passes))
     else:
-        add(0, *attention_tiles(hw, slots, part, layer))
+        add(0, *attention_tiles(hw, alone, part, layer))
 
 
 def build(hw: HardwareConfig, projections_per_layer: list[list[dict]], T: int, dense_model: bool,
@@ -619,6 +620,7 @@ def build(hw: HardwareConfig, projections_per_layer: list[list[dict]], T: int, d
     masks = layer is not None and layer.get("masks") is not None
     whole = policy == "time_multiplexed" or (dense_model and policy == "shared_width" and not masks)
     slots = buffer_slots(hw, whole)
+    alone = buffer_slots(hw, policy != "fixed")  # the dense attention core and the vector unit: not beside a split
     first = projections_per_layer[0]
     parts = {q["name"]: ("W",) if q["mask"] is None else ("S", "V", "U") for q in first}
     if layer is None:
@@ -643,7 +645,7 @@ def build(hw: HardwareConfig, projections_per_layer: list[list[dict]], T: int, d
 
         q = next((x for x in projections_per_layer[attrs["layer"]] if x["name"] == attrs["proj"]), None)
         if q is None:
-            layer_op(hw, slots, attrs, T, layer, add)
+            layer_op(hw, slots, attrs, T, layer, add, alone)
             if not done_by[node]:
                 done_by[node] = deps
             continue
