@@ -31,51 +31,60 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
+SHARE_NOTE = "Active share: the fraction of the generation's time during which ops of that class run (classes overlap)."
+
+
+def rows(res: dict) -> list[list[str]]:
+    """The result's table rows: (what, dense, compressed, speedup or energy gain)."""
+    d, c = res["dense"], res["compressed"]
+    ms = lambda s: f"{s * 1e3:,.3f} ms"  # noqa: E731
+    out = [["time to first token", ms(d["time_to_first_token_s"]), ms(c["time_to_first_token_s"]),
+            f"{res['speedup']['time_to_first_token']:.2f}x"]]
+    for k in ("first", "median", "last"):
+        lat_d, lat_c = d["per_token_latency_s"][k], c["per_token_latency_s"][k]
+        out.append([f"per-token latency, {k}", ms(lat_d), ms(lat_c), f"{lat_d / lat_c:.2f}x"])
+    out.append(["tokens/s (whole generation)", f"{d['tokens_per_s']:,.2f}", f"{c['tokens_per_s']:,.2f}",
+                f"{res['speedup']['total']:.2f}x"])
+    out.append(["tokens/s (decode steps)", f"{d['decode_tokens_per_s']:,.2f}", f"{c['decode_tokens_per_s']:,.2f}",
+                f"{res['speedup']['decode']:.2f}x"])
+    for k in ("projections", "attention_core", "vector", "writeback"):
+        out.append([f"active share: {k.replace('_', ' ')}", f"{d['active_share'][k]:.1%}",
+                    f"{c['active_share'][k]:.1%}", ""])
+    out.append(["KV-cache DRAM bytes", f"{d['kv_cache_bytes'] / 1e9:,.3f} GB", f"{c['kv_cache_bytes'] / 1e9:,.3f} GB",
+                ""])
+    return out + (_energy_rows(res) if "energy" in c else [])
+
+
 def render(res: dict) -> str:
     from rich.console import Console
     from rich.table import Table
 
-    d, c = res["dense"], res["compressed"]
     table = Table(title=f"{res['model']} on {res['hardware']}: prompt {res['prompt']}, {res['new_tokens']} new "
                         f"tokens, batch {res['batch']}")
     for col in ("", "dense", "compressed", "speedup"):
         table.add_column(col, justify="right")
-    ms = lambda s: f"{s * 1e3:,.3f} ms"  # noqa: E731
-    table.add_row("time to first token", ms(d["time_to_first_token_s"]), ms(c["time_to_first_token_s"]),
-                  f"{res['speedup']['time_to_first_token']:.2f}x")
-    for k in ("first", "median", "last"):
-        lat_d, lat_c = d["per_token_latency_s"][k], c["per_token_latency_s"][k]
-        table.add_row(f"per-token latency, {k}", ms(lat_d), ms(lat_c), f"{lat_d / lat_c:.2f}x")
-    table.add_row("tokens/s (whole generation)", f"{d['tokens_per_s']:,.2f}", f"{c['tokens_per_s']:,.2f}",
-                  f"{res['speedup']['total']:.2f}x")
-    table.add_row("tokens/s (decode steps)", f"{d['decode_tokens_per_s']:,.2f}", f"{c['decode_tokens_per_s']:,.2f}",
-                  f"{res['speedup']['decode']:.2f}x")
-    for k in ("projections", "attention_core", "vector", "writeback"):
-        table.add_row(f"active share: {k.replace('_', ' ')}", f"{d['active_share'][k]:.1%}",
-                      f"{c['active_share'][k]:.1%}", "")
-    table.add_row("KV-cache DRAM bytes", f"{d['kv_cache_bytes'] / 1e9:,.3f} GB", f"{c['kv_cache_bytes'] / 1e9:,.3f} GB", "")
-    if "energy" in c:
-        _energy_rows(table, res)
+    for r in rows(res):
+        table.add_row(*r)
     console = Console(file=io.StringIO(), width=120)
     console.print(table)
-    console.print(f"method: {res['method']}. Active share: the fraction of the generation's time during which "
-                  "ops of that class run (classes overlap).")
+    console.print(f"method: {res['method']}. {SHARE_NOTE}")
     return console.file.getvalue()
 
 
-def _energy_rows(table, res: dict) -> None:
+def _energy_rows(res: dict) -> list[list[str]]:
     """Energy per generated token, tokens per joule and average power, dense and compressed."""
     d, c = res["dense"]["energy"], res["compressed"]["energy"]
     uj = lambda pj: f"{pj * 1e-6:,.3f} uJ"  # noqa: E731
-    table.add_row("energy (whole generation)", f"{d['total_pj'] * 1e-9:,.3f} mJ", f"{c['total_pj'] * 1e-9:,.3f} mJ",
-                  f"energy gain {res['energy_gain']['total']:.2f}x")
-    table.add_row("energy per token (whole generation)", uj(d["pj_per_token"]), uj(c["pj_per_token"]), "")
-    table.add_row("energy per token (decode steps)", uj(d["decode_pj_per_token"]), uj(c["decode_pj_per_token"]),
-                  f"energy gain {res['energy_gain']['decode']:.2f}x")
-    table.add_row("tokens per joule (whole generation)", f"{d['tokens_per_joule']:,.1f}", f"{c['tokens_per_joule']:,.1f}",
-                  "")
-    table.add_row("average power", f"{d['average_power_w']:,.3f} W", f"{c['average_power_w']:,.3f} W", "")
-    table.add_row("chip area", f"{res['area_mm2']:,.2f} mm^2", f"{res['area_mm2']:,.2f} mm^2", "")
+    return [
+        ["energy (whole generation)", f"{d['total_pj'] * 1e-9:,.3f} mJ", f"{c['total_pj'] * 1e-9:,.3f} mJ",
+         f"energy gain {res['energy_gain']['total']:.2f}x"],
+        ["energy per token (whole generation)", uj(d["pj_per_token"]), uj(c["pj_per_token"]), ""],
+        ["energy per token (decode steps)", uj(d["decode_pj_per_token"]), uj(c["decode_pj_per_token"]),
+         f"energy gain {res['energy_gain']['decode']:.2f}x"],
+        ["tokens per joule (whole generation)", f"{d['tokens_per_joule']:,.1f}", f"{c['tokens_per_joule']:,.1f}", ""],
+        ["average power", f"{d['average_power_w']:,.3f} W", f"{c['average_power_w']:,.3f} W", ""],
+        ["chip area", f"{res['area_mm2']:,.2f} mm^2", f"{res['area_mm2']:,.2f} mm^2", ""],
+    ]
 
 
 def main(args: argparse.Namespace) -> int:
@@ -102,8 +111,8 @@ def main(args: argparse.Namespace) -> int:
         dense = from_shape(model, None, "prefill", args.batch, args.prompt, args.seed, args.layers)
         spec = shape_workload(model, budget, "prefill", args.batch, args.prompt, args.seed, args.layers, "layer")
     spec["new_tokens"], spec["samples"] = args.new_tokens, args.samples
-    _check_fits(args, comp, hw)
-    res = _run(comp, dense, hw, args.new_tokens, args.samples)
+    check_fits(args.artifact or args.model, comp, hw, args.new_tokens, args.samples)
+    res = run_with_progress(comp, dense, hw, args.new_tokens, args.samples)
     res["provenance"] = provenance(hw, spec, args.argv)
     print(render(res), end="")
     if args.json:
@@ -126,19 +135,18 @@ def _outputs(args: argparse.Namespace) -> list[str]:
     return outs
 
 
-def _check_fits(args: argparse.Namespace, comp, hw) -> None:
+def check_fits(where: str, comp, hw, new_tokens: int, samples: int | None) -> None:
     """Refuse, before any step runs, a generation whose prefill or last decode step the
     simulator cannot hold in memory (simulator/program/footprint.py)."""
     from simulator.program.footprint import check_footprint
     from simulator.schedule.generation import check_generation
 
-    check_generation(comp, args.new_tokens, args.samples)
-    where = args.artifact or args.model
-    check_footprint(where, comp.model, hw, "prefill", args.batch, args.prompt, "layer")
-    check_footprint(where, comp.model, hw, "decode", args.batch, 1, "layer", args.prompt + args.new_tokens - 1)
+    check_generation(comp, new_tokens, samples)
+    check_footprint(where, comp.model, hw, "prefill", comp.batch, comp.seq, "layer")
+    check_footprint(where, comp.model, hw, "decode", comp.batch, 1, "layer", comp.seq + new_tokens - 1)
 
 
-def _run(comp, dense, hw, new_tokens: int, samples: int | None) -> dict:
+def run_with_progress(comp, dense, hw, new_tokens: int, samples: int | None) -> dict:
     """The generation with a progress bar over the simulated steps (stderr)."""
     from simulator.schedule.generation import simulate_generation, step_indices
     from tqdm import tqdm

@@ -1,9 +1,11 @@
 """`sslcsim run` (what `make run` calls): the end-to-end default job.
 
 Compress SmolLM2-135M with SSLC (reusing a cached artifact whose manifest matches), evaluate
-it, simulate its real S/U/V on a hardware config for decode and prefill, compare with
-shape-only estimates (synthetic masks with the same per-projection nnz and ranks), reproduce
-the paper's Table 4, and write a report directory: tables, JSON/CSV and plots.
+it, simulate its real S/U/V on a hardware config for decode and prefill (the projections),
+simulate a whole generation of it end to end (whole decoder layers: prefill of the prompt,
+then every decode step exactly), compare with shape-only estimates (synthetic masks with the
+same per-projection nnz and ranks), reproduce the paper's Table 4, and write a report
+directory: tables, JSON/CSV and plots.
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-seqlen", type=int, default=256, help="perplexity window length (default 256)")
     p.add_argument("--hw", default=str(ROOT / "hwconfigs" / "vitcod.yaml"), help="hardware YAML (default vitcod.yaml)")
     p.add_argument("--batch", type=int, default=1, help="sequences per step (default 1)")
-    p.add_argument("--prefill-seq", type=int, default=2048, help="prefill sequence length (default 2048)")
+    p.add_argument("--prefill-seq", type=int, default=2048, help="prefill sequence length, and the end-to-end "
+                   "generation's prompt (default 2048)")
+    p.add_argument("--new-tokens", type=int, default=1024, help="tokens the end-to-end generation decodes, every "
+                   "step exactly (default 1024, as the paper's Table 5)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache", default=str(ROOT / ".sslcsim-cache"), help="artifact cache directory")
     p.add_argument("--out", default=str(ROOT / "reports" / "default"), help="report directory")
@@ -82,8 +87,8 @@ class _Job:
         self.args, self.hw = args, hw
         self.out = Path(args.out)
         self.out.mkdir(parents=True, exist_ok=True)
-        # compress, evaluate, simulate, compare, table 4, report
-        self.steps = tqdm(total=6, desc="default job", unit="step")
+        # compress, evaluate, simulate, generate, compare, table 4, report
+        self.steps = tqdm(total=7, desc="default job", unit="step")
         self.text_out: list[str] = []
         self.md: list[str] = [_intro(args, hw)]
         self.timings: dict[str, float] = {}
@@ -176,7 +181,8 @@ def _simulate_artifact(job: _Job, art: Path) -> dict[str, dict]:
         tt = rep["totals"]
         rows.append([phase, "model", f"{tt['dense_cycles']:,}", "", "", f"{tt['total_cycles']:,}", f"{tt['speedup']:.2f}x",
                      "", "", f"{tt['dram_bytes'] / 1e6:,.1f} / {tt['dense_dram_bytes'] / 1e6:,.1f} ({tt['bound']})"])
-    job.add_table(f"Real SSLC masks on {hw.name} (cycles per layer; module totals include memory waits)",
+    job.add_table(f"Projections only: real SSLC masks on {hw.name} (the linear layers; cycles per layer; module "
+                  "totals include memory waits)",
                   ["phase", "module", "dense", "sparse busy", "low-rank busy", "total", "speedup", "util dense",
                    "util sparse", "DRAM MB (SSLC / dense)"], rows)
     job.timings["simulate_s"] = time.time() - t
@@ -184,8 +190,40 @@ def _simulate_artifact(job: _Job, art: Path) -> dict[str, dict]:
     return reports
 
 
+def _generation(job: _Job, art: Path) -> None:
+    """Step 5: end to end, the real artifact's whole generation on whole decoder layers (the
+    attention core over the growing KV cache, norms, SiLU x up, residual adds): prefill of
+    --prefill-seq prompt tokens, then --new-tokens decode steps, every one exact."""
+    from simulator.plots.generation_plots import generation_figure
+    from simulator.reports.files import atomic_write
+    from simulator.reports.provenance import artifact_workload, provenance
+    from sslcsim.commands.generate import SHARE_NOTE, check_fits, rows
+    from simulator.schedule.generation import simulate_generation
+    from workloads.from_artifact import from_artifact
+
+    args, hw = job.args, job.hw
+    job.steps.set_postfix_str("generate")
+    t = time.time()
+    comp, dense = from_artifact(art, "prefill", args.batch, args.prefill_seq)
+    check_fits(str(art), comp, hw, args.new_tokens, None)
+    res = simulate_generation(comp, dense, hw, args.new_tokens)
+    spec = artifact_workload(str(art), None, "prefill", args.batch, args.prefill_seq, "layer")
+    spec["new_tokens"], spec["samples"] = args.new_tokens, None
+    res["provenance"] = provenance(hw, spec, args.argv)
+    atomic_write(job.out / "generation.json", json.dumps(res, indent=1))
+    figures = generation_figure(res, job.out)
+    job.add_table(f"End to end: whole decoder layers on {hw.name}, real SSLC masks, prompt {args.prefill_seq} + "
+                  f"{args.new_tokens} new tokens, batch {args.batch} ({res['method']})",
+                  ["", "dense", "SSLC", "speedup"], rows(res))
+    job.md.append(f"Whole decoder layers: projections, the attention core over the KV cache, norms, SiLU x up and "
+                  f"residual adds (`sslcsim generate`); the projections-only table above has the linear layers "
+                  f"alone. {SHARE_NOTE}\n\n" + "".join(f"![generation]({p.name})\n" for p in figures if p.suffix == ".png"))
+    job.timings["generate_s"] = time.time() - t
+    job.steps.update()
+
+
 def _shape_only_vs_real(job: _Job, art: Path, reports: dict[str, dict]):
-    """Step 5: shape-only estimates (synthetic masks with the same per-projection nnz and
+    """Step 6: shape-only estimates (synthetic masks with the same per-projection nnz and
     ranks) against the real masks, on the job's hardware and on Table 4's; returns Table 4's
     hardware config."""
     from simulator.config import load_hw
@@ -226,7 +264,7 @@ def _shape_only_vs_real(job: _Job, art: Path, reports: dict[str, dict]):
 
 
 def _table4(job: _Job, table4_hw) -> None:
-    """Step 6: the paper's Table 4 on its hardware config."""
+    """Step 7: the paper's Table 4 on its hardware config."""
     from simulator.reports.files import atomic_write
     from simulator.reproduce.table4 import matching_reading, reproduce_table4
     from sslcsim.commands.reproduce import render
@@ -243,7 +281,7 @@ def _table4(job: _Job, table4_hw) -> None:
 
 def _write_report(job: _Job, art: Path, ppl_dense: float, ppl_comp: float, summary: dict,
                   reports: dict[str, dict]) -> list[Path]:
-    """Step 7: the plots, report.md and summary.json; returns the figure files."""
+    """Step 8: the plots, report.md and summary.json; returns the figure files."""
     from simulator.plots import report_plots
     from simulator.reports.files import atomic_write
 
@@ -272,6 +310,7 @@ def main(args: argparse.Namespace) -> int:
     job = _Job(args, load_hw(args.hw))
     art, ppl_dense, ppl_comp, summary = _compress_and_evaluate(job)
     reports = _simulate_artifact(job, art)
+    _generation(job, art)
     table4_hw = _shape_only_vs_real(job, art, reports)
     _table4(job, table4_hw)
     plots = _write_report(job, art, ppl_dense, ppl_comp, summary, reports)

@@ -145,3 +145,29 @@ def test_reproduce_table5_prints_ours_beside_the_papers(tmp_path, capsys):
     for reading in ("sparse-only", "SSLC"):
         speedups = [r["speedup"] for r in res["rows"] if r["reading"] == reading]
         assert speedups == sorted(speedups) and speedups[0] > 1.0
+
+
+def test_the_default_job_reports_the_end_to_end_generation_of_its_artifact(tmp_path):
+    """`sslcsim run`'s generation step (sslcsim/commands/run.py) on an artifact: whole decoder
+    layers, every step exact, beside (not instead of) the projections-only table."""
+    import argparse
+
+    from sslcsim.commands.run import _generation, _Job
+    from tests.workloads.artifact_fixture import write_artifact
+
+    write_artifact(tmp_path / "art")
+    args = argparse.Namespace(model="tiny", ratio=0.5, hw=str(HW / "vitcod.yaml"), batch=1, prefill_seq=16,
+                              new_tokens=4, seed=0, calib_samples=2, calib_seqlen=32, iters=2, eval_windows=2,
+                              eval_seqlen=32, out=str(tmp_path / "out"), argv=["run"])
+    job = _Job(args, load_hw(args.hw))
+    _generation(job, tmp_path / "art")
+    job.steps.close()
+    md = "\n".join(job.md)
+    assert "End to end: whole decoder layers on vitcod" in md and "prompt 16 + 4 new tokens" in md
+    for row in ("time to first token", "per-token latency, median", "tokens/s (whole generation)",
+                "active share: attention core", "energy per token (decode steps)"):
+        assert f"| {row} |" in md
+    res = json.loads((tmp_path / "out" / "generation.json").read_text())
+    assert res["method"].startswith("exact") and len(res["compressed"]["step_cycles"]) == 4
+    assert res["provenance"]["workload"]["new_tokens"] == 4
+    assert (tmp_path / "out" / "generation.png").stat().st_size > 0 and "generate_s" in job.timings
