@@ -250,26 +250,23 @@ class DecodeSteps:
     (module docstring). `w`: the workload (any phase; its model, projections and batch)."""
 
     def __init__(self, w: Workload, hw: HardwareConfig, costs: Costs | None, context: int) -> None:
-        self.w, self.hw, self.costs = w, hw, costs
+        self.hw, self.costs = hw, costs
         step = decode_step(w, context)
-        self.first = step.layer_projections(0)
-        self.core = DecodeCore(step, hw, self.first)
+        self.core = DecodeCore(step, hw, step.layer_projections(0))
         core0 = self.core.program(context)
         self.pre, self.post = _Table(), _Table()
         self.groups = w.model.num_key_value_heads
         self.prev_exit = -1
-        self.ideal = memory_spec(hw).ideal
+        m = memory_spec(hw)
+        self.ideal = m.ideal
         self.busy: list[np.ndarray] = []  # per layer, per op: compute cycles and DRAM bytes
         self.dram: list[np.ndarray] = []
-        prog = build_program(step, hw, lambda p, lo: self._layer(p, lo, core0))
-        self.prog = prog
-        self._fixed(prog)
+        self._fixed(build_program(step, hw, lambda p, lo: self._layer(p, lo, core0)))
         self.spare = 2 * self.groups * core0.n_tiles
         self.prefix = np.array([s.tiles.shape[1] for s in self.pre.unique], np.int64)
         self.pre_flat, self.post_flat = self.pre.flat(self.spare), self.post.flat()
         self.layer_pre = np.asarray(self.pre.of_layer, np.int64)
         self.layer_post = np.asarray(self.post.of_layer, np.int64)
-        m = memory_spec(hw)
         self.mem = (m.ideal, m.kind, m.num, m.den, m.interleave, m.latency)
         self.n_ptr = len(m.num) if m.kind == CHANNELS else 1
         self.post_set = np.zeros((len(self.post.unique), self.n_ptr), np.bool_)
