@@ -4,6 +4,8 @@ the shipped configs, on an artifact and over a whole generation."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -97,3 +99,10 @@ def test_a_generation_is_its_steps_from_scratch():
         kv = run(w.with_scope("layer"), hw)
         assert g["kv_cache_bytes"] == class_costs(kv)["kv_cache"]["dram_bytes"] + sum(
             r[1]["kv_cache"]["dram_bytes"] for r in ref)
+
+
+def test_a_decode_step_with_attention_masks_is_refused_in_one_line():
+    w = from_shape(TINY, Budget(0.5, None), "prefill", 1, 8)
+    masked = dataclasses.replace(w, attention_masks=lambda layer: np.ones((8, 8, 8), bool))
+    with pytest.raises(InputError, match="attention_masks: apply to prefill only"):
+        DecodeSteps(masked, load_hw(HW / "edge.yaml"), None, 8)
