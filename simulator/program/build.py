@@ -351,15 +351,16 @@ class _Builder:
     def inputs_done_by(self, node: str) -> list[int]:
         return sorted({op for pred in self.graph.predecessors(node) for op in self.done_by[pred]})
 
-    def dense_tiles(self, eng: _Dense, K: int, N: int, label: str,
-                    useful: int | None = None) -> tuple[tuple[int, int], tuple[int, int, int]]:
+    def dense_tiles(self, eng: _Dense, K: int, N: int, label: str, useful: int | None = None,
+                    slots: Slots | None = None) -> tuple[tuple[int, int], tuple[int, int, int]]:
         """Writes a dense GEMM's tiles (T x K by K x N on `eng`) at n_tiles: (count, MACs), tile
-        shape; adds its actions, with `useful` MACs (None: all T K N are)."""
+        shape; adds its actions, with `useful` MACs (None: all T K N are); `slots`: the op's
+        buffer slots (None: a projection's, self.slots)."""
         if K == 0 or N == 0:
             return (0, 0), (0, 0, 0)
         hw, T, p, prog = self.hw, self.T, self.hw.precision, self.prog
         gK, gN = eng.granularity
-        sh = dense_tile_shape(hw, self.slots, T, K, N, gK, gN, label)
+        sh = dense_tile_shape(hw, self.slots if slots is None else slots, T, K, N, gK, gN, label)
         out = prog.room(dense_tile_count(sh, T, K, N))
         t = dense_op_tiles(T, K, N, sh.nest, sh.tt, sh.tk, sh.tn, sh.block, sh.reuse_inputs, p.weight_bits,
                            p.activation_bits, p.output_bits, eng.kind, eng.dataflow, eng.R, eng.C, eng.physical,
@@ -466,8 +467,10 @@ class _Builder:
 
     def compressed_op(self, node: str, q: Projection, part: str, label: str) -> None:
         """S (its dense columns, then its sparse rest; or one N:M GEMM, program/nm.py), V X or
-        U (V X) of a compressed projection."""
+        U (V X) of a compressed projection. The parts of an N:M projection run on every line of a
+        shared array, beside no sparser op: they get the buffers of an op alone (op_buffer_slots)."""
         deng = self.nm_engine(q)
+        slots = None if deng is None else self.alone_slots
         if deng is not None and part == "S":
             self.nm_op(node, q, deng, label)
             return
@@ -480,10 +483,10 @@ class _Builder:
             if len(sp.order):
                 self.sparse_op(node, q, sp, sw, label)
         elif part == "V":
-            t, shape = self.dense_tiles(deng, q.n, q.rank, label + ".V")
+            t, shape = self.dense_tiles(deng, q.n, q.rank, label + ".V", slots=slots)
             self.add_op(node, q.name, "V", DENSER, DENSER, deng.macs, t, shape)
         elif part == "U":
-            t, shape = self.dense_tiles(deng, q.rank, q.m, label + ".U")
+            t, shape = self.dense_tiles(deng, q.rank, q.m, label + ".U", slots=slots)
             self.add_op(node, q.name, "U", DENSER, DENSER, deng.macs, t, shape)
 
     def nm_engine(self, q: Projection) -> _Dense | None:
@@ -503,7 +506,7 @@ class _Builder:
         hw, T, p, prog, nm = self.hw, self.T, self.hw.precision, self.prog, self.hw.denser_engine.nm_sparsity
         Kc = nm_compressed_k(q.n, nm.n, nm.m)
         gK, gN = eng.granularity
-        sh = dense_tile_shape(nm_tile_config(hw), self.slots, T, Kc, q.m, gK, gN, label + ".S_nm")
+        sh = dense_tile_shape(nm_tile_config(hw), self.alone_slots, T, Kc, q.m, gK, gN, label + ".S_nm")
         out = prog.room(dense_tile_count(sh, T, Kc, q.m))
         t = nm_op_tiles(T, Kc, q.m, sh.nest, sh.tt, sh.tk, sh.tn, sh.block, sh.reuse_inputs, p.weight_bits,
                         p.activation_bits, p.output_bits, eng.kind, eng.dataflow, eng.R, eng.C, eng.physical,

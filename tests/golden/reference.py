@@ -659,22 +659,23 @@ def build(hw: HardwareConfig, projections_per_layer: list[list[dict]], T: int, d
             if not done_by[node]:
                 done_by[node] = deps
             continue
-        compressed_part(hw, slots, q, part, T, add)
+        compressed_part(hw, slots, q, part, T, add, alone)
         if not done_by[node]:
             done_by[node] = deps
     return ops
 
 
-def compressed_part(hw: HardwareConfig, slots, q: dict, part: str, T: int, add) -> None:
+def compressed_part(hw: HardwareConfig, slots, q: dict, part: str, T: int, add, alone) -> None:
     """S, V or U of a compressed projection: S as one N:M GEMM over its slots when the config
     has an N:M engine and S keeps at most n of every m along its rows (V and U then get every
-    line of a shared array), else split by column density between the two engines."""
+    line of a shared array, and all three the `alone` slots: no sparser op beside them), else
+    split by column density between the two engines."""
     mask, policy, nm = q["mask"], hw.split.policy, hw.denser_engine.nm_sparsity
     if nm is not None and mask.sum() > 0 and nm_fits(mask, nm.n, nm.m):
         lines = hw.denser_engine.cols if policy == "shared_width" else None
         K, N = {"S": (nm_slots(q["n"], nm.n, nm.m), q["m"]), "V": (q["n"], q["rank"]), "U": (q["rank"], q["m"])}[part]
         if K and N:
-            tiles, acts = dense_tiles(hw, slots, T, K, N, lines, (nm.n, nm.m, q["n"]) if part == "S" else None)
+            tiles, acts = dense_tiles(hw, alone, T, K, N, lines, (nm.n, nm.m, q["n"]) if part == "S" else None)
             if part == "S":
                 acts["useful_macs"] = int(mask.sum()) * T  # the slots of groups keeping fewer than n are zeros
             add(0, tiles, acts)
