@@ -121,7 +121,19 @@ def _markdown(args, search, recs: list[dict], load: tuple, started: str) -> str:
                      f"{_median(recs, k, 'wall_s'):.0f} |")
     lines += ["", "Feasible points per run: " + "; ".join(
         f"{k.replace('_', ' ')} " + "/".join(str(r[k]["feasible"]) for r in recs) for k in keys) + "."]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _acceptance(args, recs)) + "\n"
+
+
+def _acceptance(args, recs: list[dict]) -> list[str]:
+    """Issue 21's criteria, checked on the medians of the spec's own sampler (the first)."""
+    s, few, many = f"search_{args.samplers[0]}", f"random_{min(args.samples)}", f"random_{max(args.samples)}"
+    hv, hv_few, hv_many = (_median(recs, k, "hv") for k in (s, few, many))
+    worst = max(r[s]["wall_s"] for r in recs)
+    return ["", f"Acceptance ({args.samplers[0]}, medians over {len(recs)} seeds): beats the {min(args.samples)}-point "
+            f"random sweep: {'yes' if hv > hv_few else 'NO'} ({hv:.4g} against {hv_few:.4g}); within 5% of the "
+            f"{max(args.samples)}-point one: {'yes' if hv >= 0.95 * hv_many else 'NO'} ({hv / hv_many:.3f}); the "
+            f"{args.trials}-trial search under {TARGET_S:.0f} s: {'yes' if worst < TARGET_S else 'NO'} (slowest of the "
+            f"seeds {worst:.0f} s on {args.workers} workers)."]
 
 
 def main() -> int:
@@ -134,20 +146,26 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--tmp", default="/tmp/bench_search", help="working directory (emptied first)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "search.md"))
+    ap.add_argument("--render", default=None, metavar="JSON",
+                    help="run nothing: write --out from a record this script saved (same other flags)")
     args = ap.parse_args()
     args.seeds = [int(s) for s in args.seeds.split(",")]
     args.samples = [int(s) for s in args.samples.split(",")]
     args.samplers = args.samplers.split(",")
-    tmp = Path(args.tmp)
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     search = load_search(REPO / args.spec)
-    load = os.getloadavg()
-    started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    recs = []
-    for seed in args.seeds:
-        recs.append(_one_seed(args, search, seed, tmp))
-        print(json.dumps(recs[-1]), file=sys.stderr)
+    if args.render:
+        saved = json.loads(Path(args.render).read_text())
+        recs, load, started = saved["records"], saved["load"], saved["started"]
+    else:
+        tmp = Path(args.tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        load = os.getloadavg()
+        started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        recs = []
+        for seed in args.seeds:
+            recs.append(_one_seed(args, search, seed, tmp))
+            print(json.dumps(recs[-1]), file=sys.stderr)
     md = _markdown(args, search, recs, load, started)
     atomic_write(args.out, md)
     atomic_write(Path(args.out).with_suffix(".json"), json.dumps({"records": recs, "load": load, "started": started},

@@ -19,7 +19,7 @@ from simulator.search.hypervolume import hypervolume, pareto_indices
 from simulator.search.objectives import minimised, values
 from simulator.search.plot import pareto_figure
 from simulator.search.spec import Search
-from simulator.search.study import refuse_foreign
+from simulator.search.study import refuse_foreign, storage
 from simulator.sweep.worker import simulate_point
 from workloads.errors import InputError
 
@@ -46,10 +46,10 @@ def load_study(search: Search, db: str | Path) -> Any | None:
         return None
     refuse_foreign(path)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = optuna.storages.RDBStorage(f"sqlite:///{path.resolve()}", skip_table_creation=True)
-    if search.name not in [s.study_name for s in storage.get_all_studies()]:
+    store = storage(path, create=False)
+    if search.name not in [s.study_name for s in store.get_all_studies()]:
         return None
-    return optuna.load_study(study_name=search.name, storage=storage)
+    return optuna.load_study(study_name=search.name, storage=store)
 
 
 def require_study(search: Search, db: str | Path) -> Any:

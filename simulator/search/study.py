@@ -81,6 +81,25 @@ def refuse_foreign(path: Path) -> None:
                          f"{', '.join(sorted(tables)) or 'none'}); write the search to a new --out")
 
 
+def storage(path: Path, create: bool = True) -> Any:
+    """Optuna's SQLite storage of the study file, in WAL mode with synchronous=NORMAL: a
+    commit appends to the log without waiting for the disk (a driver killed at any moment,
+    SIGKILL included, keeps every committed trial; a power cut may lose the last few, never
+    the database's consistency). Optuna commits every suggested parameter and attribute on
+    its own, about 20 a trial: with the default rollback journal and a flush each, they took
+    half of a search's wall time."""
+    import optuna
+
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    return optuna.storages.RDBStorage(f"sqlite:///{path.resolve()}", engine_kwargs={"creator": connect},
+                                      skip_table_creation=not create)
+
+
 def lock(path: Path) -> IO[bytes]:
     """An exclusive lock on the study file, held until the returned file is closed."""
     fh = open(path, "ab")  # creates an empty file for a new study; nothing is ever written through it
@@ -108,9 +127,7 @@ def open_study(search: Search, db: str | Path) -> tuple[Any, IO[bytes]]:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     held = lock(path)
     try:
-        storage = optuna.storages.RDBStorage(f"sqlite:///{path.resolve()}",
-                                             engine_kwargs={"connect_args": {"timeout": 30}})
-        study = _load(search, storage, path)
+        study = _load(search, storage(path), path)
     except BaseException:
         held.close()
         raise
