@@ -254,14 +254,20 @@ def smollm2(args) -> None:
     rows = []
     res_path = RESULTS / "compression_smollm2.json"
     done = {}
+    base = mc  # the machine of the table's first run; a row run on another one records its own
     if res_path.exists() and args.resume:  # every stored row is kept, listed in --methods or not
-        for r in json.loads(res_path.read_text())["rows"]:
+        stored = json.loads(res_path.read_text())
+        base = stored["machine"]
+        for r in stored["rows"]:
             done[(r["method"], r["ratio"])] = r
         rows.extend(done.values())
+
     def record(row):
+        if mc["cpu"] != base["cpu"]:
+            row["machine"] = mc
         rows.append(row)
         RESULTS.mkdir(parents=True, exist_ok=True)
-        res_path.write_text(json.dumps({"machine": mc, "rows": rows, "eval": ev, "calibration": cal}, indent=1))
+        res_path.write_text(json.dumps({"machine": base, "rows": rows, "eval": ev, "calibration": cal}, indent=1))
         print(json.dumps(row), flush=True)
 
     if ("dense", None) not in done:
@@ -285,7 +291,7 @@ def smollm2(args) -> None:
                     "recon_error": cr["recon_error"],
                     "compress_command": "sslcsim " + " ".join(c[3:]),
                     "eval_command": "sslcsim " + " ".join(e[3:])})
-    write_table(rows, ev, cal, mc)
+    write_table(rows, ev, cal, base)
 
 
 def write_table(rows, ev, cal, mc: dict) -> None:
@@ -304,11 +310,17 @@ def write_table(rows, ev, cal, mc: dict) -> None:
         cells = []
         for m in methods:
             r = next((x for x in rows if x["method"] == m and x["ratio"] == ratio), None)
-            cells.append("-" if r is None else f"{r['ppl']:.2f} ({r['compress_s']:.0f} s)")
+            cells.append("-" if r is None else f"{r['ppl']:.2f} ({r['compress_s']:.0f} s){'*' if 'machine' in r else ''}")
         md.append(f"| {ratio} | " + " | ".join(cells) + " |")
     if dense:
         md += ["", f"Dense: perplexity {dense['ppl']:.2f}.", ""]
     md += ["Cells: perplexity (compression wall time of the `compress` command's layer loop).", ""]
+    other = [r for r in rows if "machine" in r]
+    if other:
+        md += ["\\* run on another machine: " + "; ".join(
+            f"{r['method']} {r['ratio']}: {r['machine']['cpu']}, load average {r['machine']['load_avg_at_start']:.1f} at start"
+            for r in other) + ". Float32 kernels differ between CPUs, so these cells may differ slightly from a run on "
+            f"the table's machine ({mc['cpu']}); their wall times are under a heavier load.", ""]
     if dense and any(r["method"] == "sparsegpt" for r in rows):
         md += increase_table(rows, ratios, methods, dense["ppl"])
     notes = RESULTS / "compression_smollm2_notes.md"  # hand-written context, kept across regenerations
