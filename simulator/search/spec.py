@@ -186,6 +186,8 @@ def _axis(source: str, name: str, raw: Any) -> Axis:
         return Axis(name, keys, choices=tuple(raw))
     if len(keys) > 1:
         raise InputError(f"{where}: a zipped axis is a list of choices, not a range")
+    if not isinstance(raw, dict):
+        raise InputError(f"{where}: expected a list of choices or {{low, high, scale, integer}}, got {raw!r}")
     try:
         r = RandomAxis.model_validate(raw)
     except ValidationError as exc:
