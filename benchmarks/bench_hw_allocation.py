@@ -178,6 +178,28 @@ def shares_study(ratios: list[float], variants: list[str], work: Path) -> list[d
     return out
 
 
+def shares_table() -> list[str]:
+    """The allocations alone (`--shares`), if they were computed."""
+    path = RESULTS / "hw_allocation_shares.json"
+    if not path.exists():
+        return []
+    study = json.loads(path.read_text())
+    shapes = list(study[0]["rank_slopes_rank0"])
+    md = ["", "The allocations alone (`--shares`: stage 1 on the calibration text, no compression): at the loss-only "
+          "allocation's table cost, the hardware-aware one's kept fraction and calibration-loss estimate (grid "
+          "candidates), projections given a rank (loss-only -> hardware-aware), and the cost table's marginal cost "
+          "of one kept entry at rank 0 per shape (m x n):", "",
+          "| ratio | cost | kept | loss estimate (loss-only) | change | ranked projections | "
+          + " | ".join(f"per entry {s}" for s in shapes) + " |", "|---" * (6 + len(shapes)) + "|"]
+    for x in study:
+        r = x["record"]
+        md.append(f"| {x['ratio']} | {x['variant']} | {r['kept_fraction']:.4f} | {r['loss_estimate']:.0f} "
+                  f"({r['loss_only_loss_estimate']:.0f}) | {r['loss_estimate'] / r['loss_only_loss_estimate'] - 1:+.1%} | "
+                  f"{x['ranked_projections'][0]} -> {x['ranked_projections'][1]} | "
+                  + " | ".join(f"{x['rank_slopes_rank0'][s]:.4g}" for s in shapes) + " |")
+    return md
+
+
 def write(rows: list[dict], meta: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     m = matched(rows)
@@ -205,6 +227,7 @@ def write(rows: list[dict], meta: dict) -> None:
         md.append(f"| {x['label']} | {x['phase']} | {x['by']} | {x['cost']:.6g} | {x['ppl']:.2f} | "
                   f"{x['loss_only_ppl_at_cost']:.2f}{'*' if x['extrapolated'] else ''} | "
                   f"{x['loss_only_cost_at_ppl']:.6g} | {x['gain_at_ppl']:.3f}x |")
+    md += shares_table()
     notes = RESULTS / "hw_allocation_notes.md"
     if notes.exists():
         md += ["", notes.read_text().rstrip()]
