@@ -37,9 +37,10 @@ what is left, up to less than one rank unit, m + n entries, of the smallest proj
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import torch
 
 from compression import patterns
@@ -128,10 +129,12 @@ def candidates(m: int, n: int, ratio: float, pattern: tuple[int, int] | None, sp
 
 
 def error_curve(W: torch.Tensor, act_norm: torch.Tensor, ratio: float, pattern: tuple[int, int] | None,
-                row_weight: torch.Tensor, split: bool = True) -> list[tuple[Share, float]]:
+                row_weight: torch.Tensor, split: bool = True,
+                on_mask: Callable[[Share, np.ndarray], None] | None = None) -> list[tuple[Share, float]]:
     """Stage 1 for one projection: (candidate share, sum_k w_k ||(W - L_r - S)_k D||^2) for
     the row weights w (the output-channel Fisher weights; module docstring), for every
-    candidate of `candidates`."""
+    candidate of `candidates`. `on_mask` (unstructured) sees each candidate's S mask (m x n
+    bool: the kept entries of the salience order), e.g. to price it on a hardware."""
     W = W.detach().float()
     m, n = W.shape
     Wh = W * act_norm.detach().float().reshape(1, n)
@@ -154,6 +157,10 @@ def error_curve(W: torch.Tensor, act_norm: torch.Tensor, ratio: float, pattern: 
         for c in (c for c in cands if c.rank == r):
             nnz = c.kept - r * (m + n)
             out.append((c, total - (float(kept_cost[nnz - 1]) if nnz else 0.0)))
+            if on_mask is not None:
+                mask = np.zeros(m * n, bool)
+                mask[order[:nnz].numpy()] = True
+                on_mask(c, mask.reshape(m, n))
     return out
 
 
@@ -229,13 +236,16 @@ class Curves:
     layer_of: list[int]
     curves: list[list[tuple[Share, float]]]
     outliers: dict[int, tuple[int, int]]
+    costs: list[dict[Share, float]] = field(default_factory=list)  # per projection, with a mask_cost
 
 
 def measure(lm, chunks: list, ids: torch.Tensor, hp: dict, n_layers: int, split: bool = True,
-            show_progress: bool = False) -> Curves:
+            show_progress: bool = False,
+            mask_cost: Callable[[int, int, int, np.ndarray], float] | None = None) -> Curves:
     """Stage 1 on the dense model (calibration inputs `chunks` of the token windows `ids`
     propagated through dense layers) for every projection of the first n_layers; `split`:
-    whether candidates split the budget between S and U V (else rank 0 only)."""
+    whether candidates split the budget between S and U V (else rank 0 only); `mask_cost`
+    (m, n, rank, S mask) -> cost prices every candidate on its own mask (Curves.costs)."""
     from tqdm import tqdm
 
     from compression import calibration, models, sensitivity
@@ -257,7 +267,15 @@ def measure(lm, chunks: list, ids: torch.Tensor, hp: dict, n_layers: int, split:
                     old = out.outliers.get(i, (0, 0))
                     out.outliers[i] = (old[0] + hit, old[1] + cnt)
                     continue
-                out.curves.append(error_curve(W, st.act_norm, ratio, pattern, fisher[f"{i}.{name}"], split))
+                priced: dict[Share, float] = {}
+
+                def price(c: Share, mask: np.ndarray, priced: dict = priced, shape: tuple = tuple(W.shape)) -> None:
+                    priced[c] = float(mask_cost(*shape, c.rank, mask))
+
+                out.curves.append(error_curve(W, st.act_norm, ratio, pattern, fisher[f"{i}.{name}"], split,
+                                              None if mask_cost is None else price))
+                if mask_cost is not None:
+                    out.costs.append(priced)
             chunks = calibration.layer_forward(layer, chunks)
     return out
 

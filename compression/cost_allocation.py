@@ -24,6 +24,9 @@ allocation's loss estimate.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
 
 from compression import allocation
 from compression.allocation import Curves, Share
@@ -39,6 +42,16 @@ class CostTable:
 
     candidates: dict[tuple[int, int], dict[tuple[int, int], float]]
     dense: dict[tuple[int, int], float]
+    unit: str
+
+
+@dataclass(frozen=True)
+class MaskCosts:
+    """Costs of candidates measured on their own S masks (stage 1's salience masks) while stage
+    1 runs: `cost(m, n, rank, mask)` and `dense(m, n)`, plain numbers from the CLI's simulator."""
+
+    cost: Callable[[int, int, int, np.ndarray], float]
+    dense: Callable[[int, int], float]
     unit: str
 
 
@@ -75,6 +88,12 @@ def _slope(pts: list[tuple[int, float]]) -> float:
     return max(cov / var if var > 0 else 0.0, floor)
 
 
+def model_of(m: int, n: int, points: dict[Share, float]) -> CostModel:
+    """The cost model of an m x n projection from its candidates' costs."""
+    slopes = {r: _slope([(p.kept, v) for p, v in points.items() if p.rank == r]) for r in {p.rank for p in points}}
+    return CostModel(m, n, dict(points), slopes)
+
+
 def cost_model(table: CostTable, m: int, n: int, cands: list[Share]) -> CostModel:
     """The cost model of an m x n projection over its candidates; InputError if the table lacks one."""
     got = table.candidates.get((m, n))
@@ -85,8 +104,7 @@ def cost_model(table: CostTable, m: int, n: int, cands: list[Share]) -> CostMode
         if (c.kept, c.rank) not in got:
             raise InputError(f"cost table: no cost for candidate kept={c.kept} rank={c.rank} of a {m} x {n} projection")
         points[c] = float(got[(c.kept, c.rank)])
-    slopes = {r: _slope([(p.kept, v) for p, v in points.items() if p.rank == r]) for r in {p.rank for p in points}}
-    return CostModel(m, n, points, slopes)
+    return model_of(m, n, points)
 
 
 def _pick(curves: list[list[tuple[Share, float]]], models: list[CostModel], lam: float) -> list[tuple[Share, float]]:
@@ -169,17 +187,21 @@ def spend(shares: list[Share], sizes: list[tuple[int, int]], models: list[CostMo
     return out
 
 
-def plan(c: Curves, hp: dict, table: CostTable, split: bool = True) -> tuple[list[Share], dict]:
+def plan(c: Curves, hp: dict, source: CostTable | MaskCosts, split: bool = True) -> tuple[list[Share], dict]:
     """Hardware-aware stage 2 over stage 1's curves (global allocation, unstructured): the
     shares and the manifest's record of their cost (hp["cost"]: the target's rule and what
-    the CLI measured on)."""
+    the CLI measured on). With MaskCosts, stage 1 priced the candidates (c.costs)."""
     spec, ratio = hp["cost"], float(hp["ratio"])
-    models = [cost_model(table, m, n, allocation.candidates(m, n, ratio, None, split)) for m, n in c.sizes]
+    if isinstance(source, MaskCosts):
+        models = [model_of(m, n, pts) for (m, n), pts in zip(c.sizes, c.costs)]
+        dense = sum(source.dense(m, n) for m, n in c.sizes)
+    else:
+        models = [cost_model(source, m, n, allocation.candidates(m, n, ratio, None, split)) for m, n in c.sizes]
+        dense = sum(source.dense[s] for s in c.sizes)
     budget = int(round(ratio * sum(m * n for m, n in c.sizes)))
     grid_ref = allocation.allocate_global(c.curves, budget)
     ref = allocation.top_up(grid_ref, c.sizes, budget, None)
     ref_cost = sum(cm.cost(s) for s, cm in zip(ref, models))
-    dense = sum(table.dense[s] for s in c.sizes)
     ref_loss = sum(dict(curve)[s] for curve, s in zip(c.curves, grid_ref))
     if spec.get("loss_target") is not None:
         target = None
@@ -190,7 +212,7 @@ def plan(c: Curves, hp: dict, table: CostTable, split: bool = True) -> tuple[lis
         grid, lam = allocate(c.curves, models, cost_target=target)
         shares = spend(grid, c.sizes, models, target)
     cost = sum(cm.cost(s) for s, cm in zip(shares, models))
-    record = {**spec, "unit": table.unit, "lambda": lam, "target_cost": target, "cost": cost, "dense_cost": dense,
+    record = {**spec, "unit": source.unit, "lambda": lam, "target_cost": target, "cost": cost, "dense_cost": dense,
               "loss_only_cost": ref_cost, "kept_fraction": sum(s.kept for s in shares) / sum(m * n for m, n in c.sizes),
               "loss_estimate": sum(dict(curve)[s] for curve, s in zip(c.curves, grid)),
               "loss_only_loss_estimate": ref_loss}

@@ -69,7 +69,7 @@ def check_hyperparameters(method: str, hp: dict) -> dict:
     return full
 
 
-COST_KEYS = {"hardware", "hardware_sha256", "phase", "metric", "batch", "seq", "target", "loss_target"}
+COST_KEYS = {"hardware", "hardware_sha256", "phase", "metric", "batch", "seq", "target", "loss_target", "masks"}
 
 
 def _check_cost(hp: dict) -> None:

@@ -10,7 +10,7 @@ import torch
 from tqdm import tqdm
 
 from compression import allocation, calibration, cost_allocation, export, methods, models, text
-from compression.cost_allocation import CostTable
+from compression.cost_allocation import CostTable, MaskCosts
 from compression.sslc import exact_loss
 from workloads import artifact
 from workloads.errors import InputError
@@ -79,7 +79,7 @@ def _compress_layer(layer, i: int, chunks: list, method: str, hp: dict, seed: in
     return artifact.write_layer(out, i, tensors, entries)
 
 
-def _plan(lm, chunks: list, ids: torch.Tensor, method: str, hp: dict, n_total: int, costs: CostTable | None,
+def _plan(lm, chunks: list, ids: torch.Tensor, method: str, hp: dict, n_total: int, costs: CostTable | MaskCosts | None,
           manifest: dict, show_progress: bool) -> dict:
     """The allocation {"<layer>.<projection>": [kept, rank]}: loss-only, or hardware-aware when
     hp["cost"] is set (its cost record then goes into the manifest as `allocation_cost`)."""
@@ -89,7 +89,8 @@ def _plan(lm, chunks: list, ids: torch.Tensor, method: str, hp: dict, n_total: i
         return {k: [s.kept, s.rank] for k, s in planned.items()}
     if costs is None:
         raise InputError("hardware-aware allocation: no cost table was given (sslcsim compress --cost-hw builds it)")
-    curves = allocation.measure(lm, chunks, ids, hp, n_total, split, show_progress)
+    mask_cost = costs.cost if isinstance(costs, cost_allocation.MaskCosts) else None
+    curves = allocation.measure(lm, chunks, ids, hp, n_total, split, show_progress, mask_cost)
     shares, record = cost_allocation.plan(curves, hp, costs, split)
     manifest["allocation_cost"] = record
     return {k: [s.kept, s.rank] for k, s in zip(curves.keys, shares)}
@@ -98,7 +99,7 @@ def _plan(lm, chunks: list, ids: torch.Tensor, method: str, hp: dict, n_total: i
 def compress_model(lm: models.LoadedModel, method: str, hp: dict, seed: int, out_dir: str,
                    calib_samples: int = 32, calib_seqlen: int = 512, calib_text: str | None = None,
                    batch: int = 8, overwrite: bool = False, show_progress: bool = True,
-                   max_layers: int | None = None, costs: CostTable | None = None) -> dict:
+                   max_layers: int | None = None, costs: CostTable | MaskCosts | None = None) -> dict:
     """Compress every layer's nn.Linear projections; write/resume the artifact at out_dir.
 
     Layer i holds real weights only while it is calibrated and run (`lm.layer(i)`), so a

@@ -1,62 +1,78 @@
 """The CLI side of hardware-aware allocation: what every allocation candidate (kept, rank) of
-every projection shape costs on a hardware config, measured with the simulator and handed to
-`compression` as plain numbers (compression.cost_allocation.CostTable).
+every projection costs on a hardware config, measured with the simulator and handed to
+`compression` as plain numbers.
 
-A candidate's cost is that of a one-projection, one-layer, shape-only workload: S with a
-seeded synthetic mask (the wanda-like generator, seed `seed`) at density
-(kept - rank (m + n)) / (m n) and rank-`rank` U V, against the dense matrix on the same
-hardware. Metric `cycles`: its total cycles; `energy`: its energy in pJ (the config needs a
-technology). A model's cost is the sum over its projections; on SmolLM2-135M and vitcod.yaml
-that sum is within about 1% of one simulated layer of all seven projections (decode and a
-512-token prefill), and benchmarks/results/hw_allocation.md compares it with whole-artifact
-runs. Phase `both`: each phase's cost divided by the whole dense model's cost in that phase,
-summed (equal weight per phase; the unit is then "relative to dense").
+A candidate's cost is that of a one-projection, one-layer workload: S with a mask at the
+candidate's sparse count and rank-`rank` U V, against the dense matrix on the same hardware.
+Metric `cycles`: its total cycles; `energy`: its energy in pJ (the config needs a technology).
+Phase `both`: each phase's cost divided by the whole dense model's cost in that phase, summed
+(equal weight per phase; the unit is then "relative to dense"). A model's cost is the sum over
+its projections (on SmolLM2-135M and vitcod.yaml within about 1% of one simulated layer of all
+seven projections, decode and a 512-token prefill).
 
-Simulations are cached in memory and, with a cache file, on disk, keyed by (hardware
-sha256, phase, batch, seq, seed, m, n, kept, rank). Importing this module imports no torch.
+Which mask (`--cost-masks`):
+- `candidates` (default): each candidate's own S mask from stage 1 (the kept entries of the
+  salience order of its residual), priced while stage 1 runs (`mask_costs`, a MaskCosts). On
+  SmolLM2-135M's sslc-obs artifacts these predict a projection's simulated cycles with its real
+  (OBS) mask to 0.98-1.00 on average, where the synthetic mask is off by up to 30% (decode);
+  benchmarks/results/hw_allocation.md.
+- `synthetic`: a seeded synthetic mask (the wanda-like generator, seed 0) per shape and
+  candidate (`build_table`, a CostTable): needs no weights, but a hardware-aware allocation on
+  it steers into the synthetic masks' cheap spots, which real masks do not share.
+
+Simulations are cached in memory and, with a cache file, on disk, keyed by (hardware sha256,
+phase, batch, seq, then seed, m, n, kept, rank for a synthetic mask, or the sha256 of the mask,
+m, n, rank). Importing this module imports no torch.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
+
+import numpy as np
 
 from simulator.api import simulate_workloads
 from simulator.config import HardwareConfig
 from simulator.reports.files import atomic_write, check_output_path
 from simulator.reports.provenance import canonical_sha256
 from workloads.errors import InputError
-from workloads.masks import SyntheticMask
+from workloads.masks import CsrMask, SyntheticMask
 from workloads.presets import ModelShape
 from workloads.workload import Projection, Workload
 
 METRICS = ("cycles", "energy")
+MASKS = ("candidates", "synthetic")
 PHASES = ("decode", "prefill", "both")
 _MEMORY: dict[str, dict] = {}
 
 
-def _workload(m: int, n: int, rank: int, nnz: int | None, phase: str, batch: int, seq: int, seed: int) -> Workload:
-    """One m x n projection in one layer: S + U V (nnz, rank), or the dense matrix (nnz None)."""
+def _workload(m: int, n: int, rank: int, mask, phase: str, batch: int, seq: int) -> Workload:
+    """One m x n projection in one layer: S (`mask`: SyntheticMask or CsrMask) + rank-`rank`
+    U V, or the dense matrix (mask None)."""
     shape = ModelShape(f"projection-{m}x{n}", n, m, 1, 1, 1, n)
-    mask = None if nnz is None else SyntheticMask(m, n, nnz, "wanda-like", seed=seed)
-    proj = Projection(0, "q_proj", "MHA", m, n, 0 if nnz is None else rank, mask)
+    proj = Projection(0, "q_proj", "MHA", m, n, 0 if mask is None else rank, mask)
     return Workload(shape, phase, batch, seq if phase == "prefill" else 1, f"{m}x{n} kept-candidate",
                     lambda layer: [proj])
 
 
-def _simulate(hw: HardwareConfig, phase: str, batch: int, seq: int, seed: int, m: int, n: int,
-              kept: int, rank: int) -> dict:
+def _simulate(hw: HardwareConfig, phase: str, batch: int, seq: int, m: int, n: int, rank: int, mask) -> dict:
     """{"cycles", "energy_pj", "dense_cycles", "dense_energy_pj"} of one candidate (energy None
     without a technology)."""
-    nnz = kept - rank * (m + n)
-    if not 0 <= nnz <= m * n:
-        raise InputError(f"cost table: candidate kept={kept} rank={rank} does not fit a {m} x {n} projection")
-    dense = _workload(m, n, 0, None, phase, batch, seq, seed)
-    rep = simulate_workloads(_workload(m, n, rank, nnz, phase, batch, seq, seed), dense, hw)
+    dense = _workload(m, n, 0, None, phase, batch, seq)
+    rep = simulate_workloads(_workload(m, n, rank, mask, phase, batch, seq), dense, hw)
     e = rep.get("energy")
     return {"cycles": rep["totals"]["total_cycles"], "dense_cycles": rep["totals"]["dense_cycles"],
             "energy_pj": e["compressed"]["energy_pj"]["total"] if e else None,
             "dense_energy_pj": e["dense"]["energy_pj"]["total"] if e else None}
+
+
+def _synthetic(m: int, n: int, kept: int, rank: int, seed: int) -> SyntheticMask:
+    nnz = kept - rank * (m + n)
+    if not 0 <= nnz <= m * n:
+        raise InputError(f"cost table: candidate kept={kept} rank={rank} does not fit a {m} x {n} projection")
+    return SyntheticMask(m, n, nnz, "wanda-like", seed=seed)
 
 
 class CostCache:
@@ -81,11 +97,28 @@ class CostCache:
 
     def get(self, hw: HardwareConfig, sha: str, phase: str, batch: int, seq: int, seed: int, m: int, n: int,
             kept: int, rank: int) -> dict:
+        """A synthetic-mask candidate's simulation."""
         key = f"{sha}|{phase}|{batch}|{seq if phase == 'prefill' else 1}|{seed}|{m}|{n}|{kept}|{rank}"
         if key not in self.data:
-            self.data[key] = _simulate(hw, phase, batch, seq, seed, m, n, kept, rank)
+            self.data[key] = _simulate(hw, phase, batch, seq, m, n, rank, _synthetic(m, n, kept, rank, seed))
         self.used.add(key)
         return self.data[key]
+
+    def get_mask(self, hw: HardwareConfig, sha: str, phase: str, batch: int, seq: int, rank: int,
+                 mask: np.ndarray) -> dict:
+        """A candidate's simulation on its own S mask (m x n bool), keyed by the mask's sha256."""
+        m, n = mask.shape
+        digest = hashlib.sha256(np.packbits(mask).tobytes()).hexdigest()[:32]
+        key = f"{sha}|{phase}|{batch}|{seq if phase == 'prefill' else 1}|mask:{digest}|{m}|{n}|{rank}"
+        if key not in self.data:
+            self.data[key] = _simulate(hw, phase, batch, seq, m, n, rank, CsrMask.from_dense(mask))
+        self.used.add(key)
+        return self.data[key]
+
+    def save_every(self, count: int) -> None:
+        """Saves once `count` new simulations have accumulated (a long stage 1 keeps its work)."""
+        if len(self.used - self.stored) >= count:
+            self.save()
 
     def save(self) -> None:
         """Writes the cache file when it lacks a simulation this cache has used."""
@@ -131,12 +164,39 @@ def build_table(hw: HardwareConfig, phase: str, metric: str, batch: int, seq: in
 
 
 def describe(hw: HardwareConfig, where: str, phase: str, metric: str, batch: int, seq: int,
-             target: float | None, loss_target: float | None) -> dict:
+             target: float | None, loss_target: float | None, masks: str = "candidates") -> dict:
     """The hyper-parameter `cost` of a hardware-aware allocation: what its costs are measured on."""
     check_options(hw, phase, metric, where)
+    if masks not in MASKS:
+        raise InputError(f"--cost-masks: expected one of {', '.join(MASKS)}, got {masks!r}")
     return {"hardware": hw.name, "hardware_sha256": canonical_sha256(hw.model_dump(mode="json")), "phase": phase,
             "metric": metric, "batch": batch, "seq": seq if phase != "decode" else 1, "target": target,
-            "loss_target": loss_target}
+            "loss_target": loss_target, "masks": masks}
+
+
+def mask_costs(hw: HardwareConfig, phase: str, metric: str, batch: int, seq: int,
+               counts: dict[tuple[int, int], int], cache: CostCache):
+    """Costs priced on each candidate's own S mask while stage 1 runs (a
+    compression.cost_allocation.MaskCosts); phase `both` as `build_table`."""
+    from compression.cost_allocation import MaskCosts  # compression (torch) only when it is used
+
+    sha = canonical_sha256(hw.model_dump(mode="json"))
+    field = "cycles" if metric == "cycles" else "energy_pj"
+    phases = ("decode", "prefill") if phase == "both" else (phase,)
+    dense_of = {(ph, s): _simulate(hw, ph, batch, seq, *s, 0, None)["dense_" + field] for ph in phases for s in counts}
+    scale = {ph: (1.0 / sum(c * dense_of[(ph, s)] for s, c in counts.items()) if phase == "both" else 1.0)
+             for ph in phases}
+
+    def cost(m: int, n: int, rank: int, mask: np.ndarray) -> float:
+        out = sum(cache.get_mask(hw, sha, ph, batch, seq, rank, mask)[field] * scale[ph] for ph in phases)
+        cache.save_every(500)
+        return out
+
+    def dense(m: int, n: int) -> float:
+        return sum(dense_of[(ph, (m, n))] * scale[ph] for ph in phases)
+
+    unit = "relative to dense (decode + prefill)" if phase == "both" else ("cycles" if metric == "cycles" else "pJ")
+    return MaskCosts(cost, dense, unit)
 
 
 def for_model(lm, method: str, hp: dict, hw: HardwareConfig, cache_path: str | Path | None):
@@ -149,6 +209,8 @@ def for_model(lm, method: str, hp: dict, hw: HardwareConfig, cache_path: str | P
     for layer in models.layer_stack(lm.model):  # shapes only: no layer is read from disk
         for lin in models.linear_projections(layer).values():
             counts[tuple(lin.weight.shape)] = counts.get(tuple(lin.weight.shape), 0) + 1
+    if spec["masks"] == "candidates":
+        return mask_costs(hw, spec["phase"], spec["metric"], spec["batch"], spec["seq"], counts, CostCache(cache_path))
     split = method in methods.SPLIT_ALLOCATED
     cands = {s: [(c.kept, c.rank) for c in allocation.candidates(*s, float(hp["ratio"]), None, split)] for s in counts}
     return build_table(hw, spec["phase"], spec["metric"], spec["batch"], spec["seq"], cands, counts,

@@ -59,6 +59,9 @@ def register(subparsers) -> None:
     g.add_argument("--loss-target", type=float, default=None,
                    help="instead: the least cost whose calibration-loss estimate is at most this multiple of "
                         "the loss-only global allocation's at --ratio")
+    g.add_argument("--cost-masks", default="candidates", choices=["candidates", "synthetic"],
+                   help="S mask a candidate is priced on: its own (stage 1's salience mask; default) or a seeded "
+                        "synthetic one per shape (needs no weights, predicts real masks' cost worse)")
     g.add_argument("--cost-cache", default=None, help="JSON file caching the cost simulations across runs")
     p.add_argument("--calib-samples", type=int, default=32)
     p.add_argument("--calib-seqlen", type=int, default=512)
@@ -111,7 +114,7 @@ def _cost_options(args: argparse.Namespace, hp: dict) -> None:
         if not 1 <= getattr(args, opt) <= 1 << 16:
             raise InputError(f"--{opt.replace('_', '-')}: expected an integer in 1..65536, got {getattr(args, opt)}")
     hp["cost"] = costs.describe(load_hw(args.cost_hw), args.cost_hw, args.cost_phase, args.cost, args.cost_batch,
-                                args.cost_seq, args.cost_target, args.loss_target)
+                                args.cost_seq, args.cost_target, args.loss_target, args.cost_masks)
 
 
 def run(args: argparse.Namespace) -> int:

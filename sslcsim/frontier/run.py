@@ -30,7 +30,7 @@ def _hyperparameters(fr: Frontier, p: FrontierPoint) -> dict:
 
         v, (path, hw) = fr.spec.hardware_aware[p.hw], fr.cost_hardware[p.hw]
         hp["allocation"] = "global"
-        hp["cost"] = costs.describe(hw, str(path), v.phase, v.cost, v.batch, v.seq, v.target, None)
+        hp["cost"] = costs.describe(hw, str(path), v.phase, v.cost, v.batch, v.seq, v.target, None, v.masks)
     return methods.check_hyperparameters(p.method, hp)
 
 

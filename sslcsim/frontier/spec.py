@@ -40,13 +40,14 @@ class Phase(_Strict):
 class HardwareAware(_Strict):
     """A hardware-aware global allocation, one method variant per entry (docs/compression.md)."""
 
-    hardware: str = Field(..., min_length=1, description="hardware YAML the costs are simulated on, relative to the spec")
+    hardware: str = Field(..., min_length=1, description="hardware YAML of the costs, relative to the spec")
     phase: Literal["decode", "prefill", "both"] = "decode"
     cost: Literal["cycles", "energy"] = "cycles"
     batch: int = Field(1, ge=1, le=1 << 16)
     seq: int = Field(512, ge=1, le=1 << 16, description="prompt tokens of a prefill cost simulation")
     target: float | None = Field(None, gt=0, le=1e6, description="total cost as a fraction of dense's "
                                  "(default: the loss-only global allocation's cost at the point's ratio)")
+    masks: Literal["candidates", "synthetic"] = Field("candidates", description="S masks the candidates are priced on")
 
 
 class FrontierSpec(_Strict):
@@ -79,8 +80,9 @@ class FrontierPoint:
 
 
 def hw_allocation_name(v: HardwareAware) -> str:
-    """The allocation column of a hardware-aware variant: hw-<config stem>-<phase>-<cost>[-<target>]."""
-    return f"hw-{Path(v.hardware).stem}-{v.phase}-{v.cost}" + (f"-{v.target:g}" if v.target is not None else "")
+    """The allocation column of a hardware-aware variant: hw-<config stem>-<phase>-<cost>[-<target>][-synthetic]."""
+    return (f"hw-{Path(v.hardware).stem}-{v.phase}-{v.cost}" + (f"-{v.target:g}" if v.target is not None else "")
+            + ("-synthetic" if v.masks == "synthetic" else ""))
 
 
 @dataclass

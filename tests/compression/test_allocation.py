@@ -144,13 +144,11 @@ def test_allocation_input_errors(tmp_path):
     with pytest.raises(InputError, match="N:M pattern fixes"):
         pipeline.compress_model(loaded(), "sslc", {"pattern": "2:4", "allocation": "owl"}, 0, str(tmp_path / "a"),
                                 calib_samples=4, calib_seqlen=32, show_progress=False)
+    cost = {"hardware": "x", "hardware_sha256": "0" * 64, "phase": "decode", "metric": "cycles", "batch": 1,
+            "seq": 1, "target": None, "loss_target": None, "masks": "synthetic"}
     with pytest.raises(InputError, match="use --allocation global"):
-        pipeline.compress_model(loaded(), "wanda", {"allocation": "owl", "cost": {
-            "hardware": "x", "hardware_sha256": "0" * 64, "phase": "decode", "metric": "cycles", "batch": 1, "seq": 1,
-            "target": None, "loss_target": None}}, 0, str(tmp_path / "b"), calib_samples=4, calib_seqlen=32,
-            show_progress=False)
+        pipeline.compress_model(loaded(), "wanda", {"allocation": "owl", "cost": cost}, 0, str(tmp_path / "b"),
+                                calib_samples=4, calib_seqlen=32, show_progress=False)
     with pytest.raises(InputError, match="no cost table"):
-        pipeline.compress_model(loaded(), "wanda", {"allocation": "global", "cost": {
-            "hardware": "x", "hardware_sha256": "0" * 64, "phase": "decode", "metric": "cycles", "batch": 1, "seq": 1,
-            "target": None, "loss_target": None}}, 0, str(tmp_path / "c"), calib_samples=4, calib_seqlen=32,
-            show_progress=False)
+        pipeline.compress_model(loaded(), "wanda", {"allocation": "global", "cost": cost}, 0, str(tmp_path / "c"),
+                                calib_samples=4, calib_seqlen=32, show_progress=False)
