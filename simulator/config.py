@@ -160,6 +160,8 @@ class VectorUnit(_Strict):
     latency: int = Field(8, ge=0, le=4096, description="pipeline cycles added once per tile")
     norm_passes: int = Field(2, ge=1, le=64, description="RMSNorm/LayerNorm: sum of squares, then scale")
     softmax_passes: int = Field(3, ge=1, le=64, description="running max, exp and sum, normalise")
+    topk_passes: int = Field(2, ge=1, le=64, description="top-k selection of a decode KV budget: a histogram pass "
+                             "that finds the k-th score's bucket, then a pass that keeps the scores above it")
     silu_mul_passes: int = Field(2, ge=1, le=64, description="SiLU(gate) x up")
     add_passes: int = Field(1, ge=1, le=64, description="residual add")
 

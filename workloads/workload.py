@@ -9,6 +9,7 @@ import numpy as np
 
 from workloads.budget import Budget
 from workloads.errors import InputError
+from workloads.kv_budget import KVBudget
 from workloads.limits import MAX_BATCH, MAX_SEQ, MAX_TOKENS, check_seed
 from workloads.masks import SyntheticMask
 from workloads.presets import ModelShape
@@ -59,6 +60,9 @@ class Workload:
     # sequence of the batch: a layer-scope prefill then runs ViTCoD's sparse attention core
     # (simulator/program/layer_ops.py); None: dense causal attention
     attention_masks: Callable[[int], np.ndarray] | None = field(default=None, repr=False)
+    # decode steps of a layer-scope run attend only the budget's keys (workloads/kv_budget.py);
+    # a prefill attends its own sequence whole (the budget is for the generation that follows it)
+    kv_budget: KVBudget | None = None
 
     @property
     def tokens(self) -> int:
@@ -69,7 +73,7 @@ class Workload:
         """The same workload over `scope`, a decode step attending `context` cached tokens."""
         check_scope(scope, self.phase, context)
         return Workload(self.model, self.phase, self.batch, self.seq, self.description, self.layer_projections,
-                        scope, context, self.attention_masks)
+                        scope, context, self.attention_masks, self.kv_budget)
 
 
 def check_phase(phase: str, batch: int, seq: int) -> None:

@@ -28,7 +28,7 @@ from simulator.engines.nm import nm_compressed_k
 from simulator.engines.sparser import ASSIGNMENTS, MAPPINGS
 from simulator.engines.systolic import DATAFLOWS
 from simulator.program.layer_ops import (HeadMask, attention_template, check_attention_masks, head_masks, masked_template,
-                                 vector_tiles, writeback_bytes)
+                                         selected_scores, vector_tiles, writeback_bytes)
 from simulator.energy.actions import N_ACTIONS, OUT_READ_BITS, USEFUL_MACS
 from simulator.program.kernels import dense_op_tiles, nm_op_tiles, sparse_op_tiles
 from simulator.program.nm import nm_tile_config, runs_nm
@@ -67,11 +67,12 @@ class Program:
     tiles: np.ndarray = field(default_factory=lambda: np.empty((3, 1 << 16), np.int64))
     n_tiles: int = 0
 
-    def room(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The tile rows, with space for n more tiles after n_tiles (grown geometrically)."""
-        if self.n_tiles + n > self.tiles.shape[1]:
-            grown = _tile_rows(max(2 * self.tiles.shape[1], self.n_tiles + n))
-            grown[:, :self.n_tiles] = self.tiles[:, :self.n_tiles]
+    def room(self, n: int, ahead: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The tile rows, with space for n more tiles after n_tiles + ahead (grown
+        geometrically); `ahead`: tiles of the op being tiled already written after n_tiles."""
+        if self.n_tiles + ahead + n > self.tiles.shape[1]:
+            grown = _tile_rows(max(2 * self.tiles.shape[1], self.n_tiles + ahead + n))
+            grown[:, :self.n_tiles + ahead] = self.tiles[:, :self.n_tiles + ahead]
             self.tiles = grown
         return self.tiles[0], self.tiles[1], self.tiles[2]
 
@@ -368,10 +369,10 @@ class _Builder:
         self.act[USEFUL_MACS] += t[1] if useful is None else useful
         return t, sh.as_tuple()
 
-    def room(self, n: int) -> tuple:
-        """The tile rows with space for n more, where they start (layer_ops' kernels write there)
-        and the op's action counts (which they add to)."""
-        return (*self.prog.room(n), self.prog.n_tiles, self.act)
+    def room(self, n: int, ahead: int = 0) -> tuple:
+        """The tile rows with space for n more after the op's first `ahead` tiles, where they
+        start (layer_ops' kernels write there) and the op's action counts (which they add to)."""
+        return (*self.prog.room(n, ahead), self.prog.n_tiles + ahead, self.act)
 
     def put(self, tpl: np.ndarray, act: np.ndarray) -> int:
         """Writes one sequence's tiles once per sequence of the batch at n_tiles, adding its
@@ -392,11 +393,15 @@ class _Builder:
                         writeback_bytes(proj, workload, hw))
         elif attrs["head"] >= 0:
             self.masked_head_op(node, attrs)
-        elif part in ("vec", "softmax"):
-            name = "softmax" if part == "softmax" else proj
-            tag = f"softmax.g{attrs['group']}" if part == "softmax" else "vec"
-            self.add_op(node, proj, tag, VECTOR, VECTOR, hw.vector_unit.lanes,
-                        vector_tiles(name, workload, hw, self.alone_slots, self.room), (0, 0, 0))
+        elif part == "vec":
+            self.add_op(node, proj, "vec", VECTOR, VECTOR, hw.vector_unit.lanes,
+                        vector_tiles(proj, workload, hw, self.alone_slots, self.room), (0, 0, 0))
+        elif part == "softmax":  # a top-k budget's selection first, then the softmax over the kept scores
+            sel = selected_scores(workload)
+            n_sel = vector_tiles("select", workload, hw, self.alone_slots, self.room, sel)[0] if sel else 0
+            n_soft = vector_tiles("softmax", workload, hw, self.alone_slots, lambda n: self.room(n, n_sel))[0]
+            self.add_op(node, proj, f"softmax.g{attrs['group']}", VECTOR, VECTOR, hw.vector_unit.lanes,
+                        (n_sel + n_soft, 0), (0, 0, 0))
         else:  # qk, pv: one sequence's template repeated per sequence
             eng = _dense_engine(hw)
             if part not in self.templates:

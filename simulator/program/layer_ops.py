@@ -13,6 +13,24 @@ probabilities stay on chip (fused attention): softmax loads nothing, and P enter
 its activation operand. The sequences of a batch have their own caches, so an op's tiles
 are one sequence's tiles repeated per sequence.
 
+KV budget in decode (Workload.kv_budget, workloads/kv_budget.py), per sequence and group,
+keys = context + 1, kept = budget.kept(keys), D = head_dim:
+- window W + S sinks: qk and pv are the dense GEMMs above over the kept keys only (T =
+  group, K = D, N = kept; T = group, K = kept, N = D), reading kept K and kept V rows at
+  kv_bits; the rows lie in two contiguous runs of the cache, so there is no gather; the
+  softmax runs over group x kept scores.
+- top-k (k keys): qk scores every key as without a budget (an exact top-k needs them all);
+  when keys > k the softmax op first selects: the vector unit passes over the group x keys
+  scores `vector_unit.topk_passes` times (on chip, no DRAM bytes; the k indices it leaves
+  stay on chip); the softmax then runs over group x kept scores, and pv is a dense GEMM over
+  the kept V rows gathered into the weight buffer (the engine a designer would use: the
+  gathered rows are packed, so P V is dense). Gather cost: kept x D x kv_bits / 8 bytes per
+  group and sequence, which is the V bytes of a dense GEMM over kept keys: each row is D x
+  kv_bits / 8 bytes (256 B at D = 128, fp16), a whole number of DRAM bursts, and this DRAM
+  model (memory/dram.py) charges bytes at bandwidth with no row-buffer or burst penalty for
+  scattered rows, so the gather costs those bytes' DRAM cycles and no more.
+Useful MACs: group x keys x D for qk (scored keys) and group x kept x D for pv, per sequence.
+
 Vector ops: `elements` output elements in tiles of as many as the engine's input and output
 slots hold, each loading its operand tensors (a residual add and SiLU x up read two) at
 activation_bits; see engines/vector.py for the cycles.
@@ -73,6 +91,7 @@ VECTOR_OPS = {
     "ffn_residual": ("add_passes", 2),
     "act": ("silu_mul_passes", 2),
     "softmax": ("softmax_passes", 0),
+    "select": ("topk_passes", 0),
 }
 
 
@@ -84,23 +103,46 @@ class Block:
     keys: int
 
 
-def attention_blocks(w: Workload) -> list[Block]:
-    """The query blocks of one sequence for one KV-head group."""
+def decode_keys(w: Workload, part: str) -> int:
+    """Keys per sequence and KV-head group that a decode step's `part` covers: every one of
+    its context + 1 keys without a KV budget; with one (workloads/kv_budget.py), qk scores
+    budget.scored(keys) of them (all for top-k, the kept ones for a window), softmax and pv
+    the kept ones."""
+    keys = w.context + 1
+    if w.kv_budget is None:
+        return keys
+    return w.kv_budget.scored(keys) if part == "qk" else w.kv_budget.kept(keys)
+
+
+def attention_blocks(w: Workload, part: str = "qk") -> list[Block]:
+    """The query blocks of one sequence for one KV-head group (decode: one block over the
+    keys `part` covers)."""
     m = w.model
     group = m.num_attention_heads // m.num_key_value_heads
     if w.phase == "decode":
-        return [Block(group, w.context + 1)]
+        return [Block(group, decode_keys(w, part))]
     return [Block(group * (min(w.seq, a + QUERY_BLOCK) - a), min(w.seq, a + QUERY_BLOCK))
             for a in range(0, w.seq, QUERY_BLOCK)]
 
 
-def scores_per_group(w: Workload) -> int:
-    """Kept scores of one KV-head group over the batch: decode group x (context + 1); prefill
-    (causal) group x seq (seq + 1) / 2, per sequence."""
+def scores_per_group(w: Workload, part: str = "softmax") -> int:
+    """Scores of one KV-head group over the batch that `part` computes or uses: decode
+    group x decode_keys(part); prefill (causal) group x seq (seq + 1) / 2, per sequence."""
     m = w.model
     group = m.num_attention_heads // m.num_key_value_heads
-    per_seq = group * (w.context + 1) if w.phase == "decode" else group * w.seq * (w.seq + 1) // 2
+    per_seq = group * decode_keys(w, part) if w.phase == "decode" else group * w.seq * (w.seq + 1) // 2
     return w.batch * per_seq
+
+
+def selected_scores(w: Workload) -> int:
+    """Scores a decode step's top-k selection reads, over the batch, per KV-head group: group x
+    (context + 1) per sequence when the budget selects (more keys than k), else 0. The
+    selection runs on the vector unit, `vector_unit.topk_passes` passes per score, over
+    scores already on chip (no DRAM bytes); its k indices stay on chip for the gather."""
+    if w.phase != "decode" or w.kv_budget is None or not w.kv_budget.selects(w.context + 1):
+        return 0
+    m = w.model
+    return w.batch * (m.num_attention_heads // m.num_key_value_heads) * (w.context + 1)
 
 
 def with_bits(hw: HardwareConfig, weight_bits: int, activation_bits: int | None = None) -> HardwareConfig:
@@ -140,12 +182,12 @@ def attention_template(part: str, w: Workload, hw: HardwareConfig, slots: Slots,
     hd = w.model.head_dim
     pieces, shape = [], (0, 0, 0)
     act = np.zeros(N_ACTIONS, np.int64)
-    for b in attention_blocks(w):
+    for b in attention_blocks(w, part):
         K, N = (hd, b.keys) if part == "qk" else (b.keys, hd)
         tiles, sh = _gemm_tiles(hk, slots, eng, b.rows, K, N, f"attention {part}", act)
         pieces.append(tiles)
         shape = max(shape, sh)
-    macs = scores_per_group(w) * hd
+    macs = scores_per_group(w, part) * hd
     act[USEFUL_MACS] = macs // w.batch
     return np.concatenate(pieces, axis=1), macs, shape, act
 

@@ -1,7 +1,8 @@
 """Decode steps at speed, each with exactly the schedule of simulating it from scratch.
 
 A layer-scope decode step attending c cached tokens is the same program for every c but for
-its attention core: qk, softmax and pv of each KV-head group read c + 1 keys, and every
+its attention core: qk, softmax and pv of each KV-head group cover c + 1 keys (or those of
+the workload's KV budget: program/layer_ops.py), and every
 layer and group has the same three ops (program.build.DecodeCore). The projections, norms,
 residual adds and write-backs, their tiles and per-tile costs, are those of every other
 step, so they are tiled once (`DecodeSteps`), and only the core is tiled per step.
@@ -50,7 +51,6 @@ from simulator.energy.costs import Costs
 from simulator.memory.buffers import slot_count
 from simulator.memory.dram import CHANNELS, memory_spec
 from simulator.program.build import DecodeCore, Program, build_program
-from simulator.program.layer_ops import check_attention_masks
 from simulator.reports.op_classes import CLASSES, op_class
 from simulator.schedule.scheduler import WB, new_machine, schedule, schedule_resume, schedule_until
 from workloads.workload import Workload
@@ -61,8 +61,10 @@ WIDTH = 2 + N_CLASSES  # a segment's result: span, channel after it, active cycl
 
 
 def decode_step(w: Workload, context: int) -> Workload:
-    """The layer-scope decode step of `w`'s model attending `context` cached tokens."""
-    return replace(w, phase="decode", seq=1, scope="layer", context=context)
+    """The layer-scope decode step of `w`'s model attending `context` cached tokens: its KV
+    cache whole, or the keys of w.kv_budget; a prompt's attention-map masks shape the
+    prompt's prefill only, so the step has none."""
+    return replace(w, phase="decode", seq=1, scope="layer", context=context, attention_masks=None)
 
 
 @njit(cache=True)
@@ -254,7 +256,6 @@ class DecodeSteps:
     def __init__(self, w: Workload, hw: HardwareConfig, costs: Costs | None, context: int) -> None:
         self.hw, self.costs = hw, costs
         step = decode_step(w, context)
-        check_attention_masks(step)  # a decode step attends its whole KV cache
         self.core = DecodeCore(step, hw, step.layer_projections(0))
         core0 = self.core.program(context)
         self.pre, self.post = _Table(), _Table()

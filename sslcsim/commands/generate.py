@@ -4,6 +4,7 @@ growing) of a compressed model and its dense baseline on one hardware config."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -12,7 +13,7 @@ from workloads.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from sslcsim.commands.simulate import add_budget_args
+    from sslcsim.commands.simulate import add_attention_args, add_budget_args
 
     p = sub.add_parser("generate", help="simulate prefill + N decode steps (time to first token, tokens/s)")
     p.add_argument("--model", help="preset name or transformers config.json path (optional with --artifact)")
@@ -22,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--new-tokens", type=int, required=True, help="tokens generated per sequence (decode steps)")
     p.add_argument("--batch", type=int, default=1, help="sequences generated together")
     add_budget_args(p)
+    add_attention_args(p, " (window/topk: the decode steps; mask: the prompt's prefill)")
     p.add_argument("--layers", type=int, help="simulate only the first N layers")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--samples", type=int, help="simulate only this many decode steps, evenly spaced, and "
@@ -67,6 +69,10 @@ def render(res: dict) -> str:
         table.add_row(*r)
     console = Console(file=io.StringIO(), width=120)
     console.print(table)
+    compared = "dense weights" if res.get("dense_weights") else "compressed weights"
+    if res.get("attention_sparsity"):
+        compared += f", attention sparsity {res['attention_sparsity']}"
+    console.print(f"compared: {compared}; baseline: dense weights and dense attention.")
     console.print(f"method: {res['method']}. {SHARE_NOTE}")
     return console.file.getvalue()
 
@@ -94,6 +100,8 @@ def main(args: argparse.Namespace) -> int:
     from sslcsim.commands.simulate import budget_from_args
     from workloads.from_artifact import from_artifact
     from workloads.presets import resolve_model
+    from simulator.schedule.generation import check_generation
+    from workloads.attention_sparsity import with_attention_sparsity
     from workloads.workload import from_shape
 
     for out in _outputs(args):  # before any work: never print a table and then fail
@@ -111,8 +119,13 @@ def main(args: argparse.Namespace) -> int:
         dense = from_shape(model, None, "prefill", args.batch, args.prompt, args.seed, args.layers)
         spec = shape_workload(model, budget, "prefill", args.batch, args.prompt, args.seed, args.layers, "layer")
     spec["new_tokens"], spec["samples"] = args.new_tokens, args.samples
+    spec.update(attention_sparsity=args.attention_sparsity, dense_weights=args.dense_weights)
+    check_generation(comp, args.new_tokens, args.samples)
+    comp = with_attention_sparsity(dataclasses.replace(dense if args.dense_weights else comp, scope="layer"),
+                                   args.attention_sparsity, args.prompt + args.new_tokens)
     check_fits(args.artifact or args.model, comp, hw, args.new_tokens, args.samples)
     res = run_with_progress(comp, dense, hw, args.new_tokens, args.samples)
+    res["attention_sparsity"], res["dense_weights"] = args.attention_sparsity, args.dense_weights
     res["provenance"] = provenance(hw, spec, args.argv)
     print(render(res), end="")
     if args.json:

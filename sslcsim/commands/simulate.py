@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "SCALE-Sim does and print its COMPUTE_REPORT (plus this project's physical cycles)")
     p.add_argument("--topology", metavar="CSV", help="a SCALE-Sim GEMM (or conv) topology .csv, with --scalesim-config")
     add_budget_args(p)
+    add_attention_args(p)
     p.add_argument("--phase", choices=["decode", "prefill"], default="decode")
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--seq", type=int, default=2048, help="sequence length (prefill)")
@@ -55,6 +56,19 @@ def add_budget_args(p: argparse.ArgumentParser) -> None:
                    help="S density = ratio - low-rank share (accounting, default) or = ratio (Table 4 reading)")
 
 
+def add_attention_args(p: argparse.ArgumentParser, needs: str = "; needs --scope layer") -> None:
+    """The sparse-attention flags `simulate` and `generate` share (workloads/attention_sparsity.py)."""
+    p.add_argument("--attention-sparsity", metavar="SPEC",
+                   help="sparse attention of the compared model (the dense baseline keeps dense attention): "
+                        "window:W[+S] (decode: W recent keys + S attention sinks), topk:K (decode: the K "
+                        "highest-scoring keys per KV-head group, selected on the vector unit, their V rows "
+                        "gathered) or mask:FILE.npy (prefill: a (1 or layers, heads, seq, seq) attention map)"
+                        + needs)
+    p.add_argument("--dense-weights", action="store_true",
+                   help="the compared model keeps dense weights (with --attention-sparsity: the speedup of "
+                        "sparse attention alone)")
+
+
 def budget_from_args(args: argparse.Namespace) -> Budget:
     from workloads.budget import Budget
 
@@ -64,7 +78,7 @@ def budget_from_args(args: argparse.Namespace) -> Budget:
 
 def main(args: argparse.Namespace) -> int:
     # imported here so that other commands and --help start without numba and pydantic
-    from simulator.api import simulate_shape, simulate_workloads
+    from simulator.api import simulate_workloads
     from simulator.config import load_hw
     from simulator.program.footprint import check_footprint
     from simulator.reports.files import atomic_write, check_output_path
@@ -72,7 +86,8 @@ def main(args: argparse.Namespace) -> int:
     from simulator.reports.summary import render_table, to_csv, to_json
     from workloads.from_artifact import from_artifact
     from workloads.presets import resolve_model
-    from workloads.workload import check_phase, check_scope
+    from workloads.attention_sparsity import with_attention_sparsity
+    from workloads.workload import check_phase, check_scope, from_shape
 
     for out in (args.json, args.csv):  # before any work: never print a table and then fail
         if out:
@@ -90,8 +105,6 @@ def main(args: argparse.Namespace) -> int:
         comp, dense = from_artifact(args.artifact, args.phase, args.batch, seq, expected)
         check_scope(args.scope, args.phase, args.context)
         check_footprint(args.artifact, comp.model, hw, args.phase, args.batch, seq, args.scope, args.context)
-        report = simulate_workloads(comp.with_scope(args.scope, args.context),
-                                    dense.with_scope(args.scope, args.context), hw)
         workload = artifact_workload(args.artifact, expected, args.phase, args.batch, seq, args.scope, args.context)
     else:
         if not args.model:
@@ -105,10 +118,15 @@ def main(args: argparse.Namespace) -> int:
             from workloads.allocation_file import read_allocation
 
             alloc = read_allocation(args.allocation_file, model, args.layers or model.num_layers)
-        report = simulate_shape(model, hw, budget, args.phase, args.batch, seq, args.seed, args.layers, args.scope,
-                                args.context, alloc)
+        comp = from_shape(model, budget, args.phase, args.batch, seq, args.seed, args.layers, alloc)
+        dense = from_shape(model, None, args.phase, args.batch, seq, args.seed, args.layers)
         workload = shape_workload(model, budget, args.phase, args.batch, seq, args.seed, args.layers, args.scope,
                                   args.context, alloc)
+    comp, dense = comp.with_scope(args.scope, args.context), dense.with_scope(args.scope, args.context)
+    comp = with_attention_sparsity(dense if args.dense_weights else comp, args.attention_sparsity,
+                                   args.context + 1 if args.phase == "decode" else None)
+    workload.update(attention_sparsity=args.attention_sparsity, dense_weights=args.dense_weights)
+    report = simulate_workloads(comp, dense, hw)
     report["provenance"] = provenance(hw, workload, args.argv)
     print(render_table(report), end="")
     if args.json:

@@ -567,7 +567,7 @@ def attention_tiles(hw: HardwareConfig, slots, part: str, layer: dict) -> tuple[
     hk = hw.model_copy(update={"precision": hw.precision.model_copy(update={"weight_bits": hw.precision.kv_bits})})
     group = layer["heads"] // layer["kv_heads"]
     if layer["phase"] == "decode":
-        blocks = [(group, layer["context"] + 1)]
+        blocks = [(group, decode_keys(layer, part))]
     else:
         seq = layer["seq"]
         blocks = [(group * (min(seq, a + 64) - a), min(seq, a + 64)) for a in range(0, seq, 64)]
@@ -578,9 +578,23 @@ def attention_tiles(hw: HardwareConfig, slots, part: str, layer: dict) -> tuple[
             more, a = dense_tiles(hk, slots, rows, K, N, None)
             tiles += more
             add_actions(acts, a)
-    queries = [layer["context"]] if layer["phase"] == "decode" else range(layer["seq"])
-    acts["useful_macs"] = layer["batch"] * group * sum(q + 1 for q in queries) * layer["head_dim"]
+    if layer["phase"] == "decode":
+        acts["useful_macs"] = layer["batch"] * group * decode_keys(layer, part) * layer["head_dim"]
+    else:
+        acts["useful_macs"] = layer["batch"] * group * sum(q + 1 for q in range(layer["seq"])) * layer["head_dim"]
     return tiles, acts
+
+
+def decode_keys(layer: dict, part: str) -> int:
+    """The keys a decode step's qk, softmax or pv covers per sequence and group: all
+    context + 1 without a KV budget; a window (W recent + S sinks) keeps min(keys, W + S) for
+    every part; top-k scores every key in qk and keeps min(keys, k) for softmax and pv."""
+    keys, b = layer["context"] + 1, layer.get("kv_budget")
+    if b is None:
+        return keys
+    if b.kind == "window":
+        return min(keys, b.window + b.sinks)
+    return keys if part == "qk" else min(keys, b.k)
 
 
 def layer_op(hw: HardwareConfig, slots, attrs: dict, T: int, layer: dict, add, alone) -> None:
@@ -595,10 +609,18 @@ def layer_op(hw: HardwareConfig, slots, attrs: dict, T: int, layer: dict, add, a
         masked_head(hw, slots, attrs, layer, add)
     elif part == "softmax":
         if layer["phase"] == "decode":
-            scores = layer["batch"] * group * (layer["context"] + 1)
+            scores = layer["batch"] * group * decode_keys(layer, "softmax")
         else:
             scores = layer["batch"] * group * layer["seq"] * (layer["seq"] + 1) // 2
-        add(2, *vector_tiles(hw, alone, scores, 0, vu.softmax_passes))
+        tiles, acts = vector_tiles(hw, alone, scores, 0, vu.softmax_passes)
+        b = layer.get("kv_budget")
+        if layer["phase"] == "decode" and b is not None and b.kind == "topk" and layer["context"] + 1 > b.k:
+            # the top-k selection over every score comes first, on the vector unit
+            sel, sel_acts = vector_tiles(hw, alone, layer["batch"] * group * (layer["context"] + 1), 0,
+                                         vu.topk_passes)
+            add_actions(sel_acts, acts)
+            tiles, acts = sel + tiles, sel_acts
+        add(2, tiles, acts)
     elif part == "vec":
         passes, inputs = {"attn_norm": (vu.norm_passes, 1), "ffn_norm": (vu.norm_passes, 1),
                           "act": (vu.silu_mul_passes, 2)}.get(proj, (vu.add_passes, 2))

@@ -16,9 +16,10 @@ from simulator.schedule.generation import _energy, simulate_generation
 from simulator.schedule.run import run
 from simulator.schedule.steps import DecodeSteps, decode_step
 from tests.simulator.test_config import HW
-from tests.simulator.test_golden import fast_workload, random_case, random_hw
+from tests.simulator.test_golden import fast_workload, random_case, random_hw, random_kv_budget
 from workloads.budget import Budget
 from workloads.errors import InputError
+from workloads.kv_budget import KVBudget
 from workloads.presets import ModelShape
 from workloads.workload import from_shape
 
@@ -36,7 +37,7 @@ def _same(got: tuple, ref: tuple) -> bool:
 
 
 def test_steps_equal_runs_from_scratch_on_random_cases():
-    rng, mask_rng = np.random.default_rng(20261206), np.random.default_rng(6)
+    rng, mask_rng, kv_rng = np.random.default_rng(20261206), np.random.default_rng(6), np.random.default_rng(5)
     ran, channels, resumed_elsewhere = 0, 0, 0
     while ran < 60:
         try:
@@ -46,6 +47,7 @@ def test_steps_equal_runs_from_scratch_on_random_cases():
         shape, tokens, layers, _, _ = random_case(rng, mask_rng)
         w = fast_workload(shape, min(tokens, 3), layers)
         context = int(rng.integers(0, 30))
+        w = dataclasses.replace(w, kv_budget=random_kv_budget(kv_rng, context))
         try:
             steps = DecodeSteps(w, hw, None, context)
         except InputError:  # a buffer too small for the smallest tile: run() refuses it too
@@ -63,8 +65,9 @@ def test_steps_equal_runs_from_scratch_on_random_cases():
 def test_steps_equal_runs_from_scratch_with_energy(config):
     hw = load_hw(HW / config)
     costs = resolve(hw)
-    for budget in (Budget(0.5, None), None):
-        w = from_shape(TINY, budget, "prefill", 2, 40)
+    for budget, kv in ((Budget(0.5, None), None), (None, None), (Budget(0.5, None), KVBudget("window", 16, 4)),
+                       (None, KVBudget("topk", k=20))):
+        w = dataclasses.replace(from_shape(TINY, budget, "prefill", 2, 40), kv_budget=kv)
         steps = DecodeSteps(w, hw, costs, 40)
         for c in (40, 41, 57, 300):
             assert _same(steps.step(c), _from_scratch(w, hw, costs, c)), f"{config}, context {c}"
@@ -101,8 +104,9 @@ def test_a_generation_is_its_steps_from_scratch():
             r[1]["kv_cache"]["dram_bytes"] for r in ref)
 
 
-def test_a_decode_step_with_attention_masks_is_refused_in_one_line():
+def test_a_prompts_attention_masks_shape_its_prefill_only():
+    """Decode steps attend the KV cache (whole or under a budget), whatever map the prompt had."""
     w = from_shape(TINY, Budget(0.5, None), "prefill", 1, 8)
     masked = dataclasses.replace(w, attention_masks=lambda layer: np.ones((8, 8, 8), bool))
-    with pytest.raises(InputError, match="attention_masks: apply to prefill only"):
-        DecodeSteps(masked, load_hw(HW / "edge.yaml"), None, 8)
+    hw = load_hw(HW / "edge.yaml")
+    assert DecodeSteps(masked, hw, None, 8).step(9) == DecodeSteps(w, hw, None, 8).step(9)

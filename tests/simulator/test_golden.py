@@ -17,6 +17,7 @@ from simulator.energy.actions import NAMES
 from simulator.schedule.run import run
 from tests.golden import reference
 from workloads.errors import InputError
+from workloads.kv_budget import KVBudget
 from workloads.masks import CsrMask
 from workloads.presets import ModelShape
 from workloads.workload import Projection, Workload
@@ -106,11 +107,22 @@ def random_attention_masks(rng: np.random.Generator, layers: int, heads: int, se
     return out
 
 
+def random_kv_budget(kv_rng: np.random.Generator, context: int) -> KVBudget | None:
+    """None, a window (recent keys + sinks) or a top-k budget, sometimes above the step's keys."""
+    draw = kv_rng.random()
+    if draw < 0.3:
+        return None
+    if draw < 0.65:
+        return KVBudget("window", window=int(kv_rng.integers(1, context + 8)), sinks=int(kv_rng.integers(0, 5)))
+    return KVBudget("topk", k=int(kv_rng.integers(1, context + 8)))
+
+
 def random_case(rng: np.random.Generator, mask_rng: np.random.Generator, nm: tuple | None = None,
-                nm_rng: np.random.Generator | None = None):
+                nm_rng: np.random.Generator | None = None, kv_rng: np.random.Generator | None = None):
     """A random model, step and S masks; a whole-layer prefill sometimes gets attention-map
-    masks, drawn from `mask_rng` so the other draws stay those of the unmasked cases. nm = (n, m):
-    the S masks are made n:m structured (nm_mask, drawing from nm_rng)."""
+    masks, drawn from `mask_rng` so the other draws stay those of the unmasked cases, and a
+    whole-layer decode step a KV budget, drawn from `kv_rng`. nm = (n, m): the S masks are made
+    n:m structured (nm_mask, drawing from nm_rng)."""
     heads = int(rng.integers(1, 4))
     head_dim = int(rng.integers(2, 7))
     kv = int(rng.choice([d for d in range(1, heads + 1) if heads % d == 0]))
@@ -143,6 +155,8 @@ def random_case(rng: np.random.Generator, mask_rng: np.random.Generator, nm: tup
         layers.append(projs)
     if layer_scope is not None and layer_scope["phase"] == "prefill" and mask_rng.random() < 0.7:
         layer_scope["masks"] = random_attention_masks(mask_rng, shape.num_layers, heads, layer_scope["seq"])
+    if layer_scope is not None and layer_scope["phase"] == "decode" and kv_rng is not None:
+        layer_scope["kv_budget"] = random_kv_budget(kv_rng, layer_scope["context"])
     return shape, tokens, layers, dense_model, layer_scope
 
 
@@ -156,7 +170,7 @@ def fast_workload(shape: ModelShape, tokens: int, layers, layer_scope: dict | No
     ls = layer_scope
     masks = ls.get("masks")
     return Workload(shape, ls["phase"], ls["batch"], ls["seq"], "golden case", layer_projections, "layer",
-                    ls["context"], None if masks is None else masks.__getitem__)
+                    ls["context"], None if masks is None else masks.__getitem__, ls.get("kv_budget"))
 
 
 def plain_aggregates(hw, ops, gold) -> tuple:
@@ -193,15 +207,18 @@ def plain_aggregates(hw, ops, gold) -> tuple:
 
 def test_fast_model_equals_golden_reference_on_random_cases():
     rng, mask_rng, nm_rng = np.random.default_rng(20261122), np.random.default_rng(7), np.random.default_rng(22)
+    kv_rng = np.random.default_rng(2212)
     ran = 0
-    kinds, scopes, masked_kinds, nm_kinds = set(), set(), set(), set()
+    kinds, scopes, masked_kinds, nm_kinds, budgets = set(), set(), set(), set(), set()
     while ran < N_CASES:
         try:
             hw = parse_hw(random_hw(rng, nm_rng), "golden")
         except InputError:
             continue
+        vu = hw.vector_unit.model_copy(update={"topk_passes": int(kv_rng.integers(1, 4))})
+        hw = hw.model_copy(update={"vector_unit": vu})
         nm = hw.denser_engine.nm_sparsity
-        shape, tokens, layers, dense_model, layer_scope = random_case(rng, mask_rng, nm and (nm.n, nm.m), nm_rng)
+        shape, tokens, layers, dense_model, layer_scope = random_case(rng, mask_rng, nm and (nm.n, nm.m), nm_rng, kv_rng)
         try:
             fast = run(fast_workload(shape, tokens, layers, layer_scope), hw, record_tiles=True)
             fast_unrecorded = run(fast_workload(shape, tokens, layers, layer_scope), hw)
@@ -240,6 +257,9 @@ def test_fast_model_equals_golden_reference_on_random_cases():
         scopes.add("projections" if layer_scope is None else layer_scope["phase"] + (
             " masked" if layer_scope.get("masks") is not None else ""))
         masked_kinds.add((hw.split.policy, hw.sparser_engine.format) if "masks" in (layer_scope or {}) else None)
+        b = (layer_scope or {}).get("kv_budget")
+        if b is not None:  # which budget rules ran: a window cut, a top-k selection, a budget above the keys
+            budgets.add((b.kind, b.budget < layer_scope["context"] + 1))
         parts = set(fast.program.op_part)
         if nm is not None and not dense_model:
             nm_kinds.add((hw.denser_engine.kind, "S_nm" in parts, "S_sparse" in parts or "S_dense" in parts))
@@ -248,6 +268,7 @@ def test_fast_model_equals_golden_reference_on_random_cases():
         ran += 1
     assert len(kinds) >= 30  # the cases really cover the configuration space
     assert scopes == {"projections", "decode", "prefill", "prefill masked"}
+    assert {("window", True), ("window", False), ("topk", True), ("topk", False)} <= budgets
     assert len(masked_kinds - {None}) >= 6  # masked attention under every split policy and most formats
     # N:M S on both denser kinds, beside N:M configs whose unstructured S runs as before, and the position cost
     assert {("systolic", True, False), ("mac_lines", True, False), "position_bytes"} <= nm_kinds
