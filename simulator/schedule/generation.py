@@ -12,8 +12,10 @@ spaced over the generation, the first and last included, and takes every other s
 cycles and class costs by linear interpolation in the context length between the two
 nearest simulated steps. Why that is close: the context changes only the attention core's
 GEMMs, whose tiles and KV bytes grow linearly with the keys (up to tile rounding), so a
-step's time is piecewise linear in the context. tests/simulator/test_generation.py bounds
-the error against exact mode.
+step's time is piecewise linear in the context. Under a KV budget (workloads/kv_budget.py)
+the line bends where the keys first exceed the budget (a window stops growing, a top-k
+selection starts), so sampled mode also simulates the two steps around that point.
+tests/simulator/test_generation.py bounds the error against exact mode.
 
 Energy (configs with a `technology` section): each simulated step's energy by component
 (simulator/energy/account.py: its ops' dynamic energy plus leakage over its cycles) is taken
@@ -71,6 +73,9 @@ def _decode_series(w: Workload, hw: HardwareConfig, prompt: int, n: int, samples
     """Per decode step: cycles and each class's active cycles and the KV-cache bytes; with
     `energy` costs also each component's energy ("energy:<component>", pJ)."""
     at = step_indices(n, samples)
+    if w.kv_budget is not None and samples is not None:  # the bend: the first step whose keys exceed the budget
+        bend = w.kv_budget.budget - prompt
+        at = sorted(set(at) | {i for i in (bend - 1, bend) if 0 <= i < n})
     cycles, per_class = [], {c: [] for c in (*CLASSES, "kv_cache")}
     if energy is not None:
         per_class.update({f"energy:{k}": [] for k in COMPONENTS})
@@ -156,10 +161,11 @@ def generation(w: Workload, hw: HardwareConfig, new_tokens: int, samples: int | 
     return _summary(prefill, steps, classes, hw, w.batch)
 
 
-def method(new_tokens: int, samples: int | None) -> str:
+def method(new_tokens: int, samples: int | None, kv_budget: bool = False) -> str:
     if samples is None or samples >= new_tokens:
         return "exact: every step simulated"
-    return (f"sampled: {len(step_indices(new_tokens, samples))} of {new_tokens} decode steps simulated, "
+    bend = " (plus the two around the KV budget's bend)" if kv_budget else ""
+    return (f"sampled: {len(step_indices(new_tokens, samples))} of {new_tokens} decode steps simulated{bend}, "
             "the others interpolated linearly in the context length")
 
 
@@ -176,7 +182,7 @@ def simulate_generation(comp: Workload, dense: Workload, hw: HardwareConfig, new
         out["energy_gain"] = {"total": d["energy"]["total_pj"] / c["energy"]["total_pj"],
                               "decode": d["energy"]["decode_pj"] / c["energy"]["decode_pj"]}
         out["area_mm2"] = resolve(hw).total_area_mm2
-    out["method"] = method(new_tokens, samples)
+    out["method"] = method(new_tokens, samples, comp.kv_budget is not None)
     out.update(model=comp.model.name, hardware=hw.name, prompt=comp.seq, new_tokens=new_tokens, batch=comp.batch,
                workload=comp.description)
     return out

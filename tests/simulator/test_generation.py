@@ -16,6 +16,7 @@ from sslcsim.cli import main
 from tests.simulator.test_config import HW
 from workloads.budget import Budget
 from workloads.errors import InputError
+from workloads.kv_budget import KVBudget
 from workloads.presets import ModelShape
 from workloads.workload import from_shape
 
@@ -59,6 +60,21 @@ def test_sampled_mode_error_is_bounded_against_exact(config):
         assert np.max(np.abs(ea - eb) / ea) < 0.03
         assert abs(ea.sum() - eb.sum()) / ea.sum() < 0.005
     assert "sampled: 9 of 150" in sampled["method"] and exact["method"].startswith("exact")
+
+
+@pytest.mark.parametrize("kv", [KVBudget("window", window=60, sinks=4), KVBudget("topk", k=70)])
+def test_sampled_mode_under_a_kv_budget_simulates_the_bend(kv):
+    """The budget bends the per-step line (a window stops growing, a selection starts): sampled
+    mode simulates the two steps around the bend, so the error stays that of a straight line."""
+    hw = load_hw(HW / "vitcod.yaml")
+    comp, dense = (dataclasses.replace(w, kv_budget=kv) for w in _pair())
+    exact = simulate_generation(comp, dense, hw, 150)
+    sampled = simulate_generation(comp, dense, hw, 150, samples=9)
+    a, b = np.asarray(exact["compressed"]["step_cycles"]), np.asarray(sampled["compressed"]["step_cycles"])
+    bend = kv.budget - comp.seq
+    assert a[bend] != a[bend - 1] + (a[bend - 1] - a[bend - 2])  # the line really bends there
+    assert a[bend] == b[bend] and a[bend - 1] == b[bend - 1]
+    assert np.max(np.abs(a - b) / a) < 0.03 and "bend" in sampled["method"]
 
 
 def _pj(r, costs) -> float:
