@@ -97,9 +97,10 @@ def point(label: str, ratio: float, variant: str | None, work: Path, log) -> dic
     art = work / f"{label.replace(':', '-').replace('@', '_')}"
     cmd = SSLCSIM + ["compress", "--model", MODEL, "--method", METHOD, "--allocation", "global", "--ratio", str(ratio),
                      "--out", str(art), "--no-progress"] + CAL
-    if variant:
-        phase, metric = variant.split(":")
-        cmd += ["--cost-hw", str(HW), "--cost-phase", phase, "--cost", metric, "--cost-cache", str(work / "costs.json")]
+    if variant:  # phase:metric, or phase:metric:synthetic (priced on the per-shape synthetic-mask table)
+        phase, metric, *masks = variant.split(":")
+        cmd += ["--cost-hw", str(HW), "--cost-phase", phase, "--cost", metric, "--cost-cache", str(work / "costs.json"),
+                "--cost-masks", masks[0] if masks else "candidates"]
     t = time.time()
     comp = _run(cmd, log)
     wall = time.time() - t
@@ -208,17 +209,20 @@ def write(rows: list[dict], meta: dict) -> None:
           f"Command: `{meta['command']}`  ", f"Machine: {meta['cpu']} (shared, 2 cores).  ",
           "Calibration 16 x 512 tokens (first half of pydoc_data.topics); perplexity on 16 x 512 held-out tokens "
           "(second half, `--dense-weights`); every artifact simulated with its real masks on hwconfigs/vitcod.yaml: "
-          f"decode (batch 1, one token) and prefill ({PREFILL_SEQ} tokens). `hw decode:cycles @ r`: "
+          f"decode (batch 1, one token) and prefill ({PREFILL_SEQ} tokens). `decode:cycles` at ratio r: "
           "`--cost-hw vitcod.yaml --cost-phase decode --cost cycles --ratio r` (target: the loss-only allocation's "
-          "cost at r by the cost table).", "",
+          "cost at r by the same cost model); `:synthetic`: with `--cost-masks synthetic`.", "",
           "| allocation | ratio | kept | perplexity | decode cycles | decode speedup | decode pJ/token | "
-          "prefill cycles | prefill speedup | prefill pJ/token | table / simulated (decode, prefill) |",
-          "|---|---|---|---|---|---|---|---|---|---|---|"]
+          "prefill cycles | prefill speedup | prefill pJ/token | synthetic table / simulated (decode, prefill) | "
+          "its own cost model / simulated |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         d, p, est = r["sim"]["decode"], r["sim"]["prefill"], r["table_estimate_cycles"]
+        rec = r.get("allocation_cost")
+        own = f"{rec['cost'] / r['sim'][rec['phase']]['cycles']:.3f}" if rec and rec["metric"] == "cycles" else ""
         md.append(f"| {r['variant']} | {r['ratio']} | {r['kept_fraction']:.4f} | {r['ppl']:.2f} | {d['cycles']} | "
                   f"{d['speedup']:.3f} | {d['pj_per_token']:.4g} | {p['cycles']} | {p['speedup']:.3f} | "
-                  f"{p['pj_per_token']:.4g} | {est['decode'] / d['cycles']:.3f}, {est['prefill'] / p['cycles']:.3f} |")
+                  f"{p['pj_per_token']:.4g} | {est['decode'] / d['cycles']:.3f}, {est['prefill'] / p['cycles']:.3f} | "
+                  f"{own} |")
     md += ["", "Matched cost (loss-only curve interpolated in log perplexity, linear in cost between its two "
            "nearest artifacts; * = extrapolated):", "",
            "| hardware-aware | phase | matched by | its cost | its perplexity | loss-only perplexity at that cost | "
@@ -258,6 +262,12 @@ def main() -> None:
         return
     res = RESULTS / "hw_allocation.json"
     rows = json.loads(res.read_text())["rows"] if (args.resume or args.table_only) and res.exists() else []
+    for r in rows:  # rows run before --cost-masks existed were priced on the synthetic-mask table
+        if r["variant"] != "loss-only" and r["variant"].count(":") == 1:
+            r["variant"] += ":synthetic"
+            r["label"] = f"hw {r['variant']}@{r['ratio']}"
+            old = r["variant"].rsplit(":", 1)[0].replace(":", "-")
+            r["compress_command"] = r["compress_command"].replace(f"hw {old}_", f"hw {old}-synthetic_")
     meta = {"command": " ".join(shlex.quote(a) for a in sys.argv), "cpu": cpu_model(),
             "load_avg_at_start": os.getloadavg()[0]}
     todo = [(f"loss-only@{r}", r, None) for r in args.loss_only] + \
