@@ -65,24 +65,44 @@ def memory_spec(hw: HardwareConfig) -> MemorySpec:
                       hw.dram_latency_cycles, interleave)
 
 
+@njit(cache=True, inline="always")
+def deal(nbytes: int, n: int, g: int) -> tuple[int, int, int, int, int]:
+    """An nbytes transfer cut into chunks = ceil(nbytes / g) chunks of g bytes dealt round-robin
+    over n channels, chunk i to the (i mod n)-th channel from where it starts: (chunks, full,
+    extra, short, last): the j-th channel gets full + 1 chunks if j < extra, else full; the
+    last chunk, on the `last`-th channel, is `short` bytes short of g (deal_part)."""
+    chunks = -(-nbytes // g)
+    return chunks, chunks // n, chunks % n, chunks * g - nbytes, (chunks - 1) % n
+
+
+@njit(cache=True, inline="always")
+def deal_part(full: int, extra: int, short: int, last: int, g: int, j: int) -> int:
+    """Bytes on the j-th channel of a deal (deal's values)."""
+    return (full + (1 if j < extra else 0)) * g - (short if j == last else 0)
+
+
 @njit(cache=True)
 def channel_bytes(nbytes: int, ptr: int, n: int, g: int, out: np.ndarray) -> int:
     """Bytes of an nbytes transfer on each of n channels (into out[:n]) when its g-byte chunks
     are dealt round-robin starting at channel ptr; returns the channel after its last chunk."""
-    chunks = -(-nbytes // g)
-    full, extra = chunks // n, chunks % n
+    chunks, full, extra, short, last = deal(nbytes, n, g)
     for j in range(n):
-        c = (ptr + j) % n
-        out[c] = (full + (1 if j < extra else 0)) * g
-    last = (ptr + chunks - 1) % n
-    out[last] -= chunks * g - nbytes
+        out[(ptr + j) % n] = deal_part(full, extra, short, last, g, j)
     return (ptr + chunks) % n
 
 
 @njit(cache=True, inline="always")
-def _take(r: int, req: int, nbytes: int, num: np.ndarray, den: np.ndarray, free: np.ndarray,
-          busy: np.ndarray) -> tuple[int, int]:
-    """Grants resource r to a part of nbytes at max(req, free[r]); returns (grant, leave)."""
+def port_bytes(r: int, w_bytes: int, x_bytes: int, o_bytes: int) -> int:
+    """A transfer's bytes on port r: its weight (+ index), input or output bytes."""
+    return w_bytes if r == WEIGHT_PORT else (x_bytes if r == INPUT_PORT else o_bytes)
+
+
+@njit(cache=True, inline="always")
+def take(r: int, req: int, nbytes: int, num: np.ndarray, den: np.ndarray, free: np.ndarray,
+         busy: np.ndarray) -> tuple[int, int]:
+    """Grants resource r to a part of nbytes at max(req, free[r]) for ceil(nbytes num[r] / den[r])
+    cycles; returns (grant, leave). Straight-line on purpose: numba keeps the reference counts
+    of arrays passed through an inlined helper that branches (an atomic add each, per call)."""
     g = max(req, free[r])
     occ = (nbytes * num[r] + den[r] - 1) // den[r]
     free[r] = g + occ
@@ -90,26 +110,30 @@ def _take(r: int, req: int, nbytes: int, num: np.ndarray, den: np.ndarray, free:
     return g, g + occ
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def dram_request(req: int, w_bytes: int, x_bytes: int, o_bytes: int, ideal: bool, kind: int, num: np.ndarray,
-                 den: np.ndarray, interleave: int, free: np.ndarray, busy: np.ndarray, ptr: np.ndarray,
-                 scratch: np.ndarray) -> tuple[int, int]:
+                 den: np.ndarray, interleave: int, free: np.ndarray, busy: np.ndarray, ptr: np.ndarray) -> tuple[int, int]:
     """(grant, leave) of a transfer of weight, input and output bytes requested at req: grant
     is when its first part starts moving, leave when its last part has left its resource.
-    A transfer of no bytes, or on ideal memory, is granted and left at req."""
+    A transfer of no bytes, or on ideal memory, is granted and left at req. (The scheduler's
+    tile loop composes deal, port_bytes and take the same way, written out.)"""
     total = w_bytes + x_bytes + o_bytes
     if ideal or total == 0:
         return req, req
+    n = num.shape[0]
+    if n == 1:  # one channel takes every chunk
+        return take(0, req, total, num, den, free, busy)
     grant, leave = np.int64(1) << np.int64(62), np.int64(0)
     if kind == PORTS:
-        scratch[WEIGHT_PORT], scratch[INPUT_PORT], scratch[OUTPUT_PORT] = w_bytes, x_bytes, o_bytes
-    elif num.shape[0] == 1:  # one channel takes every chunk (no divisions on the hot path)
-        g, e = _take(0, req, total, num, den, free, busy)
-        return g, e
-    else:
-        ptr[0] = channel_bytes(total, ptr[0], num.shape[0], interleave, scratch)
-    for r in range(num.shape[0]):
-        if scratch[r] > 0:
-            g, e = _take(r, req, scratch[r], num, den, free, busy)
-            grant, leave = min(grant, g), max(leave, e)
+        for r in range(n):
+            part = port_bytes(r, w_bytes, x_bytes, o_bytes)
+            if part > 0:
+                g, e = take(r, req, part, num, den, free, busy)
+                grant, leave = min(grant, g), max(leave, e)
+        return grant, leave
+    chunks, full, extra, short, last = deal(total, n, interleave)
+    for j in range(min(chunks, n)):  # the channels that get a chunk
+        g, e = take((ptr[0] + j) % n, req, deal_part(full, extra, short, last, interleave, j), num, den, free, busy)
+        grant, leave = min(grant, g), max(leave, e)
+    ptr[0] = (ptr[0] + chunks) % n
     return grant, leave

@@ -25,7 +25,7 @@ import numpy as np
 from numba import njit
 
 from simulator.memory.buffers import new_slot_state, occupy, slot_free_at
-from simulator.memory.dram import dram_request
+from simulator.memory.dram import PORTS, deal, deal_part, dram_request, port_bytes, take
 
 INF = np.int64(1) << np.int64(62)
 ENGINES = 3  # engine streams 0..2; stream 3 is the write-back
@@ -156,14 +156,13 @@ def _inputs_done(o: int, op_dep_ptr: np.ndarray, op_dep_idx: np.ndarray, op_done
 
 @njit(cache=True, inline="always")
 def _writeback(ideal: bool, kind: int, num: np.ndarray, den: np.ndarray, interleave: int, m_free: np.ndarray,
-               m_busy: np.ndarray, m_ptr: np.ndarray, m_scratch: np.ndarray, op_wb_bytes: np.ndarray,
+               m_busy: np.ndarray, m_ptr: np.ndarray, op_wb_bytes: np.ndarray,
                op_first: np.ndarray, op_grant: np.ndarray, op_dram: np.ndarray, ht: np.ndarray, hw: np.ndarray,
                st: np.ndarray) -> tuple[int, int]:
     """Sends the oldest ready write-back to the DRAM; returns (op, cycle its bytes have left)."""
     req, o = ht[0], hw[0]
     st[HSIZE] = _heap_pop(ht, hw, st[HSIZE])
-    g, leave = dram_request(req, 0, 0, op_wb_bytes[o], ideal, kind, num, den, interleave, m_free, m_busy, m_ptr,
-                            m_scratch)
+    g, leave = dram_request(req, 0, 0, op_wb_bytes[o], ideal, kind, num, den, interleave, m_free, m_busy, m_ptr)
     op_grant[o] = g
     op_first[o] = g
     if not ideal:
@@ -206,13 +205,13 @@ def new_machine(slots: int, n_dram: int) -> tuple:
 
 @njit(cache=True)
 def _writeback_event(ideal: bool, kind: int, num: np.ndarray, den: np.ndarray, interleave: int, m_free: np.ndarray,
-                     m_busy: np.ndarray, m_ptr: np.ndarray, m_scratch: np.ndarray, op_wb_bytes: np.ndarray,
+                     m_busy: np.ndarray, m_ptr: np.ndarray, op_wb_bytes: np.ndarray,
                      op_first: np.ndarray, op_grant: np.ndarray, op_dram: np.ndarray, op_done: np.ndarray,
                      op_stream: np.ndarray, rev_ptr: np.ndarray, rev_idx: np.ndarray, pending: np.ndarray,
                      ready_at: np.ndarray, ht: np.ndarray, hw: np.ndarray, st: np.ndarray) -> None:
     """Rule 5: the oldest ready write-back goes to the DRAM; it is done when its bytes have left."""
-    o, leave = _writeback(ideal, kind, num, den, interleave, m_free, m_busy, m_ptr, m_scratch, op_wb_bytes,
-                          op_first, op_grant, op_dram, ht, hw, st)
+    o, leave = _writeback(ideal, kind, num, den, interleave, m_free, m_busy, m_ptr, op_wb_bytes, op_first, op_grant,
+                          op_dram, ht, hw, st)
     _complete(o, leave, op_done, op_stream, rev_ptr, rev_idx, pending, ready_at, ht, hw, st)
 
 
@@ -243,7 +242,7 @@ def _event_loop(op_stream: np.ndarray, op_dep_ptr: np.ndarray, op_dep_idx: np.nd
     op_first, op_done, op_grant, op_ready = per_op[0], per_op[1], per_op[2], per_op[3]
     op_busy, op_dram, op_stall, ready_at = sums[0], sums[1], sums[2], sums[3]
     last_end, last_req, slot, m_free, m_busy, m_ptr, sc = machine
-    m_scratch = np.zeros(max(num.shape[0], 3), np.int64)
+    n_res = num.shape[0]
     occ, peak, g_last, exact = sc[0], sc[1], sc[2], sc[3] == 1
     while st[REMAINING] > 0:
         # each stream's next request (rule 2), written out here: numba's inliner costs ~60% of the loop
@@ -258,8 +257,8 @@ def _event_loop(op_stream: np.ndarray, op_dep_ptr: np.ndarray, op_dep_idx: np.nd
                     if rq < req:  # ties: the lower stream id
                         req, s = rq, q
         if st[HSIZE] > 0 and (ht[0] < req or req == INF):
-            _writeback_event(ideal, kind, num, den, interleave, m_free, m_busy, m_ptr, m_scratch, op_wb_bytes, op_first,
-                             op_grant, op_dram, op_done, op_stream, rev_ptr, rev_idx, pending, ready_at, ht, hw, st)
+            _writeback_event(ideal, kind, num, den, interleave, m_free, m_busy, m_ptr, op_wb_bytes, op_first, op_grant,
+                             op_dram, op_done, op_stream, rev_ptr, rev_idx, pending, ready_at, ht, hw, st)
             st[REMAINING] -= 1
             continue
         if req == INF:
@@ -278,9 +277,29 @@ def _event_loop(op_stream: np.ndarray, op_dep_ptr: np.ndarray, op_dep_idx: np.nd
                     other, other_req = q, rq
         busy, dram, stall = 0, 0, 0
         while True:
-            wt = tile_weight_bytes[t]
-            g, leave = dram_request(req, wt, tile_bytes[t] - wt, 0, ideal, kind, num, den, interleave, m_free, m_busy,
-                                    m_ptr, m_scratch)
+            wt, nb = tile_weight_bytes[t], tile_bytes[t]
+            # rule 3: dram.dram_request written out (a helper that branches costs atomic reference counts, dram.take)
+            if ideal or nb == 0:
+                g, leave = req, req
+            elif n_res == 1:
+                g, leave = take(0, req, nb, num, den, m_free, m_busy)
+            elif kind == PORTS:
+                g, leave = INF, 0
+                for r in range(n_res):
+                    part = port_bytes(r, wt, nb - wt, 0)
+                    if part > 0:
+                        gr, lr = take(r, req, part, num, den, m_free, m_busy)
+                        g, leave = min(g, gr), max(leave, lr)
+            else:
+                g, leave = INF, 0
+                chunks, full, extra, short, lastj = deal(nb, n_res, interleave)
+                c = m_ptr[0]
+                for j in range(min(chunks, n_res)):  # the channels that get a chunk, from m_ptr on
+                    gr, lr = take(c, req, deal_part(full, extra, short, lastj, interleave, j), num, den, m_free,
+                                  m_busy)
+                    g, leave = min(g, gr), max(leave, lr)
+                    c = c + 1 if c + 1 < n_res else 0
+                m_ptr[0] = c if chunks < n_res else (m_ptr[0] + chunks) % n_res
             start = max(req if (ideal or tile_bytes[t] == 0) else leave + latency, last_end[s])
             end = start + tile_cycles[t]
             busy += tile_cycles[t]
