@@ -70,15 +70,60 @@ def nm_op_tiles(T, Kc, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, ob, kin
                        latency, quirk, packing, (n, m, ib, K), nbytes, cycles, wbytes, off, act)
 
 
+_MEMO = 256  # slots of _fill_tiles' table (a power of two); an op has a few dozen distinct tiles
+_LOW = (1 << 28) - 1
+
+
+@njit(cache=True, inline="always")
+def _params(i, c, mt, kt, nt, load_w, load_x, first, last, red_first, nbytes, cycles, wbytes):
+    """Writes tile i's parameters into its three rows until _fill_tiles replaces them by its
+    values: (mt, the five flags), kt, (nt, reduction tile index c)."""
+    nbytes[i] = mt * 32 + load_w + 2 * load_x + 4 * first + 8 * last + 16 * red_first
+    wbytes[i] = kt
+    cycles[i] = nt + c * (1 << 31)
+
+
+@njit(cache=True)
+def _fill_tiles(off, n, tk, wb, ab, ob, kind, dataflow, R, C, physical, latency, packing, nm, nbytes, cycles, wbytes):
+    """Replaces the parameters _params wrote for tiles off.. off + n by each tile's bytes, cycles
+    and weight bytes (_dense_tile), evaluating each distinct parameter set once; returns the
+    tiles' summed actions. Tiles with equal parameters are equal: k0 = c tk enters only an N:M
+    GEMM's tiles, and c is part of the parameters there only."""
+    tab = np.full((_MEMO, 11), -1, np.int64)  # parameters (3), bytes, cycles, weight bytes, actions (5)
+    used = 0
+    a0, a1, a2, a3, a4 = 0, 0, 0, 0, 0
+    for i in range(off, off + n):
+        p0, p1, p2 = nbytes[i], wbytes[i], cycles[i]
+        h = ((p0 & _LOW) * 31 + (p1 & _LOW) * 1009 + (p2 & _LOW) * 65537) & (_MEMO - 1)
+        while tab[h, 0] != -1 and (tab[h, 0] != p0 or tab[h, 1] != p1 or tab[h, 2] != p2):
+            h = (h + 1) & (_MEMO - 1)
+        if tab[h, 0] == -1:
+            f, c = p0 & 31, p2 >> 31
+            a = _dense_tile(i, c * tk, p0 >> 5, p1, p2 & ((1 << 31) - 1), (f & 1) != 0, (f & 2) != 0, (f & 4) != 0,
+                            (f & 8) != 0, (f & 16) != 0, wb, ab, ob, kind, dataflow, R, C, physical, latency, packing,
+                            nm, nbytes, cycles, wbytes)
+            if used < _MEMO // 2:  # keep the table sparse: probes stay short
+                tab[h, 0], tab[h, 1], tab[h, 2] = p0, p1, p2
+                tab[h, 3], tab[h, 4], tab[h, 5] = nbytes[i], cycles[i], wbytes[i]
+                tab[h, 6], tab[h, 7], tab[h, 8], tab[h, 9], tab[h, 10] = a
+                used += 1
+        else:
+            nbytes[i], cycles[i], wbytes[i] = tab[h, 3], tab[h, 4], tab[h, 5]
+            a = (tab[h, 6], tab[h, 7], tab[h, 8], tab[h, 9], tab[h, 10])
+        a0, a1, a2, a3, a4 = a0 + a[0], a1 + a[1], a2 + a[2], a3 + a[3], a4 + a[4]
+    return a0, a1, a2, a3, a4
+
+
 @njit(cache=True)
 def _gemm_tiles(T, K, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, ob, kind, dataflow, R, C, physical,
                 latency, quirk, packing, nm, nbytes, cycles, wbytes, off, act):
-    """dense_op_tiles, with nm as _dense_tile takes it."""
+    """dense_op_tiles, with nm as _dense_tile takes it: the loop nest writes each tile's
+    parameters, _fill_tiles their values."""
     n_t = -(-T // tt)
     n_n = -(-N // tn)
     n_k = -(-K // tk)
+    nm_op = nm[0] > 0  # an N:M GEMM's tiles depend on their reduction tile (c)
     i = off
-    acc = (0, 0, 0, 0, 0)  # the tiles' actions (_dense_tile), summed in registers, not in `act`
     if nest == 0:  # TNK: token tile, output tile, reduction tile (streamed)
         for a in range(n_t):
             mt = min(tt, T - a * tt)
@@ -86,10 +131,8 @@ def _gemm_tiles(T, K, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, ob, kind
                 nt = min(tn, N - b * tn)
                 for c in range(n_k):
                     load_w = not (n_k == 1 and n_n == 1 and a > 0)
-                    acc = _add(acc, _dense_tile(i, c * tk, mt, min(tk, K - c * tk), nt, load_w,
-                                                not (reuse_inputs and b > 0), c == 0, c == n_k - 1, c == 0, wb, ab,
-                                                ob, kind, dataflow, R, C, physical, latency, packing, nm, nbytes,
-                                                cycles, wbytes))
+                    _params(i, c if nm_op else 0, mt, min(tk, K - c * tk), nt, load_w, not (reuse_inputs and b > 0),
+                            c == 0, c == n_k - 1, c == 0, nbytes, cycles, wbytes)
                     i += 1
     elif nest == 1:  # NKT: token block, output tile, reduction tile, token tile (streamed)
         same = n_k == 1 and n_n == 1  # one weight tile: the stationary weights (and their stream) carry over blocks
@@ -101,12 +144,9 @@ def _gemm_tiles(T, K, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, ob, kind
                 for c in range(n_k):
                     kt = min(tk, K - c * tk)
                     for d in range(n_d):
-                        acc = _add(acc, _dense_tile(i, c * tk, min(tt, tb - d * tt), kt, nt,
-                                                    d == 0 and not (same and t0 > 0), not (reuse_inputs and b > 0),
-                                                    d == 0 and not (same and t0 > 0),
-                                                    d == n_d - 1 and not (same and t0 + tb < T), c == 0, wb, ab, ob,
-                                                    kind, dataflow, R, C, physical, latency, packing, nm, nbytes,
-                                                    cycles, wbytes))
+                        _params(i, c if nm_op else 0, min(tt, tb - d * tt), kt, nt, d == 0 and not (same and t0 > 0),
+                                not (reuse_inputs and b > 0), d == 0 and not (same and t0 > 0),
+                                d == n_d - 1 and not (same and t0 + tb < T), c == 0, nbytes, cycles, wbytes)
                         i += 1
     else:  # TKN: output block, token tile, reduction tile, output tile (streamed)
         same = n_k == 1 and n_t == 1  # one input tile: the stationary inputs (and their stream) carry over blocks
@@ -120,12 +160,12 @@ def _gemm_tiles(T, K, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, ob, kind
                     for e in range(n_e):
                         load_w = not (e == 0 and n_e == 1 and n_k == 1 and a > 0)
                         load_x = e == 0 and not (reuse_inputs and n0 > 0)
-                        acc = _add(acc, _dense_tile(i, c * tk, mt, kt, min(tn, nb - e * tn), load_w, load_x,
-                                                    e == 0 and not (same and n0 > 0),
-                                                    e == n_e - 1 and not (same and n0 + nb < N), c == 0, wb, ab, ob,
-                                                    kind, dataflow, R, C, physical, latency, packing, nm, nbytes,
-                                                    cycles, wbytes))
+                        _params(i, c if nm_op else 0, mt, kt, min(tn, nb - e * tn), load_w, load_x,
+                                e == 0 and not (same and n0 > 0), e == n_e - 1 and not (same and n0 + nb < N), c == 0,
+                                nbytes, cycles, wbytes)
                         i += 1
+    acc = _fill_tiles(off, i - off, tk, wb, ab, ob, kind, dataflow, R, C, physical, latency, packing, nm, nbytes,
+                      cycles, wbytes)
     if quirk and i > off and cycles[off] > 1:
         cycles[off] -= 1
     act[COMPUTED_MACS] += acc[0]
@@ -134,11 +174,6 @@ def _gemm_tiles(T, K, N, nest, tt, tk, tn, block, reuse_inputs, wb, ab, ob, kind
     act[OUT_WRITE_BITS] += acc[3]
     act[OUT_READ_BITS] += acc[4]
     return i - off, T * K * N
-
-
-@njit(cache=True)
-def _add(a, b):
-    return a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4]
 
 
 @njit(cache=True)
