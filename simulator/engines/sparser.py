@@ -67,7 +67,8 @@ def _fixed_tile_cycles(
     `_interleaved_tile_cycles_pair`. `load` is scratch space of at least L entries.
     """
     if policy == INTERLEAVED:
-        return _interleaved_tile_cycles_pair(counts, tokens, tokens, L, P, mapping, overhead, latency, load)[0]
+        wrap = np.arange(L + (counts.max() if counts.shape[0] else 0) + 1) % L
+        return _interleaved_tile_cycles_pair(counts, tokens, tokens, L, P, mapping, overhead, latency, load, wrap)[0]
     load[:L] = 0
     n = counts.shape[0]
     if policy == ROUND_ROBIN:
@@ -94,22 +95,24 @@ def _fixed_tile_cycles(
 @njit(cache=True)
 def sparse_tile_cycles_pair(
     counts: np.ndarray, t1: int, t2: int, L: int, P: int, mapping: int, overhead: int, policy: int, latency: int,
-    load: np.ndarray, ceil_p: np.ndarray,
+    load: np.ndarray, ceil_p: np.ndarray, wrap: np.ndarray,
 ) -> tuple[int, int]:
     """`sparse_tile_cycles` for two token counts t1, t2 of the same tile (full token tiles and
     the last one), each at least 1 (a tile takes its issue cycle), and the fixed mapping each
     runs: the configured one, or for an adaptive line the one with fewer cycles
     (token-parallel on a tie): (cycles t1, cycles t2, mapping t1, mapping t2).
-    ceil_p[k] = ceil(k / P) for every count k in the tile; `load` is scratch space of at least
-    2 L entries."""
+    ceil_p[k] = ceil(k / P) for every count k in the tile; wrap[k] = k mod L for every
+    k < L + the largest count; `load` is scratch space of at least 2 L entries."""
     if mapping != ADAPTIVE:
-        c1, c2 = _fixed_tile_cycles_pair(counts, t1, t2, L, P, mapping, overhead, policy, latency, load, ceil_p)
+        c1, c2 = _fixed_tile_cycles_pair(counts, t1, t2, L, P, mapping, overhead, policy, latency, load, ceil_p, wrap)
         return max(c1, 1), max(c2, 1), mapping, mapping
     if policy == INTERLEAVED:
-        a1, a2, b1, b2 = _interleaved_adaptive_pair(counts, t1, t2, L, P, overhead, latency, load, ceil_p)
+        a1, a2, b1, b2 = _interleaved_adaptive_pair(counts, t1, t2, L, P, overhead, latency, load, ceil_p, wrap)
     else:
-        a1, a2 = _fixed_tile_cycles_pair(counts, t1, t2, L, P, TOKEN_PARALLEL, overhead, policy, latency, load, ceil_p)
-        b1, b2 = _fixed_tile_cycles_pair(counts, t1, t2, L, P, NNZ_PARALLEL, overhead, policy, latency, load, ceil_p)
+        a1, a2 = _fixed_tile_cycles_pair(counts, t1, t2, L, P, TOKEN_PARALLEL, overhead, policy, latency, load, ceil_p,
+                                         wrap)
+        b1, b2 = _fixed_tile_cycles_pair(counts, t1, t2, L, P, NNZ_PARALLEL, overhead, policy, latency, load, ceil_p,
+                                         wrap)
     a1, a2, b1, b2 = max(a1, 1), max(a2, 1), max(b1, 1), max(b2, 1)
     return (min(a1, b1), min(a2, b2), TOKEN_PARALLEL if a1 <= b1 else NNZ_PARALLEL,
             TOKEN_PARALLEL if a2 <= b2 else NNZ_PARALLEL)
@@ -118,13 +121,13 @@ def sparse_tile_cycles_pair(
 @njit(cache=True)
 def _fixed_tile_cycles_pair(
     counts: np.ndarray, t1: int, t2: int, L: int, P: int, mapping: int, overhead: int, policy: int, latency: int,
-    load: np.ndarray, ceil_p: np.ndarray,
+    load: np.ndarray, ceil_p: np.ndarray, wrap: np.ndarray,
 ) -> tuple[int, int]:
     """`sparse_tile_cycles` for two token counts t1, t2 of the same tile, in one pass when the
     assignment does not depend on the token count (round-robin: a line's load is A f(T) + B,
-    linear in f(T) = T or ceil(T / P)). ceil_p[k] = ceil(k / P) for every count k in the tile."""
+    linear in f(T) = T or ceil(T / P)). ceil_p and wrap as sparse_tile_cycles_pair takes them."""
     if policy == INTERLEAVED:
-        return _interleaved_tile_cycles_pair(counts, t1, t2, L, P, mapping, overhead, latency, load)
+        return _interleaved_tile_cycles_pair(counts, t1, t2, L, P, mapping, overhead, latency, load, wrap)
     if policy != ROUND_ROBIN:
         return (_fixed_tile_cycles(counts, t1, L, P, mapping, overhead, policy, latency, load),
                 _fixed_tile_cycles(counts, t2, L, P, mapping, overhead, policy, latency, load))
@@ -155,19 +158,20 @@ def _fixed_tile_cycles_pair(
 
 @njit(cache=True)
 def _interleaved_tile_cycles_pair(counts: np.ndarray, t1: int, t2: int, L: int, P: int, mapping: int, overhead: int,
-                                  latency: int, load: np.ndarray) -> tuple[int, int]:
+                                  latency: int, load: np.ndarray, wrap: np.ndarray) -> tuple[int, int]:
     """Interleaved assignment, for token counts t1 and t2: the I work items of the tile, units
     in order, go to lines 0, 1, ..., L - 1, 0, ... (line l gets ceil((I - l) / L) of them),
     each costing ceil(T / P) cycles (token-parallel: one non-zero on P tokens) or T cycles
     (non-zero-parallel: up to P non-zeros of one unit reduced per token); a unit's overhead is
     paid by the line that takes its first item. Tile: the slowest line + latency, i.e.
-    ceil(nnz / L) ceil(T / P) token-parallel without overheads (ViTCoD's sparse rule)."""
+    ceil(nnz / L) ceil(T / P) token-parallel without overheads (ViTCoD's sparse rule).
+    wrap[k] = k mod L for every k < L + the largest count."""
     load[:L] = 0  # overhead cycles per line
     items, ptr = 0, 0
     for i in range(counts.shape[0]):
         c = counts[i] if mapping == TOKEN_PARALLEL else -(-counts[i] // P)
         load[ptr] += overhead
-        ptr = (ptr + c) % L
+        ptr = wrap[ptr + c]  # (ptr + c) mod L, without a division
         items += c
     f1 = -(-t1 // P) if mapping == TOKEN_PARALLEL else t1
     f2 = -(-t2 // P) if mapping == TOKEN_PARALLEL else t2
@@ -182,22 +186,19 @@ def _interleaved_tile_cycles_pair(counts: np.ndarray, t1: int, t2: int, L: int, 
 
 @njit(cache=True)
 def _interleaved_adaptive_pair(counts: np.ndarray, t1: int, t2: int, L: int, P: int, overhead: int, latency: int,
-                               load: np.ndarray, ceil_p: np.ndarray) -> tuple[int, int, int, int]:
+                               load: np.ndarray, ceil_p: np.ndarray, wrap: np.ndarray) -> tuple[int, int, int, int]:
     """`_interleaved_tile_cycles_pair` for both mappings in one pass over the units (the
     adaptive line's two candidates): (token-parallel t1, t2, non-zero-parallel t1, t2).
-    `load` is scratch space of at least 2 L entries."""
+    `load` is scratch space of at least 2 L entries; ceil_p and wrap as
+    sparse_tile_cycles_pair takes them."""
     load[:2 * L] = 0  # overhead cycles per line: token-parallel [0, L), non-zero-parallel [L, 2L)
     i_tp, i_np, p_tp, p_np = 0, 0, 0, 0
     for i in range(counts.shape[0]):
         load[p_tp] += overhead
         load[L + p_np] += overhead
         c_tp, c_np = counts[i], ceil_p[counts[i]]
-        p_tp += c_tp
-        p_np += c_np
-        while p_tp >= L:  # a unit spans few rounds of the lines: subtract, do not divide
-            p_tp -= L
-        while p_np >= L:
-            p_np -= L
+        p_tp = wrap[p_tp + c_tp]  # mod L by table: no division, no unpredictable branch
+        p_np = wrap[p_np + c_np]
         i_tp += c_tp
         i_np += c_np
     f1, f2 = -(-t1 // P), -(-t2 // P)
@@ -212,11 +213,12 @@ def _interleaved_adaptive_pair(counts: np.ndarray, t1: int, t2: int, L: int, P: 
 
 
 @njit(cache=True)
-def sparse_tile_actions(counts: np.ndarray, rows: int, cols: int, tokens: int, P: int, mapping: int,
+def sparse_tile_actions(nnz: int, units: int, rows: int, cols: int, tokens: int, P: int, mapping: int,
                         wb: int, ab: int, ob: int, ib: int, pb: int, bitmask: bool, red_first: bool,
-                        act: np.ndarray) -> None:
-    """Adds one sparse tile's actions to `act` (energy/actions.py layout) under the fixed
-    `mapping` it runs (an adaptive line's choice for the tile).
+                        act: np.ndarray, times: int = 1) -> None:
+    """Adds `times` x the actions of one sparse tile of `units` units holding nnz non-zeros to
+    `act` (energy/actions.py layout), under the fixed `mapping` it runs (an adaptive line's
+    choice for the tile).
 
     A pass over the tile's non-zeros serves P tokens (token-parallel: ceil(T / P) passes) or
     one token (non-zero-parallel: T passes). Per pass every non-zero's value (wb bits) and
@@ -228,21 +230,18 @@ def sparse_tile_actions(counts: np.ndarray, rows: int, cols: int, tokens: int, P
     is written to the output buffer once, ob bits each, after reading the earlier partial
     sums when the tile is not its op's first along the reduction.
     """
-    nnz = 0
-    for u in range(counts.shape[0]):
-        nnz += counts[u]
     passes = -(-tokens // P) if mapping == TOKEN_PARALLEL else tokens
-    act[COMPUTED_MACS] += nnz * tokens
-    act[USEFUL_MACS] += nnz * tokens
-    act[W_READ_BITS] += nnz * passes * wb
+    act[COMPUTED_MACS] += nnz * tokens * times
+    act[USEFUL_MACS] += nnz * tokens * times
+    act[W_READ_BITS] += nnz * passes * wb * times
     if bitmask:
-        act[IDX_READ_BITS] += rows * cols * passes
-        act[DECODES] += rows * cols * passes
+        act[IDX_READ_BITS] += rows * cols * passes * times
+        act[DECODES] += rows * cols * passes * times
     else:
-        act[IDX_READ_BITS] += (nnz * ib + counts.shape[0] * pb) * passes
-        act[DECODES] += nnz * passes
-        act[POINTER_DECODES] += counts.shape[0] * passes
-    act[X_READ_BITS] += nnz * tokens * ab
-    act[OUT_WRITE_BITS] += rows * tokens * ob
+        act[IDX_READ_BITS] += (nnz * ib + units * pb) * passes * times
+        act[DECODES] += nnz * passes * times
+        act[POINTER_DECODES] += units * passes * times
+    act[X_READ_BITS] += nnz * tokens * ab * times
+    act[OUT_WRITE_BITS] += rows * tokens * ob * times
     if not red_first:
-        act[OUT_READ_BITS] += rows * tokens * ob
+        act[OUT_READ_BITS] += rows * tokens * ob * times

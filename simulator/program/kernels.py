@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from simulator.energy.actions import (COMPUTED_MACS, IDX_LOAD_BYTES, N_ACTIONS, OUT_READ_BITS, OUT_WRITE_BITS,
+from simulator.energy.actions import (COMPUTED_MACS, IDX_LOAD_BYTES, OUT_READ_BITS, OUT_WRITE_BITS,
                                       W_READ_BITS, X_READ_BITS)
 from simulator.engines.mac_lines import mac_lines_tile_actions, mac_lines_tile_cycles
 from simulator.engines.nm import nm_chunk_inputs, nm_inputs
@@ -220,8 +220,8 @@ def sparse_op_tiles(counts, by_column, order, m, T, tt, tm, tk, reuse_inputs, wb
     ceil_p = np.empty(max(tm, tk) + 1, np.int64)
     for k in range(ceil_p.shape[0]):
         ceil_p[k] = -(-k // P)
+    wrap = np.arange(L + ceil_p.shape[0]) % L  # wrap[k] = k mod L: a line pointer plus one unit's count
     last_mt = T - (n_t - 1) * tt
-    tile_act = np.zeros(N_ACTIONS, np.int64)
     i = 0
     for r in range(n_r):
         rows = min(tm, m - r * tm)
@@ -243,15 +243,11 @@ def sparse_op_tiles(counts, by_column, order, m, T, tt, tm, tk, reuse_inputs, wb
             w_rc[i] = (nnz * wb + 7) // 8 + idx_bytes
             cyc_full[i], cyc_last[i], m_full, m_last = sparse_tile_cycles_pair(unit[:nu], tt, last_mt, L, P, mapping,
                                                                                overhead, policy, latency, scratch,
-                                                                               ceil_p)
-            if n_t > 1:  # the full token tiles: one tile's actions, n_t - 1 times (no temporaries in this loop)
-                tile_act[:] = 0
-                sparse_tile_actions(unit[:nu], rows, cols, tt, P, m_full, wb, ab, ob, ib, pb, bitmask,
-                                    c == 0, tile_act)
-                for k in range(N_ACTIONS):
-                    act[k] += tile_act[k] * (n_t - 1)
-            sparse_tile_actions(unit[:nu], rows, cols, last_mt, P, m_last, wb, ab, ob, ib, pb, bitmask,
-                                c == 0, act)
+                                                                               ceil_p, wrap)
+            if n_t > 1:  # the full token tiles: one tile's actions, n_t - 1 times
+                sparse_tile_actions(nnz, nu, rows, cols, tt, P, m_full, wb, ab, ob, ib, pb, bitmask, c == 0, act,
+                                    n_t - 1)
+            sparse_tile_actions(nnz, nu, rows, cols, last_mt, P, m_last, wb, ab, ob, ib, pb, bitmask, c == 0, act)
             act[IDX_LOAD_BYTES] += idx_bytes * n_t
             i += 1
     i = off
