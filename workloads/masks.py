@@ -28,15 +28,27 @@ from numba import njit
 _IMPORTANCE_SIGMA = 1.0  # log-normal sigma of the Wanda-like column importance
 
 
-@njit(cache=True)
-def _rng_next(state: np.ndarray) -> float:
-    """xorshift64* step; a uniform double in [0, 1). state: one uint64, updated in place."""
-    x = state[0]
+@njit(cache=True, inline="always")
+def _xorshift(x: np.uint64) -> np.uint64:
+    """xorshift64* state step (the state never becomes 0)."""
     x ^= x >> np.uint64(12)
     x ^= x << np.uint64(25)
     x ^= x >> np.uint64(27)
-    state[0] = x
+    return x
+
+
+@njit(cache=True, inline="always")
+def _uniform(x: np.uint64) -> float:
+    """xorshift64*'s output of state x: a uniform double in [0, 1)."""
     return float((x * np.uint64(0x2545F4914F6CDD1D)) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True)
+def _rng_next(state: np.ndarray) -> float:
+    """xorshift64* step; a uniform double in [0, 1). state: one uint64, updated in place.
+    (The samplers' loops keep the state in a local instead: _xorshift, _uniform.)"""
+    state[0] = _xorshift(state[0])
+    return _uniform(state[0])
 
 
 @njit(cache=True)
@@ -104,7 +116,7 @@ def _binom_cdf(n: int, p: float) -> np.ndarray:
 @njit(cache=True)
 def _column_block_counts(pi: np.ndarray, m: int, tm: int, seed: int) -> np.ndarray:
     """counts[b, j] ~ Binomial(rows of block b, pi_j), independent; shape (ceil(m/tm), n)."""
-    state = _rng(seed)
+    x = _rng(seed)[0]  # the generator's state, kept in a register (the stores to `out` may not alias it)
     n = pi.shape[0]
     nrb = -(-m // tm)
     last = m - (nrb - 1) * tm
@@ -117,10 +129,11 @@ def _column_block_counts(pi: np.ndarray, m: int, tm: int, seed: int) -> np.ndarr
             edge = _binom_cdf(last, pi[j])
             gedge = _guide(edge)
         for b in range(nrb):
+            x = _xorshift(x)
             if b == nrb - 1:
-                out[b, j] = _sample(edge, gedge, _rng_next(state))
+                out[b, j] = _sample(edge, gedge, _uniform(x))
             else:
-                out[b, j] = _sample(full, gfull, _rng_next(state))
+                out[b, j] = _sample(full, gfull, _uniform(x))
     return out
 
 
@@ -143,7 +156,7 @@ def _poisson_binomial_cdf(p: np.ndarray) -> np.ndarray:
 def _row_block_counts(pi_ordered: np.ndarray, m: int, tk: int, seed: int) -> np.ndarray:
     """counts[b, r] = sum over the columns j of block b of Bernoulli(pi_j), independent per
     row: drawn exactly from the block's Poisson-binomial CDF."""
-    state = _rng(seed)
+    x = _rng(seed)[0]  # the generator's state, kept in a register
     n = pi_ordered.shape[0]
     ncb = -(-n // tk)
     out = np.zeros((ncb, m), np.int32)
@@ -151,7 +164,8 @@ def _row_block_counts(pi_ordered: np.ndarray, m: int, tk: int, seed: int) -> np.
         cdf = _poisson_binomial_cdf(pi_ordered[b * tk:min(n, (b + 1) * tk)])
         guide = _guide(cdf, 1024)  # m draws share it
         for r in range(m):
-            out[b, r] = _sample(cdf, guide, _rng_next(state))
+            x = _xorshift(x)
+            out[b, r] = _sample(cdf, guide, _uniform(x))
     return out
 
 
