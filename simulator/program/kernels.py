@@ -92,8 +92,13 @@ def _fill_tiles(off, n, tk, wb, ab, ob, kind, dataflow, R, C, physical, latency,
     tab = np.full((_MEMO, 11), -1, np.int64)  # parameters (3), bytes, cycles, weight bytes, actions (5)
     used = 0
     a0, a1, a2, a3, a4 = 0, 0, 0, 0, 0
+    h = 0
     for i in range(off, off + n):
         p0, p1, p2 = nbytes[i], wbytes[i], cycles[i]
+        if tab[h, 0] == p0 and tab[h, 1] == p1 and tab[h, 2] == p2:  # the previous tile's parameters
+            nbytes[i], cycles[i], wbytes[i] = tab[h, 3], tab[h, 4], tab[h, 5]
+            a0, a1, a2, a3, a4 = a0 + tab[h, 6], a1 + tab[h, 7], a2 + tab[h, 8], a3 + tab[h, 9], a4 + tab[h, 10]
+            continue
         h = ((p0 & _LOW) * 31 + (p1 & _LOW) * 1009 + (p2 & _LOW) * 65537) & (_MEMO - 1)
         while tab[h, 0] != -1 and (tab[h, 0] != p0 or tab[h, 1] != p1 or tab[h, 2] != p2):
             h = (h + 1) & (_MEMO - 1)
