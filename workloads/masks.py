@@ -354,5 +354,8 @@ def column_order(counts: np.ndarray, m: int, threshold: float, reorder: bool) ->
     dense = np.nonzero(is_dense)[0]
     sparse = np.nonzero(~is_dense)[0]
     if reorder:
-        sparse = sparse[np.argsort(-counts[sparse], kind="stable")]
+        key = -counts[sparse]
+        if key.size and -key.max() >= 0 and -key.min() < 1 << 15:  # 16 bits hold every key: numpy's stable
+            key = key.astype(np.int16)  # sort is then a radix sort (the same order, ~10x faster)
+        sparse = sparse[np.argsort(key, kind="stable")]
     return dense, sparse
