@@ -40,7 +40,9 @@ BEFORE = ("Before issue 22 (simulator 0.3.0, AMD EPYC, 2 cores, load ~0.9): 46.7
           "an earlier one; the scheduler no longer needs that (issue 22, item 5: cycles identical, "
           "152,044,627,835 at commit 389ee54). Its cycles then changed with per-op buffer slots (item 6: the "
           "compressed model's attention core and vector-unit ops get every buffer of the shared array, as the "
-          "dense baseline's do).")
+          "dense baseline's do). Before the tile-loop speed-ups of issues 20 and 22 (commit c28ecf7, this machine, "
+          "load ~2-3): 97.0, 102.8 and 178.1 s with the same cycles; back to back with it, the whole-layer case took "
+          "92.5 s against 30.9 s (benchmarks/results/simulator_speed_compare.md).")
 
 CHILD = """
 import json, resource, sys, time
