@@ -25,7 +25,7 @@ import numpy as np
 from numba import njit
 
 from simulator.memory.buffers import new_slot_state, occupy, slot_free_at
-from simulator.memory.dram import PORTS, deal, deal_part, dram_request, port_bytes, take
+from simulator.memory.dram import PORTS, deal, deal_part, dram_request, take
 
 INF = np.int64(1) << np.int64(62)
 ENGINES = 3  # engine streams 0..2; stream 3 is the write-back
@@ -228,13 +228,47 @@ def _finish_op(s: int, o: int, end: int, op_done: np.ndarray, op_stream: np.ndar
 
 
 @njit(cache=True)
+def _next_request(cur: np.ndarray, sop_ptr: np.ndarray, sop: np.ndarray, op_ready: np.ndarray, op_dep_ptr: np.ndarray,
+                  op_dep_idx: np.ndarray, op_done: np.ndarray, op_ext: np.ndarray, slot: tuple,
+                  last_req: np.ndarray) -> tuple[int, int]:
+    """Rule 2: each stream's next request (its next op's inputs done, a slot free, after its
+    previous request); the earliest and its stream (ties: the lower id), (INF, 0) when no
+    stream can request. Learns op_ready of the ops it looks at."""
+    req, s = INF, 0
+    for q in range(ENGINES):
+        if cur[q] < sop_ptr[q + 1]:
+            oo = sop[cur[q]]
+            if op_ready[oo] < 0:
+                op_ready[oo] = _inputs_done(oo, op_dep_ptr, op_dep_idx, op_done, op_ext)
+            if op_ready[oo] >= 0:
+                rq = max(op_ready[oo], slot_free_at(slot, q), last_req[q])
+                if rq < req:
+                    req, s = rq, q
+    return req, s
+
+
+@njit(cache=True)
+def _first_other(s: int, cur: np.ndarray, sop_ptr: np.ndarray, sop: np.ndarray, op_ready: np.ndarray, slot: tuple,
+                 last_req: np.ndarray) -> tuple[int, int]:
+    """Rule 2 for the streams other than s whose next op's inputs are known done: the earliest
+    request among them and its stream (ties: the lower id); (0, INF) when there is none."""
+    other, other_req = 0, INF
+    for q in range(ENGINES):
+        if q != s and cur[q] < sop_ptr[q + 1] and op_ready[sop[cur[q]]] >= 0:
+            rq = max(op_ready[sop[cur[q]]], slot_free_at(slot, q), last_req[q])
+            if rq < other_req:
+                other, other_req = q, rq
+    return other, other_req
+
+
+@njit(cache=True)
 def _event_loop(op_stream: np.ndarray, op_dep_ptr: np.ndarray, op_dep_idx: np.ndarray, op_ext: np.ndarray,
                 op_wb_bytes: np.ndarray, op_tile_ptr: np.ndarray, tiles: tuple, mem: tuple, record: bool,
                 machine: tuple, state: tuple, times: np.ndarray, per_op: np.ndarray, sums: np.ndarray, stop_op: int):
     """schedule()'s loop over events (a write-back, or a run of one stream's tiles) into times,
     per_op, sums (schedule() names their rows) and the machine, until all are issued or the next
-    is a tile of an op >= stop_op (schedule_until). The tile run stays written out here: as a
-    helper called per event it made the loop ~5x slower."""
+    is a tile of an op >= stop_op (schedule_until). The tile run stays written out (as a helper
+    called per event it made the loop ~5x slower); rule 2's searches are per-event calls."""
     tile_bytes, tile_cycles, tile_weight_bytes = tiles
     ideal, kind, num, den, interleave, latency = mem
     sop_ptr, sop, rev_ptr, rev_idx, pending, ht, hw, st, cur, nxt = state
@@ -242,20 +276,9 @@ def _event_loop(op_stream: np.ndarray, op_dep_ptr: np.ndarray, op_dep_idx: np.nd
     op_first, op_done, op_grant, op_ready = per_op[0], per_op[1], per_op[2], per_op[3]
     op_busy, op_dram, op_stall, ready_at = sums[0], sums[1], sums[2], sums[3]
     last_end, last_req, slot, m_free, m_busy, m_ptr, sc = machine
-    n_res = num.shape[0]
-    occ, peak, g_last, exact = sc[0], sc[1], sc[2], sc[3] == 1
+    occ, peak, g_last, exact, n_res = sc[0], sc[1], sc[2], sc[3] == 1, num.shape[0]
     while st[REMAINING] > 0:
-        # each stream's next request (rule 2), written out here: numba's inliner costs ~60% of the loop
-        req, s = INF, 0
-        for q in range(ENGINES):
-            if cur[q] < sop_ptr[q + 1]:
-                oo = sop[cur[q]]
-                if op_ready[oo] < 0:
-                    op_ready[oo] = _inputs_done(oo, op_dep_ptr, op_dep_idx, op_done, op_ext)
-                if op_ready[oo] >= 0:
-                    rq = max(op_ready[oo], slot_free_at(slot, q), last_req[q])
-                    if rq < req:  # ties: the lower stream id
-                        req, s = rq, q
+        req, s = _next_request(cur, sop_ptr, sop, op_ready, op_dep_ptr, op_dep_idx, op_done, op_ext, slot, last_req)
         if st[HSIZE] > 0 and (ht[0] < req or req == INF):
             _writeback_event(ideal, kind, num, den, interleave, m_free, m_busy, m_ptr, op_wb_bytes, op_first, op_grant,
                              op_dram, op_done, op_stream, rev_ptr, rev_idx, pending, ready_at, ht, hw, st)
@@ -269,27 +292,18 @@ def _event_loop(op_stream: np.ndarray, op_dep_ptr: np.ndarray, op_dep_idx: np.nd
             break
         if t == op_tile_ptr[o]:
             op_first[o] = req
-        other, other_req = 0, INF
-        for q in range(ENGINES):
-            if q != s and cur[q] < sop_ptr[q + 1] and op_ready[sop[cur[q]]] >= 0:
-                rq = max(op_ready[sop[cur[q]]], slot_free_at(slot, q), last_req[q])
-                if rq < other_req:
-                    other, other_req = q, rq
+        other, other_req = _first_other(s, cur, sop_ptr, sop, op_ready, slot, last_req)
         busy, dram, stall = 0, 0, 0
         while True:
             wt, nb = tile_weight_bytes[t], tile_bytes[t]
-            # rule 3: dram.dram_request written out (a helper that branches costs atomic reference counts, dram.take)
+            # rule 3 (dram.dram_request): channels written out (a call per tile made edge.yaml's prefill
+            # 1.5x slower: dram.take); ports (SCALE-Sim's compatible mode) through the rule itself
             if ideal or nb == 0:
                 g, leave = req, req
             elif n_res == 1:
                 g, leave = take(0, req, nb, num, den, m_free, m_busy)
             elif kind == PORTS:
-                g, leave = INF, 0
-                for r in range(n_res):
-                    part = port_bytes(r, wt, nb - wt, 0)
-                    if part > 0:
-                        gr, lr = take(r, req, part, num, den, m_free, m_busy)
-                        g, leave = min(g, gr), max(leave, lr)
+                g, leave = dram_request(req, wt, nb - wt, 0, ideal, kind, num, den, interleave, m_free, m_busy, m_ptr)
             else:
                 g, leave = INF, 0
                 chunks, full, extra, short, lastj = deal(nb, n_res, interleave)
