@@ -206,7 +206,10 @@ def write(rows: list[dict], meta: dict) -> None:
     m = matched(rows)
     (RESULTS / "hw_allocation.json").write_text(json.dumps({**meta, "rows": rows, "matched": m}, indent=1))
     md = ["# Hardware-aware against loss-only global allocation: sslc-obs on SmolLM2-135M, vitcod.yaml", "",
-          f"Command: `{meta['command']}`  ", f"Machine: {meta['cpu']} (shared, 2 cores).  ",
+          f"Last command: `{meta['command']}` (rows accumulate over `--resume` runs; each row's own compress "
+          "command is listed at the end; `.venv/bin/python benchmarks/bench_hw_allocation.py --loss-only 0.55 0.5 "
+          "0.45 0.4 0.35 --hw-ratios 0.5 0.4 --variants decode:cycles prefill:cycles` makes the main rows from "
+          "scratch)  ", f"Machine: {meta['cpu']} (shared, 2 cores).  ",
           "Calibration 16 x 512 tokens (first half of pydoc_data.topics); perplexity on 16 x 512 held-out tokens "
           "(second half, `--dense-weights`); every artifact simulated with its real masks on hwconfigs/vitcod.yaml: "
           f"decode (batch 1, one token) and prefill ({PREFILL_SEQ} tokens). `decode:cycles` at ratio r: "
@@ -263,7 +266,7 @@ def main() -> None:
     res = RESULTS / "hw_allocation.json"
     rows = json.loads(res.read_text())["rows"] if (args.resume or args.table_only) and res.exists() else []
     for r in rows:  # rows run before --cost-masks existed were priced on the synthetic-mask table
-        if r["variant"] != "loss-only" and r["variant"].count(":") == 1:
+        if r["variant"] != "loss-only" and r["variant"].count(":") == 1 and "--cost-masks" not in r["compress_command"]:
             r["variant"] += ":synthetic"
             r["label"] = f"hw {r['variant']}@{r['ratio']}"
             old = r["variant"].rsplit(":", 1)[0].replace(":", "-")
