@@ -6,9 +6,9 @@ Buffer traffic is in bits at the operand's precision, so that an SRAM access of 
 bits costs bits / width accesses. DRAM bytes per operand are not here: they are the tiles'
 bytes (Program.op_bytes, op_weight_bytes, op_wb_bytes) the scheduler moves.
 
-The indices are compile-time constants of the numba kernels that use them: numba's cache
-does not see a change here, so a change of this layout must touch those modules (or clear
-their __pycache__) to recompile them.
+The indices are compile-time constants of the numba kernels that use them: numba's own cache
+would not see a change here, which is why the cache is keyed by the whole source
+(simulator/jit_cache.py).
 """
 
 from __future__ import annotations
