@@ -149,3 +149,29 @@ def test_a_database_with_the_layout_before_energy_is_refused_in_one_line(tmp_pat
         assert err.count("\n") == 1 and "sweep results table has an older layout (missing pj_per_token" in err
         assert "run the sweep again into a new --out" in err
     assert db.read_bytes() == before
+
+
+
+def _heavy_modules_after(code: str, tmp_path: Path) -> tuple:
+    """Runs `code` in a fresh interpreter; (its printed result, the torch/transformers modules it loaded)."""
+    import json
+    import subprocess
+    import sys
+
+    code += ("; import json, sys; print(json.dumps([rc, sorted(m for m in sys.modules "
+             "if m.split('.')[0] in ('torch', 'transformers'))]))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return tuple(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_a_sweep_and_its_worker_import_no_torch(tmp_path):
+    """The sweep driver (CLI, store, executor) and the worker's simulate_point run without torch
+    or transformers."""
+    spec = _spec(tmp_path / "s.yaml", EDGE, "fixed: {phase: decode, rank: 16}\ngrid: {ratio: [0.3, 0.6]}\n")
+    driver = (f"from sslcsim.cli import main; rc = main(['sweep', {str(spec)!r}, '--out', "
+              f"{str(tmp_path / 's.db')!r}, '--workers', '2', '--no-progress'])")
+    assert _heavy_modules_after(driver, tmp_path) == (0, [])
+    worker = (f"from simulator.sweep.spec import load_spec; from simulator.sweep.worker import simulate_point; "
+              f"rc = simulate_point(load_spec({str(spec)!r}).points[0])['status']")
+    assert _heavy_modules_after(worker, tmp_path) == ("ok", [])
