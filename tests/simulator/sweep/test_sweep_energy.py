@@ -152,7 +152,7 @@ def test_a_database_with_the_layout_before_energy_is_refused_in_one_line(tmp_pat
 
 
 
-def _heavy_modules_after(code: str, tmp_path: Path) -> tuple:
+def _heavy_modules_after(code: str) -> tuple:
     """Runs `code` in a fresh interpreter; (its printed result, the torch/transformers modules it loaded)."""
     import json
     import subprocess
@@ -171,7 +171,7 @@ def test_a_sweep_and_its_worker_import_no_torch(tmp_path):
     spec = _spec(tmp_path / "s.yaml", EDGE, "fixed: {phase: decode, rank: 16}\ngrid: {ratio: [0.3, 0.6]}\n")
     driver = (f"from sslcsim.cli import main; rc = main(['sweep', {str(spec)!r}, '--out', "
               f"{str(tmp_path / 's.db')!r}, '--workers', '2', '--no-progress'])")
-    assert _heavy_modules_after(driver, tmp_path) == (0, [])
+    assert _heavy_modules_after(driver) == (0, [])
     worker = (f"from simulator.sweep.spec import load_spec; from simulator.sweep.worker import simulate_point; "
               f"rc = simulate_point(load_spec({str(spec)!r}).points[0])['status']")
-    assert _heavy_modules_after(worker, tmp_path) == ("ok", [])
+    assert _heavy_modules_after(worker) == ("ok", [])
