@@ -114,7 +114,7 @@ def decode_keys(w: Workload, part: str) -> int:
     return w.kv_budget.scored(keys) if part == "qk" else w.kv_budget.kept(keys)
 
 
-def attention_blocks(w: Workload, part: str = "qk") -> list[Block]:
+def attention_blocks(w: Workload, part: str) -> list[Block]:
     """The query blocks of one sequence for one KV-head group (decode: one block over the
     keys `part` covers)."""
     m = w.model
