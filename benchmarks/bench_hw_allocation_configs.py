@@ -4,8 +4,8 @@ same held-out perplexities) simulated on another config, against hardware-aware 
 priced on that config.
 
   python benchmarks/bench_hw_allocation_configs.py --hw gpu-a100-like.yaml --phase prefill
-        [--ratios 0.5 0.4] [--workdir /tmp/sslcsim-hw]
-      -> benchmarks/results/hw_allocation_<config>_<phase>.md|json
+        [--cost-phase decode|prefill|both] [--ratios 0.5 0.4] [--workdir /tmp/sslcsim-hw]
+      -> benchmarks/results/hw_allocation_<config>_<phase>[_cost-<cost phase>].md|json
 
 Needs bench_hw_allocation.py's loss-only artifacts in --workdir and their perplexities in
 benchmarks/results/hw_allocation.json. The comparison is the same: the loss-only perplexity
@@ -60,10 +60,12 @@ def per_entry(hw_path: Path, phase: str) -> dict:
     return {f"{m}x{n}": (at(m, n, 0.6) - at(m, n, 0.4)) / (0.2 * m * n) for m, n in SHAPES}
 
 
-def hw_point(ratio: float, hw_path: Path, phase: str, work: Path, log) -> dict:
-    art = work / f"hw {hw_path.stem} {phase}-cycles_{ratio}"
+def hw_point(ratio: float, hw_path: Path, phase: str, cost_phase: str, work: Path, log) -> dict:
+    """A hardware-aware artifact priced in `cost_phase`, its perplexity and its cycles in `phase`
+    and the other phase."""
+    art = work / f"hw {hw_path.stem} {cost_phase}-cycles_{ratio}"
     cmd = SSLCSIM + ["compress", "--model", MODEL, "--method", METHOD, "--allocation", "global", "--ratio", str(ratio),
-                     "--out", str(art), "--no-progress", *CAL, "--cost-hw", str(hw_path), "--cost-phase", phase,
+                     "--out", str(art), "--no-progress", *CAL, "--cost-hw", str(hw_path), "--cost-phase", cost_phase,
                      "--cost", "cycles", "--cost-cache", str(work / f"costs-{hw_path.stem}.json")]
     if not (art / "manifest.json").exists():
         _run(cmd, log)
@@ -81,26 +83,30 @@ def main() -> None:
     ap.add_argument("--hw", required=True, help="a config in hwconfigs/")
     ap.add_argument("--phase", choices=["decode", "prefill"], required=True)
     ap.add_argument("--ratios", type=float, nargs="+", default=[0.5, 0.4])
+    ap.add_argument("--cost-phase", choices=["decode", "prefill", "both"], help="what the allocation prices "
+                    "(default: --phase, the phase compared at matched cycles)")
     ap.add_argument("--workdir", default="/tmp/sslcsim-hw")
     args = ap.parse_args()
     hw_path, work, t0 = ROOT / "hwconfigs" / args.hw, Path(args.workdir), time.time()
+    cost_phase = args.cost_phase or args.phase
     base = [r for r in json.loads((RESULTS / "hw_allocation.json").read_text())["rows"] if r["variant"] == "loss-only"]
     loss_only = [{"ratio": r["ratio"], "ppl": r["ppl"], "sim": cost(work / f"loss-only_{r['ratio']}", hw_path, args.phase),
                   "other_phase": cost(work / f"loss-only_{r['ratio']}", hw_path, OTHER[args.phase])} for r in base]
     curve = [(r["sim"]["cycles"], math.log(r["ppl"])) for r in loss_only]
     with open(work / "bench-configs.log", "a") as log:
-        hw_rows = [hw_point(r, hw_path, args.phase, work, log) for r in args.ratios]
+        hw_rows = [hw_point(r, hw_path, args.phase, cost_phase, work, log) for r in args.ratios]
     for r in hw_rows:
         lp, ext = _interp(curve, r["sim"]["cycles"])
         r["loss_only_ppl_at_cost"], r["extrapolated"] = math.exp(lp), ext
         c_at, _ = _interp([(y, x) for x, y in curve], math.log(r["ppl"]))
         r["cost_gain_at_ppl"] = c_at / r["sim"]["cycles"]
-    stem = f"hw_allocation_{hw_path.stem}_{args.phase}"
+    stem = f"hw_allocation_{hw_path.stem}_{args.phase}" + ("" if cost_phase == args.phase else f"_cost-{cost_phase}")
     slopes = per_entry(hw_path, args.phase)
     (RESULTS / f"{stem}.json").write_text(json.dumps({"loss_only": loss_only, "hardware_aware": hw_rows,
                                                       "cycles_per_kept_entry": slopes}, indent=1))
-    md = [f"# Hardware-aware against loss-only global allocation on {args.hw}, {args.phase}", "",
-          f"Command: `.venv/bin/python benchmarks/bench_hw_allocation_configs.py --hw {args.hw} --phase {args.phase} "
+    md = [f"# Hardware-aware ({cost_phase} cycles) against loss-only global allocation on {args.hw}, {args.phase}",
+          "", f"Command: `.venv/bin/python benchmarks/bench_hw_allocation_configs.py --hw {args.hw} --phase {args.phase} "
+          f"--cost-phase {cost_phase} "
           f"--ratios {' '.join(map(str, args.ratios))}`; {cpu_model()}, {time.time() - t0:.0f} s (an artifact already "
           "in --workdir is evaluated and simulated, not compressed again; each compress took about 5 min here). "
           "sslc-obs on "
@@ -112,7 +118,7 @@ def main() -> None:
     other = lambda r: f"{r['other_phase']['cycles']:,} ({r['other_phase']['speedup']:.3f})"  # noqa: E731
     md += [f"| loss-only | {r['ratio']} | {r['ratio']} | {r['ppl']:.2f} | {r['sim']['cycles']:,} | "
            f"{r['sim']['speedup']:.3f} | | | | {other(r)} |" for r in loss_only]
-    md += [f"| hardware-aware ({args.phase} cycles) | {r['ratio']} | {r['kept_fraction']:.4f} | {r['ppl']:.2f} | "
+    md += [f"| hardware-aware ({cost_phase} cycles) | {r['ratio']} | {r['kept_fraction']:.4f} | {r['ppl']:.2f} | "
            f"{r['sim']['cycles']:,} | {r['sim']['speedup']:.3f} | {r['loss_only_ppl_at_cost']:.2f}"
            f"{'*' if r['extrapolated'] else ''} | {r['cost_gain_at_ppl']:.3f}x | {r['loss_estimate_change']:+.1%} | "
            f"{other(r)} |" for r in hw_rows]
