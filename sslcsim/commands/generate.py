@@ -100,7 +100,6 @@ def main(args: argparse.Namespace) -> int:
     from sslcsim.commands.simulate import budget_from_args
     from workloads.from_artifact import from_artifact
     from workloads.presets import resolve_model
-    from simulator.schedule.generation import check_generation
     from workloads.attention_sparsity import with_attention_sparsity
     from workloads.workload import from_shape
 
@@ -120,10 +119,9 @@ def main(args: argparse.Namespace) -> int:
         spec = shape_workload(model, budget, "prefill", args.batch, args.prompt, args.seed, args.layers, "layer")
     spec["new_tokens"], spec["samples"] = args.new_tokens, args.samples
     spec.update(attention_sparsity=args.attention_sparsity, dense_weights=args.dense_weights)
-    check_generation(comp, args.new_tokens, args.samples)
+    check_fits(args.artifact or args.model, comp, hw, args.new_tokens, args.samples)  # before the budget's check
     comp = with_attention_sparsity(dataclasses.replace(dense if args.dense_weights else comp, scope="layer"),
                                    args.attention_sparsity, args.prompt + args.new_tokens)
-    check_fits(args.artifact or args.model, comp, hw, args.new_tokens, args.samples)
     res = run_with_progress(comp, dense, hw, args.new_tokens, args.samples)
     res["attention_sparsity"], res["dense_weights"] = args.attention_sparsity, args.dense_weights
     res["provenance"] = provenance(hw, spec, args.argv)
